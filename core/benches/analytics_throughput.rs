@@ -1,0 +1,2 @@
+//! Throughput of the analytics core, printed as figures (run with --release).
+fn main() {}

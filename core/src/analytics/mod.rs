@@ -1,0 +1,1 @@
+//! One-pass analytics state machines: latency summaries, active time and usage blocks.

@@ -1,0 +1,1 @@
+//! Technical-content search: tokenizer, query parser, highlighter and BM25 ranking.

@@ -1,0 +1,90 @@
+-- Indexes, each named after the query it serves. Primary and unique keys (01_tables.sql) already
+-- cover: lookups by id alone (keys lead with id), a conversation by (project, file path) for the
+-- transcript loader, a message or tool call by (project, conversation, external id) for
+-- incremental loads, members of a project, projects of an owner.
+
+-- Who may see what: the security helpers list a user's projects through their memberships.
+create index project_members_user_idx on cco.project_members (user_id);
+
+-- A project's conversations, most recently active first (project pages, dashboards).
+create index conversations_project_recent_idx
+    on cco.conversations (project_id, last_updated desc nulls last);
+
+-- Subagent conversations are linked to their parent session through metadata; the loader and
+-- analytics look them up by containment (metadata @> '{"parent_session_id": ...}').
+create index conversations_metadata_idx on cco.conversations using gin (metadata jsonb_path_ops);
+
+-- A conversation's messages in time order: the conversation view, statistics recounts (max
+-- timestamp after deletes) and the cascade when a conversation is deleted.
+create index messages_conversation_time_idx
+    on cco.messages (conversation_id, "timestamp", id);
+
+-- Replies of a message: thread traversal, and the ON DELETE SET NULL action when a parent is
+-- deleted (without it every deleted message would scan the table for its children).
+create index messages_parent_idx on cco.messages (parent_id) where parent_id is not null;
+
+-- A project's recent messages: per-project activity views, "messages in the last 24 hours", and
+-- queries whose only filter is the row level security predicate on project_id.
+create index messages_project_time_idx on cco.messages (project_id, "timestamp" desc);
+
+-- Tool calls of a message: the cascade when a message is deleted, and message detail views.
+create index tool_calls_message_idx on cco.tool_calls (message_id);
+
+-- Tool calls of a conversation (conversation view, per-conversation tool statistics).
+create index tool_calls_conversation_idx on cco.tool_calls (conversation_id);
+
+-- Usage of one tool over time (tool analytics, cco.search_tool_usage by name).
+create index tool_calls_tool_time_idx on cco.tool_calls (tool_name, started_at desc);
+
+-- A project's recent tool calls (per-project tool views, search_tool_usage by project).
+create index tool_calls_project_time_idx on cco.tool_calls (project_id, started_at desc);
+
+-- Failures are few and looked at often: a small partial index answers "recent failures".
+create index tool_calls_failed_idx on cco.tool_calls (started_at desc)
+    where status in ('error', 'timeout');
+
+-- Slow calls (10 seconds or more) likewise. The threshold is a constant: a predicate must be
+-- immutable, so "slow" cannot be relative to now() or to a percentile.
+create index tool_calls_slow_idx on cco.tool_calls (execution_time_ms desc)
+    where execution_time_ms >= 10000;
+
+-- Tool inputs are queried by containment: which calls edited a file, ran a command.
+create index tool_calls_input_idx on cco.tool_calls using gin (input_data jsonb_path_ops);
+
+-- The audit trail of one row, and an owner's view of their project's trail.
+create index audit_log_record_idx on cco.audit_log (record_id);
+create index audit_log_project_idx on cco.audit_log (project_id, occurred_at);
+-- Time-range scans over an append-only log: BRIN is tiny and fits insertion order.
+create index audit_log_time_brin on cco.audit_log using brin (occurred_at);
+
+-- A user's own recent searches.
+create index search_history_user_time_idx on cco.search_history (user_id, "timestamp" desc);
+
+create view cco.index_usage_stats with (security_invoker = true) as
+select
+    s.relname::text                                   as table_name,
+    s.indexrelname::text                              as index_name,
+    s.idx_scan                                        as scans,
+    s.idx_tup_read                                    as tuples_read,
+    s.idx_tup_fetch                                   as tuples_fetched,
+    pg_relation_size(s.indexrelid)                    as size_bytes,
+    pg_size_pretty(pg_relation_size(s.indexrelid))    as size,
+    i.indisunique                                     as is_unique,
+    i.indisprimary                                    as is_primary,
+    pg_get_indexdef(s.indexrelid)                     as definition
+from pg_catalog.pg_stat_user_indexes s
+join pg_catalog.pg_index i on i.indexrelid = s.indexrelid
+where s.schemaname = 'cco';
+
+comment on view cco.index_usage_stats is
+    'How often each cco index is used and what it costs on disk, so operators can see which indexes earn their keep (counters since the last statistics reset).';
+comment on column cco.index_usage_stats.table_name is 'Table the index belongs to.';
+comment on column cco.index_usage_stats.index_name is 'Index name.';
+comment on column cco.index_usage_stats.scans is 'Index scans started since the statistics were reset.';
+comment on column cco.index_usage_stats.tuples_read is 'Index entries returned by those scans.';
+comment on column cco.index_usage_stats.tuples_fetched is 'Table rows fetched through the index.';
+comment on column cco.index_usage_stats.size_bytes is 'Size on disk in bytes.';
+comment on column cco.index_usage_stats.size is 'Size on disk, human readable.';
+comment on column cco.index_usage_stats.is_unique is 'Whether the index enforces uniqueness (it is then needed even when never scanned).';
+comment on column cco.index_usage_stats.is_primary is 'Whether it is a primary key.';
+comment on column cco.index_usage_stats.definition is 'CREATE INDEX statement.';

@@ -1,0 +1,143 @@
+-- Who sees what. Identity comes from the JWT claims PostgREST sets per request
+-- (cco.current_user_id(), cco.current_user_role(), cco.is_service_role(); see src/identity.rs).
+--
+--   owner (projects.owner_id, or member with role owner): everything in the project, including
+--          deleting it and managing its members;
+--   editor: reads and writes conversations, messages and tool calls, edits the project;
+--   viewer: reads;
+--   anyone else, and callers without identity: nothing;
+--   service_role claim, or a database role with BYPASSRLS: everything.
+--
+-- Policies decide on project_id alone: the caller's project ids are computed once per statement
+-- (the "(select ...)" form becomes an initPlan) and rows are filtered with "= any(array)", which
+-- the planner can match to an index, instead of a join or a function call per row.
+
+comment on function cco.current_user_id() is
+    'The caller''s user id: the sub claim of request.jwt.claims (or request.jwt.claim.sub) as a uuid; NULL when absent, empty or malformed.';
+comment on function cco.current_user_role() is
+    'The caller''s role claim from request.jwt.claims (or request.jwt.claim.role); NULL when absent.';
+comment on function cco.is_service_role() is
+    'True when the request''s role claim is service_role, which sees and changes everything.';
+
+-- The membership helpers run as the extension owner so that the policies on project_members do not
+-- recurse into themselves. They return only the caller's own project ids.
+create function cco.readable_project_ids() returns uuid[]
+language sql stable security definer parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+    select coalesce(array_agg(distinct project_id), '{}')
+    from (
+        select p.id from cco.projects p where p.owner_id = cco.current_user_id()
+        union all
+        select m.project_id from cco.project_members m where m.user_id = cco.current_user_id()
+    ) as mine(project_id)
+$$;
+
+create function cco.writable_project_ids() returns uuid[]
+language sql stable security definer parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+    select coalesce(array_agg(distinct project_id), '{}')
+    from (
+        select p.id from cco.projects p where p.owner_id = cco.current_user_id()
+        union all
+        select m.project_id from cco.project_members m
+        where m.user_id = cco.current_user_id() and m.role in ('editor', 'owner')
+    ) as mine(project_id)
+$$;
+
+create function cco.owned_project_ids() returns uuid[]
+language sql stable security definer parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+    select coalesce(array_agg(distinct project_id), '{}')
+    from (
+        select p.id from cco.projects p where p.owner_id = cco.current_user_id()
+        union all
+        select m.project_id from cco.project_members m
+        where m.user_id = cco.current_user_id() and m.role = 'owner'
+    ) as mine(project_id)
+$$;
+
+comment on function cco.readable_project_ids() is
+    'Projects the caller owns or is a member of (any role). Used by row level security.';
+comment on function cco.writable_project_ids() is
+    'Projects the caller owns or edits. Used by row level security.';
+comment on function cco.owned_project_ids() is
+    'Projects the caller owns. Used by row level security.';
+
+alter table cco.projects        enable row level security;
+alter table cco.project_members enable row level security;
+alter table cco.conversations   enable row level security;
+alter table cco.messages        enable row level security;
+alter table cco.tool_calls      enable row level security;
+alter table cco.audit_log       enable row level security;
+alter table cco.search_history  enable row level security;
+
+-- Projects. A caller with identity may create projects they own; the owner_id test lets an
+-- INSERT ... RETURNING see the new row before any membership exists.
+create policy projects_select on cco.projects for select using (
+    (select cco.is_service_role())
+    or id = any ((select cco.readable_project_ids())::uuid[])
+    or owner_id = (select cco.current_user_id()));
+create policy projects_insert on cco.projects for insert with check (
+    (select cco.is_service_role())
+    or owner_id = (select cco.current_user_id()));
+create policy projects_update on cco.projects for update
+    using ((select cco.is_service_role()) or id = any ((select cco.writable_project_ids())::uuid[]))
+    with check ((select cco.is_service_role()) or id = any ((select cco.writable_project_ids())::uuid[]));
+create policy projects_delete on cco.projects for delete using (
+    (select cco.is_service_role()) or id = any ((select cco.owned_project_ids())::uuid[]));
+
+-- Memberships: members see who else is in the project; only owners change them.
+create policy project_members_select on cco.project_members for select using (
+    (select cco.is_service_role())
+    or project_id = any ((select cco.readable_project_ids())::uuid[])
+    or user_id = (select cco.current_user_id()));
+create policy project_members_insert on cco.project_members for insert with check (
+    (select cco.is_service_role()) or project_id = any ((select cco.owned_project_ids())::uuid[]));
+create policy project_members_update on cco.project_members for update
+    using ((select cco.is_service_role()) or project_id = any ((select cco.owned_project_ids())::uuid[]))
+    with check ((select cco.is_service_role()) or project_id = any ((select cco.owned_project_ids())::uuid[]));
+create policy project_members_delete on cco.project_members for delete using (
+    (select cco.is_service_role()) or project_id = any ((select cco.owned_project_ids())::uuid[]));
+
+-- Conversation data: the same four policies on each table, readable by members and writable by
+-- editors and owners.
+do $policies$
+declare
+    data_table text;
+begin
+    foreach data_table in array array['conversations', 'messages', 'tool_calls'] loop
+        execute format($sql$
+            create policy %1$s_select on cco.%1$I for select using (
+                (select cco.is_service_role())
+                or project_id = any ((select cco.readable_project_ids())::uuid[]));
+            create policy %1$s_insert on cco.%1$I for insert with check (
+                (select cco.is_service_role())
+                or project_id = any ((select cco.writable_project_ids())::uuid[]));
+            create policy %1$s_update on cco.%1$I for update
+                using ((select cco.is_service_role())
+                       or project_id = any ((select cco.writable_project_ids())::uuid[]))
+                with check ((select cco.is_service_role())
+                       or project_id = any ((select cco.writable_project_ids())::uuid[]));
+            create policy %1$s_delete on cco.%1$I for delete using (
+                (select cco.is_service_role())
+                or project_id = any ((select cco.writable_project_ids())::uuid[]));
+            $sql$, data_table);
+    end loop;
+end
+$policies$;
+
+-- The audit trail is written only by its trigger and read by the service role and by owners for
+-- their own projects. No policy allows INSERT, UPDATE or DELETE, and no API role is granted them.
+create policy audit_log_select on cco.audit_log for select using (
+    (select cco.is_service_role()) or project_id = any ((select cco.owned_project_ids())::uuid[]));
+
+-- Search history is private to each user.
+create policy search_history_select on cco.search_history for select using (
+    (select cco.is_service_role()) or user_id = (select cco.current_user_id()));
+create policy search_history_insert on cco.search_history for insert with check (
+    (select cco.is_service_role()) or user_id = (select cco.current_user_id()));
+create policy search_history_delete on cco.search_history for delete using (
+    (select cco.is_service_role()) or user_id = (select cco.current_user_id()));

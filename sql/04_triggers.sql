@@ -1,0 +1,476 @@
+-- Triggers that keep derived state exact and the trail complete.
+--
+-- Statistics are maintained per statement from transition tables, never per row: a bulk load of
+-- 100k messages costs one UPDATE per affected conversation, not 100k counts. Locks are taken
+-- project first, then conversations in id order, so concurrent loaders into the same project
+-- queue instead of deadlocking, and increments stay exact under concurrency.
+
+----------------------------------------------------------------------------------------------
+-- updated_at: only changes a user makes to the row itself count; statistics updates do not.
+
+create function cco.touch_updated_at() returns trigger
+language plpgsql
+as $$
+begin
+    -- never before created_at, even if the clock or a client-supplied created_at says otherwise
+    new.updated_at := greatest(now(), new.created_at);
+    return new;
+end
+$$;
+
+comment on function cco.touch_updated_at() is
+    'Sets updated_at when a user changes a row (attached to the user-editable columns only).';
+
+create trigger projects_touch_updated_at
+    before update of name, path, description, owner_id, settings, metadata, is_active, created_at
+    on cco.projects for each row execute function cco.touch_updated_at();
+
+create trigger conversations_touch_updated_at
+    before update of file_path, title, session_id, status, metadata, created_at
+    on cco.conversations for each row execute function cco.touch_updated_at();
+
+----------------------------------------------------------------------------------------------
+-- Derived columns start from nothing: a row being inserted has no messages yet. This also makes
+-- a pg_dump restore exact: the dumped counters are reset and rebuilt as the messages are restored.
+
+create function cco.project_reset_activity() returns trigger
+language plpgsql
+as $$
+begin
+    new.last_activity := null;
+    return new;
+end
+$$;
+
+comment on function cco.project_reset_activity() is
+    'A new project has no messages: last_activity starts empty and follows its messages.';
+
+create trigger projects_reset_activity
+    before insert on cco.projects
+    for each row execute function cco.project_reset_activity();
+
+create function cco.conversation_reset_statistics() returns trigger
+language plpgsql
+as $$
+begin
+    new.message_count := 0;
+    new.input_tokens := 0;
+    new.output_tokens := 0;
+    new.cache_creation_tokens := 0;
+    new.cache_read_tokens := 0;
+    new.last_updated := null;
+    return new;
+end
+$$;
+
+comment on function cco.conversation_reset_statistics() is
+    'A new conversation has no messages: its statistics start at zero and follow its messages.';
+
+create trigger conversations_reset_statistics
+    before insert on cco.conversations
+    for each row execute function cco.conversation_reset_statistics();
+
+----------------------------------------------------------------------------------------------
+-- Rows do not move between projects: every key and every policy depends on project_id.
+
+create function cco.conversation_keep_project() returns trigger
+language plpgsql
+as $$
+begin
+    if new.project_id is distinct from old.project_id then
+        raise exception 'conversation % cannot move to another project', old.id
+            using errcode = 'feature_not_supported',
+                  hint = 'Copy its messages into a conversation of the other project instead.';
+    end if;
+    return new;
+end
+$$;
+
+comment on function cco.conversation_keep_project() is
+    'Rejects changing the project of a conversation.';
+
+create trigger conversations_keep_project
+    before update of project_id on cco.conversations
+    for each row execute function cco.conversation_keep_project();
+
+-- Only an owner (or the service role, or a role that bypasses row level security) may hand a
+-- project to someone else; editors may edit the project but not take it over.
+create function cco.project_guard_owner() returns trigger
+language plpgsql
+as $$
+begin
+    if new.owner_id is distinct from old.owner_id
+       and not cco.is_service_role()
+       and not old.id = any (cco.owned_project_ids())
+       and not (select rolbypassrls or rolsuper from pg_roles where rolname = current_user)
+    then
+        raise exception 'only an owner of project % can change its owner', old.id
+            using errcode = 'insufficient_privilege';
+    end if;
+    return new;
+end
+$$;
+
+comment on function cco.project_guard_owner() is
+    'Rejects a change of owner_id by anyone but an owner of the project.';
+
+create trigger projects_guard_owner
+    before update of owner_id on cco.projects
+    for each row execute function cco.project_guard_owner();
+
+----------------------------------------------------------------------------------------------
+-- Messages: project_id filled in, depth computed, threads kept acyclic (Rust, src/threads.rs).
+
+create trigger messages_resolve_thread
+    before insert or update of parent_id, depth, conversation_id, project_id on cco.messages
+    for each row execute function cco.message_resolve_thread();
+
+-- A changed parent moves a whole subtree: recompute the depths of the conversations concerned.
+-- Deleting a parent reaches here too, through its ON DELETE SET NULL action.
+create function cco.messages_rethread_moved() returns trigger
+language plpgsql
+as $$
+begin
+    perform cco.rebuild_thread_depths(moved.conversation_id)
+    from (
+        select distinct n.conversation_id
+        from updated_new n
+        join updated_old o on o.id = n.id and o.project_id = n.project_id
+        where n.parent_id is distinct from o.parent_id
+    ) as moved;
+    return null;
+end
+$$;
+
+comment on function cco.messages_rethread_moved() is
+    'After messages change parent, recomputes the depths of their conversations in one pass each.';
+
+create trigger messages_rethread_moved
+    after update on cco.messages
+    referencing old table as updated_old new table as updated_new
+    for each statement execute function cco.messages_rethread_moved();
+
+----------------------------------------------------------------------------------------------
+-- Conversation and project statistics, per statement. These run as the extension owner: the
+-- counters must stay exact whoever writes the messages, and the writer's rights on messages were
+-- already checked by row level security.
+
+-- Locks the projects, then the conversations, that a statement changed, in a fixed order.
+create function cco.lock_for_statistics(conversation_ids uuid[], project_ids uuid[]) returns void
+language sql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+    select count(*) from (
+        select 1 from cco.projects where id = any (project_ids)
+        order by id for no key update
+    ) as projects_locked;
+    select count(*) from (
+        select 1 from cco.conversations where id = any (conversation_ids)
+        order by id for no key update
+    ) as conversations_locked;
+$$;
+
+comment on function cco.lock_for_statistics(uuid[], uuid[]) is
+    'Locks projects then conversations in id order before their statistics change, so concurrent writers queue instead of deadlocking.';
+
+revoke execute on function cco.lock_for_statistics(uuid[], uuid[]) from public;
+
+create function cco.messages_count_inserted() returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    perform cco.lock_for_statistics(
+        array(select distinct conversation_id from inserted_messages),
+        array(select distinct project_id from inserted_messages));
+
+    update cco.conversations c
+    set message_count         = c.message_count + added.messages,
+        input_tokens          = c.input_tokens + added.input_tokens,
+        output_tokens         = c.output_tokens + added.output_tokens,
+        cache_creation_tokens = c.cache_creation_tokens + added.cache_creation_tokens,
+        cache_read_tokens     = c.cache_read_tokens + added.cache_read_tokens,
+        last_updated          = greatest(c.last_updated, added.newest)
+    from (
+        select conversation_id, project_id,
+               count(*)                   as messages,
+               sum(input_tokens)          as input_tokens,
+               sum(output_tokens)         as output_tokens,
+               sum(cache_creation_tokens) as cache_creation_tokens,
+               sum(cache_read_tokens)     as cache_read_tokens,
+               max("timestamp")           as newest
+        from inserted_messages
+        group by conversation_id, project_id
+    ) as added
+    where c.id = added.conversation_id and c.project_id = added.project_id;
+
+    update cco.projects p
+    set last_activity = greatest(p.last_activity, added.newest)
+    from (
+        select project_id, max("timestamp") as newest from inserted_messages group by project_id
+    ) as added
+    where p.id = added.project_id
+      and (p.last_activity is null or p.last_activity < added.newest);
+    return null;
+end
+$$;
+
+comment on function cco.messages_count_inserted() is
+    'After messages are inserted, adds them to their conversations'' counts and token totals and advances last_updated and the project''s last_activity.';
+
+create trigger messages_count_inserted
+    after insert on cco.messages
+    referencing new table as inserted_messages
+    for each statement execute function cco.messages_count_inserted();
+
+create function cco.messages_count_deleted() returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    perform cco.lock_for_statistics(
+        array(select distinct conversation_id from deleted_messages),
+        array(select distinct project_id from deleted_messages));
+
+    update cco.conversations c
+    set message_count         = c.message_count - removed.messages,
+        input_tokens          = c.input_tokens - removed.input_tokens,
+        output_tokens         = c.output_tokens - removed.output_tokens,
+        cache_creation_tokens = c.cache_creation_tokens - removed.cache_creation_tokens,
+        cache_read_tokens     = c.cache_read_tokens - removed.cache_read_tokens,
+        last_updated          = (select max(m."timestamp") from cco.messages m
+                                 where m.conversation_id = c.id)
+    from (
+        select conversation_id, project_id,
+               count(*)                   as messages,
+               sum(input_tokens)          as input_tokens,
+               sum(output_tokens)         as output_tokens,
+               sum(cache_creation_tokens) as cache_creation_tokens,
+               sum(cache_read_tokens)     as cache_read_tokens
+        from deleted_messages
+        group by conversation_id, project_id
+    ) as removed
+    where c.id = removed.conversation_id and c.project_id = removed.project_id;
+
+    update cco.projects p
+    set last_activity = (select max(c.last_updated) from cco.conversations c
+                         where c.project_id = p.id)
+    where p.id in (select project_id from deleted_messages);
+    return null;
+end
+$$;
+
+comment on function cco.messages_count_deleted() is
+    'After messages are deleted, subtracts them from their conversations and recomputes last_updated and last_activity.';
+
+create trigger messages_count_deleted
+    after delete on cco.messages
+    referencing old table as deleted_messages
+    for each statement execute function cco.messages_count_deleted();
+
+create function cco.messages_count_updated() returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    changed_conversations uuid[];
+    changed_projects uuid[];
+begin
+    select array_agg(distinct n.conversation_id), array_agg(distinct n.project_id)
+    into changed_conversations, changed_projects
+    from updated_new n
+    join updated_old o on o.id = n.id and o.project_id = n.project_id
+    where (n.input_tokens, n.output_tokens, n.cache_creation_tokens, n.cache_read_tokens, n."timestamp")
+          is distinct from
+          (o.input_tokens, o.output_tokens, o.cache_creation_tokens, o.cache_read_tokens, o."timestamp");
+    if changed_conversations is null then
+        return null;
+    end if;
+
+    perform cco.lock_for_statistics(changed_conversations, changed_projects);
+
+    update cco.conversations c
+    set input_tokens          = c.input_tokens + d.input_tokens,
+        output_tokens         = c.output_tokens + d.output_tokens,
+        cache_creation_tokens = c.cache_creation_tokens + d.cache_creation_tokens,
+        cache_read_tokens     = c.cache_read_tokens + d.cache_read_tokens,
+        last_updated          = case when d.retimed
+                                     then (select max(m."timestamp") from cco.messages m
+                                           where m.conversation_id = c.id)
+                                     else c.last_updated end
+    from (
+        select n.conversation_id, n.project_id,
+               sum(n.input_tokens - o.input_tokens)                   as input_tokens,
+               sum(n.output_tokens - o.output_tokens)                 as output_tokens,
+               sum(n.cache_creation_tokens - o.cache_creation_tokens) as cache_creation_tokens,
+               sum(n.cache_read_tokens - o.cache_read_tokens)         as cache_read_tokens,
+               bool_or(n."timestamp" <> o."timestamp")                as retimed
+        from updated_new n
+        join updated_old o on o.id = n.id and o.project_id = n.project_id
+        where n.conversation_id = any (changed_conversations)
+        group by n.conversation_id, n.project_id
+    ) as d
+    where c.id = d.conversation_id and c.project_id = d.project_id;
+
+    update cco.projects p
+    set last_activity = (select max(c.last_updated) from cco.conversations c
+                         where c.project_id = p.id)
+    where p.id in (
+        select n.project_id
+        from updated_new n
+        join updated_old o on o.id = n.id and o.project_id = n.project_id
+        where n."timestamp" <> o."timestamp");
+    return null;
+end
+$$;
+
+comment on function cco.messages_count_updated() is
+    'After messages are updated, applies token changes to their conversations and recomputes last_updated and last_activity when timestamps moved.';
+
+create trigger messages_count_updated
+    after update on cco.messages
+    referencing old table as updated_old new table as updated_new
+    for each statement execute function cco.messages_count_updated();
+
+----------------------------------------------------------------------------------------------
+-- Tool calls take their conversation and project from the message that issued them.
+
+create function cco.tool_call_resolve_message() returns trigger
+language plpgsql
+as $$
+declare
+    issuer record;
+begin
+    if tg_op = 'UPDATE' then
+        if (new.message_id, new.conversation_id, new.project_id)
+           is distinct from (old.message_id, old.conversation_id, old.project_id) then
+            raise exception 'tool call % cannot move to another message', old.id
+                using errcode = 'feature_not_supported';
+        end if;
+        return new;
+    end if;
+
+    select m.conversation_id, m.project_id into issuer
+    from cco.messages m
+    where m.id = new.message_id and (new.project_id is null or m.project_id = new.project_id);
+    if not found then
+        raise exception 'message % does not exist or is not visible to you', new.message_id
+            using errcode = 'foreign_key_violation';
+    end if;
+    if new.conversation_id is not null and new.conversation_id <> issuer.conversation_id then
+        raise exception 'tool call conversation % does not match message % (conversation %)',
+            new.conversation_id, new.message_id, issuer.conversation_id
+            using errcode = 'check_violation';
+    end if;
+    new.conversation_id := issuer.conversation_id;
+    new.project_id := issuer.project_id;
+    return new;
+end
+$$;
+
+comment on function cco.tool_call_resolve_message() is
+    'Fills conversation_id and project_id of a tool call from its message, and keeps them fixed.';
+
+create trigger tool_calls_resolve_message
+    before insert or update of message_id, conversation_id, project_id on cco.tool_calls
+    for each row execute function cco.tool_call_resolve_message();
+
+----------------------------------------------------------------------------------------------
+-- Audit trail. Written as the extension owner so users cannot write or forge entries; the actor
+-- is the JWT identity of the request and the database role it runs as.
+
+create function cco.audit_row_change() returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    -- trigger arguments: the record id column, the project id column, then columns maintained
+    -- by triggers, whose changes alone are bookkeeping and not audited
+    record_column  text   := tg_argv[0];
+    project_column text   := tg_argv[1];
+    derived        text[] := tg_argv[2:];
+    old_values     jsonb  := case when tg_op <> 'INSERT' then to_jsonb(old) end;
+    new_values     jsonb  := case when tg_op <> 'DELETE' then to_jsonb(new) end;
+    row_values     jsonb  := coalesce(new_values, old_values);
+begin
+    if tg_op = 'UPDATE' and (old_values - derived) = (new_values - derived) then
+        return null;
+    end if;
+    insert into cco.audit_log (user_id, user_role, db_role, table_name, operation,
+                               record_id, project_id, old_values, new_values)
+    values (cco.current_user_id(),
+            cco.current_user_role(),
+            coalesce(nullif(current_setting('role'), 'none'), session_user),
+            tg_table_schema || '.' || tg_table_name,
+            tg_op,
+            (row_values ->> record_column)::uuid,
+            (row_values ->> project_column)::uuid,
+            old_values,
+            new_values);
+    return null;
+end
+$$;
+
+comment on function cco.audit_row_change() is
+    'Appends one cco.audit_log entry per changed row: who (JWT sub and role, database role), what (table, operation, row before and after), when.';
+
+create trigger projects_audit
+    after insert or update or delete on cco.projects
+    for each row execute function cco.audit_row_change('id', 'id', 'last_activity', 'updated_at');
+
+create trigger project_members_audit
+    after insert or update or delete on cco.project_members
+    for each row execute function cco.audit_row_change('user_id', 'project_id');
+
+create trigger conversations_audit
+    after insert or update or delete on cco.conversations
+    for each row execute function cco.audit_row_change(
+        'id', 'project_id', 'message_count', 'input_tokens', 'output_tokens',
+        'cache_creation_tokens', 'cache_read_tokens', 'last_updated', 'updated_at', 'model');
+
+----------------------------------------------------------------------------------------------
+-- Live updates. On Supabase-style platforms Realtime streams the tables of the publication
+-- supabase_realtime; elsewhere clients LISTEN on channel cco_messages, notified once per
+-- statement that inserts messages (not once per row). The payload names only ids and a count.
+
+create function cco.messages_notify_inserted() returns trigger
+language plpgsql
+as $$
+declare
+    payload text;
+begin
+    select json_build_object(
+               'operation', 'INSERT',
+               'messages', count(*),
+               'conversation_ids', (select json_agg(c) from (
+                   select distinct conversation_id as c from inserted_messages limit 100) as x),
+               'project_ids', (select json_agg(p) from (
+                   select distinct project_id as p from inserted_messages limit 50) as y))::text
+    into payload
+    from inserted_messages;
+    perform pg_notify('cco_messages', payload);
+    return null;
+end
+$$;
+
+comment on function cco.messages_notify_inserted() is
+    'Notifies channel cco_messages once per statement that inserted messages, with the count and the (first 100) conversation ids.';
+
+create trigger messages_notify_inserted
+    after insert on cco.messages
+    referencing new table as inserted_messages
+    for each statement execute function cco.messages_notify_inserted();
+
+do $$
+begin
+    if exists (select 1 from pg_publication where pubname = 'supabase_realtime') then
+        alter publication supabase_realtime add table
+            cco.projects, cco.conversations, cco.messages, cco.tool_calls;
+    end if;
+end
+$$;

@@ -1,0 +1,53 @@
+-- Table privileges for the roles that connect on behalf of users. Row level security decides which
+-- rows; these grants decide which statements. This file runs last, when every relation exists.
+--
+-- Materialized views are never granted: they bypass row level security, so users read them through
+-- security-invoker views and functions that filter to their projects.
+
+create function cco.grant_api_access(grantee regrole) returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    relation record;
+    privileges text;
+begin
+    execute format('grant usage on schema cco to %s', grantee);
+    for relation in
+        select c.relname, c.relkind
+        from pg_class c
+        where c.relnamespace = 'cco'::regnamespace and c.relkind in ('r', 'v')
+        order by c.relname
+    loop
+        privileges := case
+            when relation.relkind = 'v' then 'select'
+            -- Written only by triggers; nobody changes the trail through the API.
+            when relation.relname = 'audit_log' then 'select'
+            -- Users keep and clear their own history; entries are never edited.
+            when relation.relname = 'search_history' then 'select, insert, delete'
+            else 'select, insert, update, delete'
+        end;
+        execute format('grant %s on cco.%I to %s', privileges, relation.relname, grantee);
+    end loop;
+end
+$$;
+
+comment on function cco.grant_api_access(regrole) is
+    'Grants a role what the API needs: schema usage, the data tables, the audit trail read-only, and the views. Run it for each role that connects on behalf of users; on Supabase-style platforms it already ran for anon, authenticated and service_role.';
+
+-- On Supabase-style platforms the API roles exist: grant them now. On plain PostgreSQL nothing is
+-- granted until an administrator calls cco.grant_api_access(), so no role gets access by accident.
+do $$
+declare
+    api_role text;
+begin
+    for api_role in
+        select rolname from pg_roles where rolname in ('anon', 'authenticated', 'service_role')
+    loop
+        perform cco.grant_api_access(api_role::regrole);
+    end loop;
+end
+$$;
+
+-- Granting is an administrator's act, not an API call.
+revoke execute on function cco.grant_api_access(regrole) from public;

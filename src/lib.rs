@@ -1,0 +1,44 @@
+//! cco: the Claude Code Observatory as a PostgreSQL extension.
+//!
+//! This crate is the thin layer between PostgreSQL and the pure-Rust core (`cco_core`): each
+//! module maps one concern to SQL functions and triggers, and the schema itself lives in the
+//! `sql/` files, loaded below in order.
+
+use pgrx::prelude::*;
+
+mod errors;
+mod identity;
+mod queries;
+mod threads;
+
+#[cfg(any(test, feature = "pg_test"))]
+mod tests;
+
+::pgrx::pg_module_magic!(name, version);
+
+// The schema, in load order. Each file is one concern; see the comments at the top of each.
+extension_sql_file!("../sql/01_tables.sql", name = "tables", requires = [identity::current_user_id]);
+extension_sql_file!("../sql/02_indexes.sql", name = "indexes", requires = ["tables"]);
+extension_sql_file!(
+    "../sql/03_security.sql",
+    name = "security",
+    requires = ["indexes", identity::current_user_role, identity::is_service_role]
+);
+extension_sql_file!(
+    "../sql/04_triggers.sql",
+    name = "triggers",
+    requires = ["security", threads::message_resolve_thread, threads::rebuild_thread_depths]
+);
+extension_sql_file!("../sql/05_threads.sql", name = "threads", requires = ["triggers"]);
+extension_sql_file!("../sql/99_grants.sql", name = "grants", finalize);
+
+/// Required by `cargo pgrx test`.
+#[cfg(test)]
+pub mod pg_test {
+    pub fn setup(_options: Vec<&str>) {}
+
+    #[must_use]
+    pub fn postgresql_conf_options() -> Vec<&'static str> {
+        vec![]
+    }
+}

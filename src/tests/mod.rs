@@ -1,0 +1,3 @@
+//! In-database tests (`cargo pgrx test`): the Rust functions and triggers as PostgreSQL runs them.
+
+mod threads;
