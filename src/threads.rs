@@ -249,12 +249,17 @@ fn rebuild_thread_depths(conversation_id: Uuid) -> i32 {
     }
 
     let _guard = RebuildGuard::enter();
-    let changed = ids.len() as i32;
-    spi(Spi::run_with_args(
-        "update cco.messages m set depth = fix.depth
-         from unnest($1::uuid[], $2::int[]) as fix(id, depth)
-         where m.id = fix.id and m.conversation_id = $3",
-        &[ids.into(), depths.into(), conversation_id.into()],
-    ));
-    changed
+    // Row level security applies: a caller who may not write the conversation changes nothing.
+    let changed = spi(Spi::connect_mut(|client| {
+        client
+            .update(
+                "update cco.messages m set depth = fix.depth
+                 from unnest($1::uuid[], $2::int[]) as fix(id, depth)
+                 where m.id = fix.id and m.conversation_id = $3",
+                None,
+                &[ids.into(), depths.into(), conversation_id.into()],
+            )
+            .map(|updated| updated.len())
+    }));
+    i32::try_from(changed).unwrap_or(i32::MAX)
 }

@@ -62,7 +62,8 @@ class Database:
     def connect_api(self) -> psycopg.Connection:
         """A connection as PostgREST's login role; use `request()` on it for each call."""
         connection = psycopg.connect(
-            dbname=self.name, user="authenticator", password=AUTHENTICATOR_PASSWORD
+            dbname=self.name, user="authenticator", password=AUTHENTICATOR_PASSWORD,
+            autocommit=True,
         )
         self._connections.append(connection)
         return connection
