@@ -23,10 +23,6 @@ create index messages_conversation_time_idx
 -- deleted (without it every deleted message would scan the table for its children).
 create index messages_parent_idx on cco.messages (parent_id) where parent_id is not null;
 
--- A project's recent messages: per-project activity views, "messages in the last 24 hours", and
--- queries whose only filter is the row level security predicate on project_id.
-create index messages_project_time_idx on cco.messages (project_id, "timestamp" desc);
-
 -- Tool calls of a message: the cascade when a message is deleted, and message detail views.
 create index tool_calls_message_idx on cco.tool_calls (message_id);
 

@@ -121,6 +121,10 @@ create trigger projects_guard_owner
 ----------------------------------------------------------------------------------------------
 -- Messages: project_id filled in, depth computed, threads kept acyclic (Rust, src/threads.rs).
 
+create trigger messages_begin_statement
+    before insert on cco.messages
+    for each statement execute function cco.messages_begin_statement();
+
 create trigger messages_resolve_thread
     before insert or update of parent_id, depth, conversation_id, project_id on cco.messages
     for each row execute function cco.message_resolve_thread();

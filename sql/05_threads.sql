@@ -27,3 +27,5 @@ comment on function cco.rebuild_thread_depths(uuid) is
     'Recomputes the depth of every message of a conversation in one pass (for rows loaded out of order or with triggers disabled); returns how many depths changed.';
 comment on function cco.message_resolve_thread() is
     'Trigger: fills a message''s project_id from its conversation, sets depth = parent depth + 1, rejects parents in another conversation and parent cycles.';
+comment on function cco.messages_begin_statement() is
+    'Trigger: starts each INSERT on messages with an empty memory of where its rows sit, which lets replies find parents inserted by the same statement without a lookup.';

@@ -27,7 +27,12 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/04_triggers.sql",
     name = "triggers",
-    requires = ["security", threads::message_resolve_thread, threads::rebuild_thread_depths]
+    requires = [
+        "security",
+        threads::message_resolve_thread,
+        threads::messages_begin_statement,
+        threads::rebuild_thread_depths
+    ]
 );
 extension_sql_file!("../sql/05_threads.sql", name = "threads", requires = ["triggers"]);
 extension_sql_file!("../sql/99_grants.sql", name = "grants", finalize);

@@ -2,14 +2,26 @@
 //! and computes its depth, and the one-pass rebuild of a conversation's depths. The rules
 //! themselves live in `cco_core::threads`.
 
-use std::cell::Cell;
+use std::cell::{Cell, RefCell};
+use std::collections::HashMap;
 
 use cco_core::threads::{check_no_cycle, compute_depths, depth_below, ThreadError};
 use pgrx::prelude::*;
 use pgrx::{PgSqlErrorCode, Uuid};
 
 use crate::errors::{raise, raise_with_detail, spi};
-use crate::queries::{optional_one, optional_two};
+use crate::queries::{optional_one, optional_two, Lookup};
+use pgrx::pg_sys::{BuiltinOid::UUIDOID, PgOid};
+
+const CONVERSATION_PROJECT: Lookup = Lookup {
+    sql: "select project_id from cco.conversations where id = $1",
+    arg_types: &[PgOid::BuiltIn(UUIDOID)],
+};
+
+const MESSAGE_PLACEMENT: Lookup = Lookup {
+    sql: "select conversation_id, depth from cco.messages where id = $1 and project_id = $2",
+    arg_types: &[PgOid::BuiltIn(UUIDOID), PgOid::BuiltIn(UUIDOID)],
+};
 
 thread_local! {
     /// Set while `rebuild_thread_depths` writes the depths it computed, so the row trigger lets
@@ -36,6 +48,47 @@ impl Drop for RebuildGuard {
 
 fn rebuilding() -> bool {
     REBUILDING.with(Cell::get)
+}
+
+thread_local! {
+    /// Where the rows inserted so far by the current INSERT (or COPY) statement sit. Replies are
+    /// usually inserted right after their parents, in the same statement: remembering the parents
+    /// spares one lookup per row. Emptied by the BEFORE STATEMENT trigger of every insert and by
+    /// anything that moves messages, so it never outlives the statement that filled it. A row that
+    /// is remembered but ends up not inserted (a later trigger skipped it, ON CONFLICT DO NOTHING)
+    /// can only be referenced by an id that does not exist, which the parent foreign key rejects
+    /// at the end of the statement.
+    static INSERTED_THIS_STATEMENT: RefCell<HashMap<Uuid, Placement>> = RefCell::new(HashMap::new());
+}
+
+/// Beyond this many rows a statement's placements are forgotten and looked up instead, to bound
+/// backend memory on huge loads.
+const REMEMBERED_PLACEMENTS: usize = 1_000_000;
+
+fn forget_placements() {
+    INSERTED_THIS_STATEMENT.with_borrow_mut(HashMap::clear);
+}
+
+fn remember_placement(id: Uuid, placement: Placement) {
+    INSERTED_THIS_STATEMENT.with_borrow_mut(|placements| {
+        if placements.len() >= REMEMBERED_PLACEMENTS {
+            placements.clear();
+        }
+        placements.insert(id, placement);
+    });
+}
+
+fn remembered_placement(id: Uuid) -> Option<Placement> {
+    INSERTED_THIS_STATEMENT.with_borrow(|placements| placements.get(&id).copied())
+}
+
+/// BEFORE INSERT ON cco.messages FOR EACH STATEMENT: a new statement remembers nothing yet.
+#[pg_trigger]
+fn messages_begin_statement<'a>(
+    _trigger: &'a PgTrigger<'a>,
+) -> Result<Option<PgHeapTuple<'a, AllocatedByPostgres>>, PgHeapTupleError> {
+    forget_placements();
+    Ok(None)
 }
 
 /// The parts of a message row the thread rules look at.
@@ -66,7 +119,8 @@ impl ThreadColumns {
     }
 }
 
-/// Where a message sits: its conversation, project and depth.
+/// Where a message sits: its conversation and depth.
+#[derive(Clone, Copy)]
 struct Placement {
     conversation_id: Uuid,
     depth: i32,
@@ -97,9 +151,13 @@ fn message_resolve_thread<'a>(
                 set_column(&mut row, "project_id", project_id);
                 message.project_id = Some(project_id);
             }
-            depth_for_new_parent(&message, false)
+            let depth = depth_for_new_parent(&message, false);
+            remember_placement(message.id, Placement { conversation_id, depth });
+            depth
         }
         Some(old) => {
+            // Depths are about to change: whatever this statement remembered may be stale.
+            forget_placements();
             if rebuilding() {
                 return Ok(Some(row));
             }
@@ -134,10 +192,7 @@ fn set_column<T: IntoDatum>(row: &mut PgHeapTuple<'_, AllocatedByRust>, name: &s
 
 /// The project of a conversation the caller can see, for messages inserted without project_id.
 fn project_of_conversation(conversation_id: Uuid) -> Uuid {
-    let project = optional_one::<Uuid>(
-        "select project_id from cco.conversations where id = $1",
-        &[conversation_id.into()],
-    );
+    let project = optional_one::<Uuid>(&CONVERSATION_PROJECT, &[conversation_id.into()]);
     project.unwrap_or_else(|| {
         raise(
             PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
@@ -175,10 +230,11 @@ fn depth_for_new_parent(message: &ThreadColumns, check_cycle: bool) -> i32 {
 }
 
 fn placement_of(message_id: Uuid, project_id: Uuid) -> Option<Placement> {
-    let (conversation_id, depth) = optional_two::<Uuid, i32>(
-        "select conversation_id, depth from cco.messages where id = $1 and project_id = $2",
-        &[message_id.into(), project_id.into()],
-    )?;
+    if let Some(placement) = remembered_placement(message_id) {
+        return Some(placement);
+    }
+    let (conversation_id, depth) =
+        optional_two::<Uuid, i32>(&MESSAGE_PLACEMENT, &[message_id.into(), project_id.into()])?;
     Some(Placement { conversation_id: conversation_id?, depth: depth.unwrap_or(0) })
 }
 
@@ -248,6 +304,7 @@ fn rebuild_thread_depths(conversation_id: Uuid) -> i32 {
         return 0;
     }
 
+    forget_placements();
     let _guard = RebuildGuard::enter();
     // Row level security applies: a caller who may not write the conversation changes nothing.
     let changed = spi(Spi::connect_mut(|client| {
