@@ -1,0 +1,2 @@
+//! Benchmarks of cco against native PostgreSQL.
+fn main() {}
