@@ -146,7 +146,9 @@ create table cco.messages (
     -- recomputes the depth of the orphaned subtree.
     constraint messages_parent_fkey foreign key (parent_id, project_id)
         references cco.messages (id, project_id) on delete set null (parent_id),
-    constraint messages_external_id_key unique (project_id, conversation_id, external_id),
+    -- external_id second: the loader also finds lines of other files of the same project by
+    -- their uuid alone (summaries name the last message of a branch in another file).
+    constraint messages_external_id_key unique (project_id, external_id, conversation_id),
     constraint messages_role_check check (role in ('user', 'assistant', 'system')),
     constraint messages_content_length check (char_length(content) between 1 and 1000000),
     constraint messages_token_count_check check (token_count >= 0),
@@ -197,7 +199,7 @@ create table cco.tool_calls (
     constraint tool_calls_pkey primary key (id, project_id),
     constraint tool_calls_message_fkey foreign key (message_id, project_id)
         references cco.messages (id, project_id) on delete cascade,
-    constraint tool_calls_external_id_key unique (project_id, conversation_id, external_id),
+    constraint tool_calls_external_id_key unique (project_id, external_id, conversation_id),
     constraint tool_calls_tool_name_not_empty check (char_length(btrim(tool_name)) > 0),
     constraint tool_calls_execution_time_check check (execution_time_ms >= 0),
     constraint tool_calls_status_check check (

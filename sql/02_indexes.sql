@@ -1,7 +1,7 @@
 -- Indexes, each named after the query it serves. Primary and unique keys (01_tables.sql) already
 -- cover: lookups by id alone (keys lead with id), a conversation by (project, file path) for the
--- transcript loader, a message or tool call by (project, conversation, external id) for
--- incremental loads, members of a project, projects of an owner.
+-- transcript loader, a message or tool call by (project, external id) for incremental loads and
+-- cross-file references, members of a project, projects of an owner.
 
 -- Who may see what: the security helpers list a user's projects through their memberships.
 create index project_members_user_idx on cco.project_members (user_id);
