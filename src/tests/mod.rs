@@ -1,3 +1,5 @@
 //! In-database tests (`cargo pgrx test`): the Rust functions and triggers as PostgreSQL runs them.
+//! Client-visible behaviour (security, constraints, dumps) is tested from outside in tests/client.
 
+mod identity;
 mod threads;

@@ -1,0 +1,41 @@
+#[pgrx::pg_schema]
+mod tests {
+    use pgrx::prelude::*;
+
+    fn set_claims(claims: &str) {
+        Spi::run_with_args(
+            "select set_config('request.jwt.claims', $1, true)",
+            &[claims.into()],
+        )
+        .unwrap();
+    }
+
+    #[pg_test]
+    fn identity_comes_from_the_request_claims() {
+        set_claims(r#"{"sub":"0b1c2d3e-4f50-4a6b-8c7d-8e9fa0b1c2d3","role":"authenticated"}"#);
+        assert_eq!(
+            Spi::get_one::<String>("select cco.current_user_id()::text").unwrap().as_deref(),
+            Some("0b1c2d3e-4f50-4a6b-8c7d-8e9fa0b1c2d3")
+        );
+        assert_eq!(
+            Spi::get_one::<String>("select cco.current_user_role()").unwrap().as_deref(),
+            Some("authenticated")
+        );
+        assert_eq!(Spi::get_one::<bool>("select cco.is_service_role()").unwrap(), Some(false));
+    }
+
+    #[pg_test]
+    fn without_claims_there_is_no_identity() {
+        assert_eq!(Spi::get_one::<bool>("select cco.current_user_id() is null").unwrap(), Some(true));
+        set_claims("");
+        assert_eq!(Spi::get_one::<bool>("select cco.current_user_id() is null").unwrap(), Some(true));
+        set_claims("{broken");
+        assert_eq!(Spi::get_one::<bool>("select cco.current_user_role() is null").unwrap(), Some(true));
+    }
+
+    #[pg_test]
+    fn the_service_role_claim_is_recognised() {
+        set_claims(r#"{"role":"service_role"}"#);
+        assert_eq!(Spi::get_one::<bool>("select cco.is_service_role()").unwrap(), Some(true));
+    }
+}
