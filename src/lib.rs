@@ -10,6 +10,7 @@ mod errors;
 mod identity;
 mod queries;
 mod threads;
+mod tsvector;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;

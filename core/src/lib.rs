@@ -7,3 +7,4 @@ pub mod claims;
 pub mod search;
 pub mod threads;
 pub mod transcript;
+pub mod tsvector;

@@ -2,4 +2,5 @@
 //! Client-visible behaviour (security, constraints, dumps) is tested from outside in tests/client.
 
 mod identity;
+mod tsvector;
 mod threads;
