@@ -21,6 +21,8 @@ create table cco.projects (
     updated_at    timestamptz not null default now(),
     last_activity timestamptz,
     is_active     boolean     not null default true,
+    search_vector tsvector    generated always as (
+                      cco.to_tsvector(name || ' ' || path || ' ' || coalesce(description, ''))) stored,
 
     constraint projects_pkey primary key (id),
     constraint projects_name_length check (char_length(name) between 1 and 255),
@@ -49,6 +51,7 @@ comment on column cco.projects.created_at is 'When the project was created.';
 comment on column cco.projects.updated_at is 'When a user last changed the project itself (maintained by trigger).';
 comment on column cco.projects.last_activity is 'Timestamp of the newest message in any of its conversations (maintained by trigger).';
 comment on column cco.projects.is_active is 'False hides the project from day-to-day views without deleting data.';
+comment on column cco.projects.search_vector is 'Search terms of the name, path and description (cco.to_tsvector).';
 
 create table cco.project_members (
     project_id uuid        not null,
@@ -82,10 +85,13 @@ create table cco.conversations (
     cache_creation_tokens bigint      not null default 0,
     cache_read_tokens     bigint      not null default 0,
     model                 text,
+    search_length         bigint      not null default 0,
     created_at            timestamptz not null default now(),
     updated_at            timestamptz not null default now(),
     last_updated          timestamptz,
     metadata              jsonb       not null default '{}',
+    search_vector         tsvector    generated always as (
+                              cco.to_tsvector(coalesce(title, '') || ' ' || coalesce(file_path, ''))) stored,
 
     constraint conversations_pkey primary key (id, project_id),
     constraint conversations_project_fkey foreign key (project_id)
@@ -115,10 +121,12 @@ comment on column cco.conversations.output_tokens is 'Output tokens, each respon
 comment on column cco.conversations.cache_creation_tokens is 'Prompt-cache write tokens, each response counted once (maintained by trigger).';
 comment on column cco.conversations.cache_read_tokens is 'Prompt-cache read tokens, each response counted once (maintained by trigger).';
 comment on column cco.conversations.model is 'Model that produced most of the conversation''s output.';
+comment on column cco.conversations.search_length is 'Term occurrences in the search vectors of its messages: with message_count, gives ranking the average document length without a scan (maintained by trigger).';
 comment on column cco.conversations.created_at is 'When the conversation was created.';
 comment on column cco.conversations.updated_at is 'When a user last changed the conversation itself (maintained by trigger).';
 comment on column cco.conversations.last_updated is 'Timestamp of its newest message (maintained by trigger).';
 comment on column cco.conversations.metadata is 'Free-form JSON object: for transcripts, the session and subagent linkage.';
+comment on column cco.conversations.search_vector is 'Search terms of the title and file path (cco.to_tsvector).';
 
 create table cco.messages (
     id                    uuid        not null default gen_random_uuid(),
@@ -138,6 +146,9 @@ create table cco.messages (
     metadata              jsonb       not null default '{}',
     created_at            timestamptz not null default now(),
     external_id           text,
+    -- Searchable terms of the content (src/search.rs): identifiers, paths and error codes whole
+    -- and in parts, prose stemmed. Generated, so it can never disagree with the content.
+    search_vector         tsvector    generated always as (cco.to_tsvector(content)) stored,
 
     constraint messages_pkey primary key (id, project_id),
     constraint messages_conversation_fkey foreign key (conversation_id, project_id)
@@ -178,6 +189,7 @@ comment on column cco.messages.depth is 'Distance from the thread root: parent d
 comment on column cco.messages.metadata is 'Details of the source line worth keeping (model, request id, usage, flags).';
 comment on column cco.messages.created_at is 'When the row was stored.';
 comment on column cco.messages.external_id is 'Identifier of the message in its source (the transcript line uuid); unique per conversation.';
+comment on column cco.messages.search_vector is 'Search terms of the content with positions (cco.to_tsvector): identifiers, paths and error codes whole and in parts, prose stemmed.';
 
 create table cco.tool_calls (
     id                uuid        not null default gen_random_uuid(),

@@ -23,6 +23,14 @@ create index messages_conversation_time_idx
 -- deleted (without it every deleted message would scan the table for its children).
 create index messages_parent_idx on cco.messages (parent_id) where parent_id is not null;
 
+-- Candidate retrieval for search: which messages contain the query's terms. Ranking and
+-- highlighting then work on those candidates only (sql/06_search.sql).
+create index messages_search_idx on cco.messages using gin (search_vector);
+
+-- Conversations by title and file path, projects by name, path and description.
+create index conversations_search_idx on cco.conversations using gin (search_vector);
+create index projects_search_idx on cco.projects using gin (search_vector);
+
 -- Tool calls of a message: the cascade when a message is deleted, and message detail views.
 create index tool_calls_message_idx on cco.tool_calls (message_id);
 

@@ -58,6 +58,7 @@ begin
     new.output_tokens := 0;
     new.cache_creation_tokens := 0;
     new.cache_read_tokens := 0;
+    new.search_length := 0;
     new.last_updated := null;
     return new;
 end
@@ -196,15 +197,17 @@ begin
         output_tokens         = c.output_tokens + added.output_tokens,
         cache_creation_tokens = c.cache_creation_tokens + added.cache_creation_tokens,
         cache_read_tokens     = c.cache_read_tokens + added.cache_read_tokens,
+        search_length         = c.search_length + added.search_length,
         last_updated          = greatest(c.last_updated, added.newest)
     from (
         select conversation_id, project_id,
-               count(*)                   as messages,
-               sum(input_tokens)          as input_tokens,
-               sum(output_tokens)         as output_tokens,
-               sum(cache_creation_tokens) as cache_creation_tokens,
-               sum(cache_read_tokens)     as cache_read_tokens,
-               max("timestamp")           as newest
+               count(*)                               as messages,
+               sum(input_tokens)                      as input_tokens,
+               sum(output_tokens)                     as output_tokens,
+               sum(cache_creation_tokens)             as cache_creation_tokens,
+               sum(cache_read_tokens)                 as cache_read_tokens,
+               sum(cco.search_length(search_vector))  as search_length,
+               max("timestamp")                       as newest
         from inserted_messages
         group by conversation_id, project_id
     ) as added
@@ -222,7 +225,7 @@ end
 $$;
 
 comment on function cco.messages_count_inserted() is
-    'After messages are inserted, adds them to their conversations'' counts and token totals and advances last_updated and the project''s last_activity.';
+    'After messages are inserted, adds them to their conversations'' counts, token totals and search lengths, and advances last_updated and the project''s last_activity.';
 
 create trigger messages_count_inserted
     after insert on cco.messages
@@ -245,15 +248,17 @@ begin
         output_tokens         = c.output_tokens - removed.output_tokens,
         cache_creation_tokens = c.cache_creation_tokens - removed.cache_creation_tokens,
         cache_read_tokens     = c.cache_read_tokens - removed.cache_read_tokens,
+        search_length         = c.search_length - removed.search_length,
         last_updated          = (select max(m."timestamp") from cco.messages m
                                  where m.conversation_id = c.id)
     from (
         select conversation_id, project_id,
-               count(*)                   as messages,
-               sum(input_tokens)          as input_tokens,
-               sum(output_tokens)         as output_tokens,
-               sum(cache_creation_tokens) as cache_creation_tokens,
-               sum(cache_read_tokens)     as cache_read_tokens
+               count(*)                               as messages,
+               sum(input_tokens)                      as input_tokens,
+               sum(output_tokens)                     as output_tokens,
+               sum(cache_creation_tokens)             as cache_creation_tokens,
+               sum(cache_read_tokens)                 as cache_read_tokens,
+               sum(cco.search_length(search_vector))  as search_length
         from deleted_messages
         group by conversation_id, project_id
     ) as removed
@@ -288,9 +293,11 @@ begin
     into changed_conversations, changed_projects
     from updated_new n
     join updated_old o on o.id = n.id and o.project_id = n.project_id
-    where (n.input_tokens, n.output_tokens, n.cache_creation_tokens, n.cache_read_tokens, n."timestamp")
+    where (n.input_tokens, n.output_tokens, n.cache_creation_tokens, n.cache_read_tokens, n."timestamp",
+           n.content)
           is distinct from
-          (o.input_tokens, o.output_tokens, o.cache_creation_tokens, o.cache_read_tokens, o."timestamp");
+          (o.input_tokens, o.output_tokens, o.cache_creation_tokens, o.cache_read_tokens, o."timestamp",
+           o.content);
     if changed_conversations is null then
         return null;
     end if;
@@ -302,6 +309,7 @@ begin
         output_tokens         = c.output_tokens + d.output_tokens,
         cache_creation_tokens = c.cache_creation_tokens + d.cache_creation_tokens,
         cache_read_tokens     = c.cache_read_tokens + d.cache_read_tokens,
+        search_length         = c.search_length + d.search_length,
         last_updated          = case when d.retimed
                                      then (select max(m."timestamp") from cco.messages m
                                            where m.conversation_id = c.id)
@@ -312,6 +320,8 @@ begin
                sum(n.output_tokens - o.output_tokens)                 as output_tokens,
                sum(n.cache_creation_tokens - o.cache_creation_tokens) as cache_creation_tokens,
                sum(n.cache_read_tokens - o.cache_read_tokens)         as cache_read_tokens,
+               sum(cco.search_length(n.search_vector)
+                   - cco.search_length(o.search_vector))              as search_length,
                bool_or(n."timestamp" <> o."timestamp")                as retimed
         from updated_new n
         join updated_old o on o.id = n.id and o.project_id = n.project_id
@@ -398,8 +408,9 @@ declare
     record_column  text   := tg_argv[0];
     project_column text   := tg_argv[1];
     derived        text[] := tg_argv[2:];
-    old_values     jsonb  := case when tg_op <> 'INSERT' then to_jsonb(old) end;
-    new_values     jsonb  := case when tg_op <> 'DELETE' then to_jsonb(new) end;
+    -- the search vector is derived from the other columns: noise in a trail of changes
+    old_values     jsonb  := case when tg_op <> 'INSERT' then to_jsonb(old) - 'search_vector' end;
+    new_values     jsonb  := case when tg_op <> 'DELETE' then to_jsonb(new) - 'search_vector' end;
     row_values     jsonb  := coalesce(new_values, old_values);
 begin
     if tg_op = 'UPDATE' and (old_values - derived) = (new_values - derived) then
@@ -435,7 +446,8 @@ create trigger conversations_audit
     after insert or update or delete on cco.conversations
     for each row execute function cco.audit_row_change(
         'id', 'project_id', 'message_count', 'input_tokens', 'output_tokens',
-        'cache_creation_tokens', 'cache_read_tokens', 'last_updated', 'updated_at', 'model');
+        'cache_creation_tokens', 'cache_read_tokens', 'search_length', 'last_updated', 'updated_at',
+        'model');
 
 ----------------------------------------------------------------------------------------------
 -- Live updates. On Supabase-style platforms Realtime streams the tables of the publication

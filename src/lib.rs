@@ -9,8 +9,9 @@ use pgrx::prelude::*;
 mod errors;
 mod identity;
 mod queries;
+mod search;
 mod threads;
-mod tsvector;
+mod text_search_types;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;
@@ -18,7 +19,11 @@ mod tests;
 ::pgrx::pg_module_magic!(name, version);
 
 // The schema, in load order. Each file is one concern; see the comments at the top of each.
-extension_sql_file!("../sql/01_tables.sql", name = "tables", requires = [identity::current_user_id]);
+extension_sql_file!(
+    "../sql/01_tables.sql",
+    name = "tables",
+    requires = [identity::current_user_id, search::text_to_tsvector, search::search_length]
+);
 extension_sql_file!("../sql/02_indexes.sql", name = "indexes", requires = ["tables"]);
 extension_sql_file!(
     "../sql/03_security.sql",
@@ -36,6 +41,21 @@ extension_sql_file!(
     ]
 );
 extension_sql_file!("../sql/05_threads.sql", name = "threads", requires = ["triggers"]);
+extension_sql_file!(
+    "../sql/06_search.sql",
+    name = "search",
+    requires = [
+        "threads",
+        search::tokenize,
+        search::text_to_tsquery,
+        search::lexeme_tsquery,
+        search::query_terms,
+        search::rank,
+        search::highlight,
+        search::suggestion_query,
+        search::completions
+    ]
+);
 extension_sql_file!("../sql/99_grants.sql", name = "grants", finalize);
 
 /// Required by `cargo pgrx test`.

@@ -3,7 +3,7 @@ mod tests {
     use cco_core::tsvector::{encode, TsVectorView};
     use pgrx::prelude::*;
 
-    use crate::tsvector::TsVector;
+    use crate::text_search_types::TsVector;
 
     #[pg_test]
     fn a_vector_built_in_rust_equals_the_one_postgresql_parses() {

@@ -6,10 +6,12 @@ pub mod document;
 pub mod highlight;
 pub mod query;
 pub mod stopwords;
+pub mod suggest;
 pub mod tokenizer;
 
 pub use bm25::{Bm25, CorpusStats};
 pub use document::{index_document, IndexedDocument, IndexedLexeme};
 pub use highlight::{highlight, HighlightOptions};
-pub use query::{parse_query, Node, Query};
+pub use query::{lexeme_tsquery_text, parse_query, Node, Query};
+pub use suggest::{completions, suggestion_query, SuggestionQuery};
 pub use tokenizer::{terms, tokenize, Token, TokenKind};

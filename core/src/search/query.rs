@@ -108,6 +108,11 @@ fn collect_positive(node: &Node, terms: &mut BTreeSet<String>) {
     }
 }
 
+/// A tsquery that matches one lexeme exactly, as `to_tsquery_text` would write it.
+pub fn lexeme_tsquery_text(lexeme: &str) -> String {
+    quote(lexeme)
+}
+
 fn quote(lexeme: &str) -> String {
     let (text, prefix) = match lexeme.strip_suffix(PREFIX_MARK) {
         Some(text) => (text, true),

@@ -1,0 +1,97 @@
+//! Suggestions while the user types: which messages to look in, and which of their words
+//! complete what was typed.
+
+use super::query::{lexeme_tsquery_text, parse_query};
+use super::tokenizer::{tokenize, TokenKind};
+
+/// How to look for completions of a partial query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SuggestionQuery {
+    /// Finds messages that contain the finished words and a word starting with the last one.
+    pub tsquery_text: String,
+    /// The finished words as typed, with a trailing space (empty when there is one word).
+    pub head: String,
+    /// The word being typed, lowercased.
+    pub prefix: String,
+}
+
+/// Splits a partial query into its finished words and the word being typed. The last word is
+/// matched as typed and as its stem (`running` is indexed as `run`).
+pub fn suggestion_query(partial: &str) -> SuggestionQuery {
+    let trimmed = partial.trim_start();
+    let (head, last) = match trimmed.rfind(char::is_whitespace) {
+        Some(at) => trimmed.split_at(at + 1),
+        None => ("", trimmed),
+    };
+    let prefix = last.trim().to_lowercase();
+    let mut alternatives: Vec<String> = Vec::new();
+    if let Some(token) = tokenize(last).into_iter().find(|t| t.kind != TokenKind::StopWord) {
+        alternatives.push(token.term);
+    }
+    if !prefix.is_empty() && !prefix.contains('\u{0}') && !alternatives.contains(&prefix) {
+        alternatives.push(prefix.clone());
+    }
+    let last_word = alternatives
+        .iter()
+        .map(|lexeme| format!("{}:*", lexeme_tsquery_text(lexeme)))
+        .collect::<Vec<_>>()
+        .join(" | ");
+    let finished = parse_query(head).to_tsquery_text();
+    let tsquery_text = match (finished.is_empty(), last_word.is_empty()) {
+        (_, true) => String::new(),
+        (true, false) => format!("({last_word})"),
+        (false, false) => format!("{finished} & ({last_word})"),
+    };
+    SuggestionQuery { tsquery_text, head: head.to_owned(), prefix }
+}
+
+/// Words and compounds of `content` that start with `prefix` (case-insensitively), spelled as in
+/// the content, without repeats, at most `limit`.
+pub fn completions(content: &str, prefix: &str, limit: usize) -> Vec<String> {
+    let prefix = prefix.to_lowercase();
+    let mut found: Vec<String> = Vec::new();
+    if prefix.is_empty() {
+        return found;
+    }
+    for token in tokenize(content) {
+        if found.len() >= limit {
+            break;
+        }
+        if token.kind == TokenKind::Part || token.kind == TokenKind::StopWord {
+            continue;
+        }
+        let spelled = &content[token.span.clone()];
+        if spelled.to_lowercase().starts_with(&prefix) && !found.iter().any(|f| f == spelled) {
+            found.push(spelled.to_owned());
+        }
+    }
+    found
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_last_word_is_a_prefix_as_typed_and_as_stem() {
+        let query = suggestion_query("cargo runn");
+        assert_eq!(query.head, "cargo ");
+        assert_eq!(query.prefix, "runn");
+        assert_eq!(query.tsquery_text, "'cargo' & ('runn':*)");
+        assert_eq!(suggestion_query("Running").tsquery_text, "('run':* | 'running':*)");
+    }
+
+    #[test]
+    fn nothing_typed_finds_nothing() {
+        assert_eq!(suggestion_query("   ").tsquery_text, "");
+        assert_eq!(suggestion_query("").prefix, "");
+    }
+
+    #[test]
+    fn completions_keep_the_original_spelling() {
+        let content = "Call getUserData(), then getUserName; getUserData again. Get going.";
+        assert_eq!(completions(content, "getu", 10), ["getUserData", "getUserName"]);
+        assert_eq!(completions(content, "get", 1), ["getUserData"]);
+        assert!(completions(content, "", 10).is_empty());
+    }
+}

@@ -1,0 +1,469 @@
+-- The search API. Every function runs with the caller's rights (SECURITY INVOKER): row level
+-- security decides what each caller can find, including the statistics ranking uses.
+--
+-- How a search runs: PostgreSQL's GIN index on search_vector finds the candidate messages
+-- (cco.to_tsquery, same tokenizer as the index), Rust ranks them with BM25 (cco.rank) using
+-- statistics of the corpus the caller can see, and only the page returned is highlighted
+-- (cco.highlight).
+
+comment on function cco.tokenize(text) is
+    'The search terms of a text in order: identifiers, paths, URLs and error codes whole and in parts (getUserData: getuserdata, get, user, data), prose lowercased and stemmed, stop words dropped.';
+comment on function cco.to_tsvector(text) is
+    'The search vector of a text, with positions (what messages.search_vector stores). Call it schema-qualified: pg_catalog.to_tsvector is a different function.';
+comment on function cco.to_tsquery(text) is
+    'Web-style search syntax to a tsquery: words AND-ed, "quoted phrase", or, -exclude, (grouping). Never raises; input with nothing searchable gives an empty query that matches nothing.';
+comment on function cco.lexeme_tsquery(text) is
+    'A tsquery matching exactly one stored lexeme.';
+comment on function cco.query_terms(text) is
+    'The lexemes of a search query that count for ranking (excluded terms left out).';
+comment on function cco.search_length(tsvector) is
+    'Number of term occurrences in a search vector: the document length BM25 normalises by.';
+comment on function cco.rank(tsvector, text[], bigint[], bigint, double precision, double precision, double precision) is
+    'BM25 score (k1 1.2, b 0.75 by default) of a search vector for query terms, given each term''s document frequency, the number of documents and their average length.';
+comment on function cco.highlight(text, text, text, text, integer, integer) is
+    'The best fragments of a text (max_fragments of max_words words; 0 fragments: the whole text) with every occurrence of the query''s terms wrapped in start_sel/stop_sel. HTML markers make the rest HTML-escaped.';
+comment on function cco.suggestion_query(text) is
+    'For type-ahead: the tsquery of messages that complete a partial query, its finished words and the word being typed.';
+comment on function cco.completions(text, text, integer) is
+    'Words and compounds of a text starting with a prefix, spelled as in the text.';
+
+-- A term found in more messages than this is very common: counting further would cost a scan of
+-- that many rows for every search, and BM25 gives such terms little weight anyway. Their
+-- document frequency is taken as this cap (an IDF floor).
+create function cco.document_frequency_cap() returns bigint
+language sql immutable parallel safe
+as $$ select 20000::bigint $$;
+
+comment on function cco.document_frequency_cap() is
+    'Document frequencies are counted up to this many messages; more common terms are ranked as if this common.';
+
+create function cco.search_statistics(
+    search_query text,
+    project_ids uuid[] default null,
+    conversation_ids uuid[] default null)
+returns table (terms text[], document_frequencies bigint[], document_count bigint,
+               average_length double precision)
+language sql stable security invoker parallel safe
+as $$
+    with corpus as (
+        -- Conversations keep their message count and total search length, so the corpus the
+        -- caller can see is summed over conversations rather than counted over messages.
+        select coalesce(sum(c.message_count), 0)::bigint as documents,
+               coalesce(sum(c.search_length), 0)::bigint as occurrences
+        from cco.conversations c
+        where (search_statistics.project_ids is null or c.project_id = any (search_statistics.project_ids))
+          and (search_statistics.conversation_ids is null or c.id = any (search_statistics.conversation_ids))
+    ),
+    query_terms as (
+        select term, position
+        from unnest(cco.query_terms(search_query)) with ordinality as t(term, position)
+    )
+    select array_agg(q.term order by q.position),
+           array_agg(frequency.messages order by q.position),
+           corpus.documents,
+           corpus.occurrences::double precision / nullif(corpus.documents, 0)
+    from query_terms q
+    cross join corpus
+    cross join lateral (
+        select count(*) as messages
+        from (
+            select
+            from cco.messages m
+            where m.search_vector @@ cco.lexeme_tsquery(q.term)
+              and (search_statistics.project_ids is null or m.project_id = any (search_statistics.project_ids))
+              and (search_statistics.conversation_ids is null or m.conversation_id = any (search_statistics.conversation_ids))
+            limit cco.document_frequency_cap()
+        ) as capped
+    ) as frequency
+    group by corpus.documents, corpus.occurrences
+$$;
+
+comment on function cco.search_statistics(text, uuid[], uuid[]) is
+    'What BM25 needs for a query over the messages the caller can see (optionally within projects or conversations): the query terms, their document frequencies (counted up to cco.document_frequency_cap()), the number of messages and their average search length. Row level security applies.';
+
+-- Rejects a page that makes no sense instead of silently returning something else.
+create function cco.check_page(limit_count integer, offset_count integer, largest_limit integer)
+returns void
+language plpgsql immutable parallel safe
+as $$
+begin
+    if limit_count is null or limit_count < 0 or limit_count > largest_limit then
+        raise exception 'limit_count must be between 0 and %, got %', largest_limit, coalesce(limit_count::text, 'NULL')
+            using errcode = 'invalid_parameter_value';
+    end if;
+    if offset_count is null or offset_count < 0 then
+        raise exception 'offset_count must be 0 or more, got %', coalesce(offset_count::text, 'NULL')
+            using errcode = 'invalid_parameter_value';
+    end if;
+end
+$$;
+
+comment on function cco.check_page(integer, integer, integer) is
+    'Raises invalid_parameter_value for a negative or too large limit, or a negative offset.';
+
+create function cco.search_messages(
+    search_query text,
+    project_ids uuid[] default null,
+    conversation_ids uuid[] default null,
+    message_roles text[] default null,
+    limit_count integer default 50,
+    offset_count integer default 0)
+returns table (id uuid, conversation_id uuid, project_id uuid, role text, content text,
+               "timestamp" timestamptz, token_count integer, rank real, headline text,
+               project_name text, conversation_title text)
+language plpgsql stable security invoker parallel safe
+as $$
+#variable_conflict use_column
+begin
+    perform cco.check_page(limit_count, offset_count, 1000);
+    return query
+    with statistics as (
+        select * from cco.search_statistics(search_query, project_ids, conversation_ids)
+    ),
+    ranked as (
+        select m.id, m.conversation_id, m.project_id, m.role, m.content, m."timestamp", m.token_count,
+               cco.rank(m.search_vector, s.terms, s.document_frequencies, s.document_count,
+                        s.average_length) as score
+        from statistics s
+        join cco.messages m on m.search_vector @@ cco.to_tsquery(search_query)
+        where (project_ids is null or m.project_id = any (project_ids))
+          and (conversation_ids is null or m.conversation_id = any (conversation_ids))
+          and (message_roles is null or m.role = any (message_roles))
+        order by score desc, m."timestamp" desc, m.id
+        limit limit_count offset offset_count
+    )
+    select r.id, r.conversation_id, r.project_id, r.role, r.content, r."timestamp", r.token_count,
+           r.score, cco.highlight(r.content, search_query), p.name, c.title
+    from ranked r
+    join cco.projects p on p.id = r.project_id
+    left join cco.conversations c on c.id = r.conversation_id and c.project_id = r.project_id
+    order by r.score desc, r."timestamp" desc, r.id;
+end
+$$;
+
+comment on function cco.search_messages(text, uuid[], uuid[], text[], integer, integer) is
+    'Messages matching a web-style query, best first (BM25), with highlighted fragments. Optional filters: projects, conversations, roles. limit_count up to 1000. Row level security applies.';
+
+create function cco.search_conversations(
+    search_query text,
+    project_ids uuid[] default null,
+    limit_count integer default 50,
+    offset_count integer default 0)
+returns table (id uuid, project_id uuid, title text, file_path text, message_count integer,
+               created_at timestamptz, last_updated timestamptz, rank real, headline text,
+               project_name text)
+language plpgsql stable security invoker parallel safe
+as $$
+#variable_conflict use_column
+begin
+    perform cco.check_page(limit_count, offset_count, 1000);
+    return query
+    with statistics as (
+        select * from cco.search_statistics(search_query, project_ids)
+    ),
+    message_hits as (
+        -- per conversation: its best message, how well it matched, and how many messages matched
+        select distinct on (scored.conversation_id)
+               scored.conversation_id, scored.content, scored.score,
+               count(*) over (partition by scored.conversation_id) as hits
+        from (
+            select m.conversation_id, m.content,
+                   cco.rank(m.search_vector, s.terms, s.document_frequencies, s.document_count,
+                            s.average_length) as score
+            from statistics s
+            join cco.messages m on m.search_vector @@ cco.to_tsquery(search_query)
+            where project_ids is null or m.project_id = any (project_ids)
+        ) as scored
+        order by scored.conversation_id, scored.score desc
+    ),
+    title_hits as (
+        select c.id,
+               cco.rank(c.search_vector, s.terms, s.document_frequencies, s.document_count,
+                        s.average_length) as score
+        from statistics s
+        join cco.conversations c on c.search_vector @@ cco.to_tsquery(search_query)
+        where project_ids is null or c.project_id = any (project_ids)
+    ),
+    ranked as (
+        -- A match in the title or file path counts double; many matching messages add a little.
+        select c.id, c.project_id, c.title, c.file_path, c.message_count, c.created_at, c.last_updated,
+               (2 * coalesce(t.score, 0) + coalesce(h.score, 0) + 0.5 * ln(1 + coalesce(h.hits, 0)))::real
+                   as score,
+               case when t.id is not null then cco.highlight(concat_ws(' — ', c.title, c.file_path), search_query)
+                    else cco.highlight(h.content, search_query) end as headline
+        from cco.conversations c
+        left join title_hits t on t.id = c.id
+        left join message_hits h on h.conversation_id = c.id
+        where (t.id is not null or h.conversation_id is not null)
+          and (project_ids is null or c.project_id = any (project_ids))
+        order by score desc, c.last_updated desc nulls last, c.id
+        limit limit_count offset offset_count
+    )
+    select r.id, r.project_id, r.title, r.file_path, r.message_count, r.created_at, r.last_updated,
+           r.score, r.headline, p.name
+    from ranked r
+    join cco.projects p on p.id = r.project_id
+    order by r.score desc, r.last_updated desc nulls last, r.id;
+end
+$$;
+
+comment on function cco.search_conversations(text, uuid[], integer, integer) is
+    'Conversations whose title, file path or messages match a web-style query, best first: title matches count double, then the best matching message, then how many messages matched. Row level security applies.';
+
+create function cco.search_projects(
+    search_query text,
+    limit_count integer default 50,
+    offset_count integer default 0)
+returns table (id uuid, name text, description text, path text, last_activity timestamptz,
+               conversation_count bigint, rank real, headline text)
+language plpgsql stable security invoker parallel safe
+as $$
+#variable_conflict use_column
+begin
+    perform cco.check_page(limit_count, offset_count, 1000);
+    return query
+    with query as (
+        select cco.to_tsquery(search_query) as tsquery, cco.query_terms(search_query) as terms
+    ),
+    projects_seen as (
+        select count(*) as documents,
+               coalesce(avg(cco.search_length(p.search_vector)), 0) as average_length
+        from cco.projects p
+    ),
+    term_frequencies as (
+        select array_agg(f.projects order by t.position) as frequencies
+        from query q
+        cross join lateral unnest(q.terms) with ordinality as t(term, position)
+        cross join lateral (
+            select count(*) as projects from cco.projects p
+            where p.search_vector @@ cco.lexeme_tsquery(t.term)
+        ) as f
+    ),
+    title_matches as (
+        -- conversations whose title matches: a project about the query talks about it
+        select c.project_id, count(*) as conversations
+        from query q
+        join cco.conversations c on c.search_vector @@ q.tsquery
+        group by c.project_id
+    ),
+    ranked as (
+        select p.id, p.name, p.description, p.path, p.last_activity,
+               (coalesce(cco.rank(case when p.search_vector @@ q.tsquery then p.search_vector end,
+                                  q.terms, f.frequencies, s.documents, s.average_length), 0)
+                + 0.5 * ln(1 + coalesce(tm.conversations, 0)))::real as score
+        from cco.projects p
+        cross join query q
+        cross join projects_seen s
+        cross join term_frequencies f
+        left join title_matches tm on tm.project_id = p.id
+        where p.search_vector @@ q.tsquery or tm.project_id is not null
+        order by score desc, p.last_activity desc nulls last, p.id
+        limit limit_count offset offset_count
+    )
+    select r.id, r.name, r.description, r.path, r.last_activity,
+           (select count(*) from cco.conversations c where c.project_id = r.id),
+           r.score,
+           cco.highlight(concat_ws(' — ', r.name, r.description, r.path), search_query)
+    from ranked r
+    order by r.score desc, r.last_activity desc nulls last, r.id;
+end
+$$;
+
+comment on function cco.search_projects(text, integer, integer) is
+    'Projects whose name, description or path match a web-style query, or whose conversations'' titles do, best first. Row level security applies.';
+
+create function cco.search_tool_usage(
+    tool_name_pattern text default null,
+    project_ids uuid[] default null,
+    status_filter text[] default null,
+    date_from timestamptz default null,
+    date_to timestamptz default null,
+    limit_count integer default 100)
+returns table (tool_call_id uuid, message_id uuid, conversation_id uuid, project_id uuid,
+               tool_name text, status text, execution_time_ms bigint, started_at timestamptz,
+               input_data jsonb, project_name text)
+language plpgsql stable security invoker parallel safe
+as $$
+#variable_conflict use_column
+declare
+    -- The pattern is matched literally and case-insensitively, except that * matches anything:
+    -- LIKE's own wildcards and escape character in user input are escaped first.
+    like_pattern text := case
+        when tool_name_pattern is null or tool_name_pattern = '' then null
+        else replace(replace(replace(replace(tool_name_pattern, '\', '\\'), '%', '\%'), '_', '\_'), '*', '%')
+    end;
+begin
+    perform cco.check_page(limit_count, 0, 10000);
+    if date_from is not null and date_to is not null and date_from > date_to then
+        raise exception 'date_from (%) is after date_to (%)', date_from, date_to
+            using errcode = 'invalid_parameter_value';
+    end if;
+    return query
+    select t.id, t.message_id, t.conversation_id, t.project_id, t.tool_name, t.status,
+           t.execution_time_ms, t.started_at, t.input_data, p.name
+    from cco.tool_calls t
+    join cco.projects p on p.id = t.project_id
+    where (like_pattern is null or t.tool_name ilike like_pattern)
+      and (project_ids is null or t.project_id = any (project_ids))
+      and (status_filter is null or t.status = any (status_filter))
+      and (date_from is null or t.started_at >= date_from)
+      and (date_to is null or t.started_at <= date_to)
+    order by t.started_at desc nulls last, t.id
+    limit limit_count;
+end
+$$;
+
+comment on function cco.search_tool_usage(text, uuid[], text[], timestamptz, timestamptz, integer) is
+    'Tool calls, newest first, filtered by tool name (case-insensitive; * matches anything, other characters literally), projects, statuses and a time range. Row level security applies.';
+
+create function cco.similar_messages(
+    target_content text,
+    conversation_ids uuid[] default null,
+    similarity_threshold real default 0.3,
+    limit_count integer default 20)
+returns table (id uuid, conversation_id uuid, content text, similarity real, "timestamp" timestamptz)
+language plpgsql stable security invoker parallel safe
+as $$
+#variable_conflict use_column
+declare
+    -- Candidates share the target's most telling terms: the index finds them, pg_trgm then measures
+    -- how similar each really is. No session setting (pg_trgm.similarity_threshold) is touched:
+    -- the threshold is compared explicitly.
+    candidates_query tsquery;
+begin
+    perform cco.check_page(limit_count, 0, 1000);
+    if similarity_threshold is null or similarity_threshold < 0 or similarity_threshold > 1 then
+        raise exception 'similarity_threshold must be between 0 and 1, got %', similarity_threshold
+            using errcode = 'invalid_parameter_value';
+    end if;
+    select string_agg(cco.lexeme_tsquery(term)::text, ' | ')::tsquery
+    into candidates_query
+    from (
+        select term from unnest(cco.tokenize(left(target_content, 4000))) as term
+        group by term
+        order by length(term) desc, term
+        limit 12
+    ) as telling;
+    if candidates_query is null then
+        return;
+    end if;
+    return query
+    select c.id, c.conversation_id, c.content, c.score, c."timestamp"
+    from (
+        select m.id, m.conversation_id, m.content, m."timestamp",
+               similarity(left(m.content, 4000), left(target_content, 4000)) as score
+        from (
+            select * from cco.messages m
+            where m.search_vector @@ candidates_query
+              and (conversation_ids is null or m.conversation_id = any (conversation_ids))
+            limit 5000
+        ) as m
+    ) as c
+    where c.score >= similarity_threshold
+    order by c.score desc, c."timestamp" desc, c.id
+    limit limit_count;
+end
+$$;
+
+comment on function cco.similar_messages(text, uuid[], real, integer) is
+    'Messages whose text is similar to the target (pg_trgm similarity of the first 4000 characters, at least similarity_threshold), most similar first. Candidates come from the search index through the target''s most telling terms; no session settings are changed. Row level security applies.';
+
+create function cco.get_search_suggestions(
+    partial_query text,
+    suggestion_type text default 'message',
+    limit_count integer default 10)
+returns table (suggestion text, frequency bigint, context text)
+language plpgsql stable security invoker parallel safe
+as $$
+#variable_conflict use_column
+declare
+    typed text := btrim(coalesce(partial_query, ''));
+    like_prefix text := replace(replace(replace(btrim(coalesce(partial_query, '')), '\', '\\'), '%', '\%'), '_', '\_') || '%';
+begin
+    perform cco.check_page(limit_count, 0, 100);
+    if suggestion_type is null or suggestion_type not in ('message', 'tool', 'project') then
+        raise exception 'suggestion_type must be message, tool or project, got %', coalesce(suggestion_type, 'NULL')
+            using errcode = 'invalid_parameter_value';
+    end if;
+    if typed = '' then
+        return;
+    end if;
+
+    if suggestion_type = 'tool' then
+        return query
+        select t.tool_name, count(*), 'tool, ' || count(*) || ' calls'
+        from cco.tool_calls t
+        where t.tool_name ilike like_prefix
+        group by t.tool_name
+        order by count(*) desc, t.tool_name
+        limit limit_count;
+    elsif suggestion_type = 'project' then
+        return query
+        select p.name, (select count(*) from cco.conversations c where c.project_id = p.id), p.path
+        from cco.projects p
+        where p.name ilike like_prefix or p.name ilike '%' || like_prefix
+        order by (p.name ilike like_prefix) desc, p.last_activity desc nulls last, p.name
+        limit limit_count;
+    else
+        -- The caller's own earlier searches first, then words of recent matching messages. Only a
+        -- bounded sample of messages is read per keystroke, found through the search index.
+        return query
+        with earlier as (
+            select h.query as suggestion, count(*) as frequency, 'your earlier searches'::text as context
+            from cco.search_history h
+            where h.search_type = 'message' and h.query ilike like_prefix
+            group by h.query
+        ),
+        wanted as (select * from cco.suggestion_query(typed)),
+        sample as (
+            select m.content
+            from wanted w
+            join cco.messages m on m.search_vector @@ w.tsquery
+            limit 200
+        ),
+        completed as (
+            select w.head || word as suggestion, count(*) as frequency, 'in your messages'::text as context
+            from wanted w
+            cross join sample s
+            cross join lateral unnest(cco.completions(s.content, w.prefix, 20)) as word
+            group by w.head || word
+        )
+        select e.suggestion, e.frequency, e.context from earlier e
+        union all
+        select c.suggestion, c.frequency, c.context from completed c
+        where not exists (select 1 from earlier e where lower(e.suggestion) = lower(c.suggestion))
+        order by 3 desc, 2 desc, 1
+        limit limit_count;
+    end if;
+end
+$$;
+
+comment on function cco.get_search_suggestions(text, text, integer) is
+    'Completions of a partial query as the user types: for message, the caller''s earlier searches and words of matching messages (a bounded sample found through the index); for tool, tool names; for project, project names. Row level security applies.';
+
+create function cco.log_search_query(
+    query_text text,
+    search_type text,
+    result_count integer,
+    execution_time_ms integer,
+    filters jsonb default '{}')
+returns uuid
+language plpgsql volatile security invoker
+as $$
+declare
+    entry uuid;
+begin
+    if cco.current_user_id() is null then
+        raise exception 'logging a search needs a signed-in user (no valid sub claim)'
+            using errcode = 'insufficient_privilege';
+    end if;
+    insert into cco.search_history (user_id, query, search_type, result_count, execution_time_ms, filters)
+    values (cco.current_user_id(), query_text, search_type, result_count, execution_time_ms,
+            coalesce(filters, '{}'))
+    returning id into entry;
+    return entry;
+end
+$$;
+
+comment on function cco.log_search_query(text, text, integer, integer, jsonb) is
+    'Records a search in the caller''s search history and returns its id. Needs a signed-in user; the table''s constraints check the values.';
