@@ -1,1 +1,599 @@
-//! Claude Code transcripts: parsing JSONL session files into messages, tool calls and usage.
+//! Claude Code transcripts: one JSONL file per session, parsed into the messages, tool calls,
+//! tool results and summaries cco stores.
+//!
+//! Parsing never fails as a whole and never panics. Each line is read on its own; a line that
+//! cannot be stored (truncated or invalid JSON, an unknown or missing type, a message without
+//! uuid or with an invalid timestamp, a duplicate uuid, content over the size limit) is reported
+//! in `Transcript::skipped` with its line number, and everything else is kept. Blank lines are
+//! ignored. JSON that serde_json refuses (lone surrogate escapes, nesting deeper than 128) is
+//! invalid JSON here too. Every string bound for PostgreSQL has NUL replaced (`render`).
+
+pub mod paths;
+pub mod render;
+pub mod time;
+
+use std::collections::{HashMap, HashSet};
+
+use serde_json::{Map, Value};
+
+use render::{pick, render_content, result_text, sanitize_json, sanitize_text};
+use time::parse_rfc3339_micros;
+
+/// Longest message content the database accepts, in characters.
+pub const MAX_CONTENT_CHARS: usize = 1_000_000;
+/// Most characters kept of an error message.
+const ERROR_MESSAGE_CHARS: usize = 2_000;
+
+/// Who wrote a message line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Role {
+    User,
+    Assistant,
+    System,
+}
+
+impl Role {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::User => "user",
+            Role::Assistant => "assistant",
+            Role::System => "system",
+        }
+    }
+}
+
+/// Token usage of one API response, as its lines repeat it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Usage {
+    pub input_tokens: i64,
+    pub output_tokens: i64,
+    pub cache_creation_input_tokens: i64,
+    pub cache_read_input_tokens: i64,
+}
+
+impl Usage {
+    fn from_json(usage: &Value) -> Usage {
+        let count = |name: &str| usage.get(name).and_then(Value::as_i64).unwrap_or(0).clamp(0, i64::from(i32::MAX));
+        Usage {
+            input_tokens: count("input_tokens"),
+            output_tokens: count("output_tokens"),
+            cache_creation_input_tokens: count("cache_creation_input_tokens"),
+            cache_read_input_tokens: count("cache_read_input_tokens"),
+        }
+    }
+
+    pub fn total(&self) -> i64 {
+        self.input_tokens + self.output_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+    }
+}
+
+/// A `user`, `assistant` or `system` line: one message.
+#[derive(Debug, Clone, PartialEq)]
+pub struct MessageLine {
+    /// Line number in the file, 1-based.
+    pub line: usize,
+    pub uuid: String,
+    pub parent_uuid: Option<String>,
+    pub role: Role,
+    pub timestamp_micros: Option<i64>,
+    /// Readable rendering of the content (1 to MAX_CONTENT_CHARS characters).
+    pub content: String,
+    /// Details of the line worth keeping, as a JSON object.
+    pub metadata: Value,
+    pub session_id: Option<String>,
+    /// `message.id` of an assistant line: its API response.
+    pub api_message_id: Option<String>,
+    pub request_id: Option<String>,
+    pub model: Option<String>,
+    pub usage: Option<Usage>,
+    pub is_sidechain: bool,
+    pub is_meta: bool,
+    pub agent_id: Option<String>,
+    pub cwd: Option<String>,
+    /// A prompt the user typed (not a tool result, command echo or injected note).
+    pub is_prompt: bool,
+}
+
+impl MessageLine {
+    /// Lines of one API response share this key and repeat its usage.
+    pub fn usage_key(&self) -> Option<(&str, &str)> {
+        Some((self.api_message_id.as_deref()?, self.request_id.as_deref()?))
+    }
+}
+
+/// A `tool_use` block: one tool call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolUse {
+    pub line: usize,
+    pub message_uuid: String,
+    pub id: String,
+    pub name: String,
+    pub input: Value,
+    pub timestamp_micros: Option<i64>,
+}
+
+/// A `tool_result` block: the outcome of a tool call.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ToolResult {
+    pub line: usize,
+    pub message_uuid: String,
+    pub tool_use_id: String,
+    /// The result content as JSON (a string or content blocks).
+    pub output: Value,
+    /// A result is an error when its block says `is_error: true`, or when `is_error` is absent and
+    /// the result (or the line's `toolUseResult`) is a string starting with "Error".
+    pub is_error: bool,
+    pub error_message: Option<String>,
+    pub timestamp_micros: Option<i64>,
+}
+
+/// A `summary` line: the title of the conversation holding `leaf_uuid`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Summary {
+    pub line: usize,
+    pub leaf_uuid: String,
+    pub text: String,
+}
+
+/// A line that was not stored, or was stored with a repair, and why.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LineNote {
+    pub line: usize,
+    pub reason: String,
+}
+
+/// Everything a transcript file holds that cco stores.
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct Transcript {
+    pub messages: Vec<MessageLine>,
+    pub tool_uses: Vec<ToolUse>,
+    pub tool_results: Vec<ToolResult>,
+    pub summaries: Vec<Summary>,
+    /// `file-history-snapshot` lines: file backup bookkeeping, skipped on purpose.
+    pub snapshot_lines: usize,
+    /// Lines not stored.
+    pub skipped: Vec<LineNote>,
+    /// Lines stored with a repair (a parent link that closed a cycle was dropped).
+    pub repaired: Vec<LineNote>,
+}
+
+/// Parses a transcript; see the module documentation.
+pub fn parse(jsonl: &str) -> Transcript {
+    let mut transcript = Transcript::default();
+    let mut seen_uuids: HashSet<String> = HashSet::new();
+    for (index, line) in jsonl.split('\n').enumerate() {
+        let number = index + 1;
+        let line = line.trim_end_matches('\r');
+        if line.trim().is_empty() {
+            continue;
+        }
+        if let Err(reason) = parse_line(line, number, &mut transcript, &mut seen_uuids) {
+            transcript.skipped.push(LineNote { line: number, reason });
+        }
+    }
+    transcript.break_parent_cycles();
+    transcript
+}
+
+fn parse_line(line: &str, number: usize, transcript: &mut Transcript, seen: &mut HashSet<String>) -> Result<(), String> {
+    let mut value: Value = serde_json::from_str(line).map_err(|error| match error.classify() {
+        serde_json::error::Category::Eof => "incomplete JSON (the line was cut off)".to_owned(),
+        _ => format!("invalid JSON at column {}", error.column()),
+    })?;
+    if !value.is_object() {
+        return Err("not a JSON object".into());
+    }
+    sanitize_json(&mut value);
+    let line_type = value.get("type").and_then(Value::as_str).ok_or("missing type")?;
+    match line_type {
+        "user" | "assistant" | "system" => {
+            let message = message_line(&value, line_type, number)?;
+            if !seen.insert(message.uuid.clone()) {
+                return Err(format!("duplicate uuid {}", message.uuid));
+            }
+            collect_tool_blocks(&value, &message, transcript);
+            transcript.messages.push(message);
+            Ok(())
+        }
+        "summary" => {
+            let leaf_uuid = string_field(&value, "leafUuid").ok_or("summary without leafUuid")?;
+            let text = string_field(&value, "summary").ok_or("summary without text")?;
+            transcript.summaries.push(Summary { line: number, leaf_uuid, text });
+            Ok(())
+        }
+        "file-history-snapshot" => {
+            transcript.snapshot_lines += 1;
+            Ok(())
+        }
+        other => Err(format!("unknown line type {}", other.chars().take(40).collect::<String>())),
+    }
+}
+
+fn string_field(value: &Value, name: &str) -> Option<String> {
+    value.get(name).and_then(Value::as_str).filter(|text| !text.is_empty()).map(str::to_owned)
+}
+
+fn message_line(value: &Value, line_type: &str, number: usize) -> Result<MessageLine, String> {
+    let uuid = string_field(value, "uuid").ok_or("message line without uuid")?;
+    let timestamp_micros = match value.get("timestamp") {
+        None | Some(Value::Null) => None,
+        Some(Value::String(text)) => Some(parse_rfc3339_micros(text).ok_or("invalid timestamp")?),
+        Some(_) => return Err("invalid timestamp".into()),
+    };
+    let role = match line_type {
+        "user" => Role::User,
+        "assistant" => Role::Assistant,
+        _ => Role::System,
+    };
+    let message = value.get("message").unwrap_or(&Value::Null);
+    let raw_content = match role {
+        Role::System => value.get("content").or_else(|| message.get("content")).unwrap_or(&Value::Null),
+        _ => message.get("content").unwrap_or(&Value::Null),
+    };
+    let mut content = render_content(raw_content);
+    if role == Role::System {
+        if let Some(subtype) = value.get("subtype").and_then(Value::as_str) {
+            content = if content.is_empty() { format!("[system: {subtype}]") } else { format!("[system: {subtype}] {content}") };
+        }
+    }
+    if content.trim().is_empty() {
+        content = "[empty message]".to_owned();
+    }
+    if content.chars().count() > MAX_CONTENT_CHARS {
+        return Err(format!("content over {MAX_CONTENT_CHARS} characters"));
+    }
+
+    let is_meta = value.get("isMeta").and_then(Value::as_bool).unwrap_or(false);
+    let usage = message.get("usage").filter(|usage| usage.is_object()).map(Usage::from_json);
+    let is_prompt = role == Role::User && !is_meta && is_typed_prompt(raw_content);
+
+    let mut metadata = Map::new();
+    metadata.insert("line".into(), Value::from(number));
+    let from_line = pick(value, &[
+        "parentUuid", "logicalParentUuid", "sessionId", "requestId", "isSidechain", "isMeta", "agentId",
+        "gitBranch", "cwd", "version", "userType", "slug", "subtype", "level", "durationMs", "compactMetadata",
+    ]);
+    let from_message = pick(message, &["model", "id", "stop_reason", "usage"]);
+    metadata.extend(from_line);
+    for (key, field) in from_message {
+        metadata.insert(if key == "id" { "messageId".into() } else { key }, field);
+    }
+
+    Ok(MessageLine {
+        line: number,
+        parent_uuid: string_field(value, "parentUuid"),
+        role,
+        timestamp_micros,
+        content,
+        session_id: string_field(value, "sessionId"),
+        api_message_id: string_field(message, "id"),
+        request_id: string_field(value, "requestId"),
+        model: string_field(message, "model"),
+        usage,
+        is_sidechain: value.get("isSidechain").and_then(Value::as_bool).unwrap_or(false),
+        is_meta,
+        agent_id: string_field(value, "agentId"),
+        cwd: string_field(value, "cwd"),
+        is_prompt,
+        metadata: Value::Object(metadata),
+        uuid,
+    })
+}
+
+/// Text the user typed, as opposed to tool results, command echoes, caveats and interruptions.
+fn is_typed_prompt(content: &Value) -> bool {
+    let text = match content {
+        Value::String(text) => text.as_str(),
+        Value::Array(blocks) if blocks.iter().all(|b| b.get("type").and_then(Value::as_str) == Some("text")) => {
+            blocks.first().and_then(|b| b.get("text")).and_then(Value::as_str).unwrap_or("")
+        }
+        _ => return false,
+    };
+    let text = text.trim_start();
+    !(text.is_empty()
+        || text.starts_with('<')
+        || text.starts_with("Caveat:")
+        || text == "Warmup"
+        || text.starts_with("[Request interrupted"))
+}
+
+fn collect_tool_blocks(value: &Value, message: &MessageLine, transcript: &mut Transcript) {
+    let Some(blocks) = value.get("message").and_then(|m| m.get("content")).and_then(Value::as_array) else {
+        return;
+    };
+    for block in blocks {
+        match block.get("type").and_then(Value::as_str) {
+            Some("tool_use") => {
+                let (Some(id), Some(name)) = (string_field(block, "id"), string_field(block, "name")) else {
+                    continue;
+                };
+                transcript.tool_uses.push(ToolUse {
+                    line: message.line,
+                    message_uuid: message.uuid.clone(),
+                    id,
+                    name,
+                    input: block.get("input").cloned().unwrap_or(Value::Object(Map::new())),
+                    timestamp_micros: message.timestamp_micros,
+                });
+            }
+            Some("tool_result") => {
+                let Some(tool_use_id) = string_field(block, "tool_use_id") else {
+                    continue;
+                };
+                let output = block.get("content").cloned().unwrap_or(Value::Null);
+                let text = result_text(&output);
+                let is_error = match block.get("is_error").and_then(Value::as_bool) {
+                    Some(flag) => flag,
+                    None => {
+                        let structured = value.get("toolUseResult").and_then(Value::as_str).unwrap_or("");
+                        text.trim_start().starts_with("Error") || structured.trim_start().starts_with("Error")
+                    }
+                };
+                let error_message = is_error.then(|| render::cap(text.trim(), ERROR_MESSAGE_CHARS));
+                transcript.tool_results.push(ToolResult {
+                    line: message.line,
+                    message_uuid: message.uuid.clone(),
+                    tool_use_id,
+                    output,
+                    is_error,
+                    error_message,
+                    timestamp_micros: message.timestamp_micros,
+                });
+            }
+            _ => {}
+        }
+    }
+}
+
+impl Transcript {
+    /// Drops parent links that would make a message its own ancestor (only a corrupt file has
+    /// them); the database would reject such a thread.
+    fn break_parent_cycles(&mut self) {
+        let index_of: HashMap<&str, usize> =
+            self.messages.iter().enumerate().map(|(index, m)| (m.uuid.as_str(), index)).collect();
+        let mut state = vec![0u8; self.messages.len()]; // 0 unvisited, 1 on the current walk, 2 settled
+        let mut broken: Vec<usize> = Vec::new();
+        for start in 0..self.messages.len() {
+            let mut walk = Vec::new();
+            let mut current = Some(start);
+            while let Some(index) = current {
+                match state[index] {
+                    2 => break,
+                    1 => {
+                        broken.push(index);
+                        break;
+                    }
+                    _ => {}
+                }
+                state[index] = 1;
+                walk.push(index);
+                current = self.messages[index].parent_uuid.as_deref().and_then(|parent| index_of.get(parent).copied());
+            }
+            for index in walk {
+                state[index] = 2;
+            }
+        }
+        for index in broken {
+            let message = &mut self.messages[index];
+            message.parent_uuid = None;
+            self.repaired.push(LineNote { line: message.line, reason: "parent link dropped: it closed a cycle".into() });
+        }
+    }
+
+    /// Indices of `messages` with every parent before its children (when both are in the file);
+    /// otherwise in file order.
+    pub fn messages_in_parent_order(&self) -> Vec<usize> {
+        let index_of: HashMap<&str, usize> =
+            self.messages.iter().enumerate().map(|(index, m)| (m.uuid.as_str(), index)).collect();
+        let mut children: Vec<Vec<usize>> = vec![Vec::new(); self.messages.len()];
+        let mut roots = Vec::new();
+        for (index, message) in self.messages.iter().enumerate() {
+            match message.parent_uuid.as_deref().and_then(|parent| index_of.get(parent)) {
+                Some(&parent) if parent != index => children[parent].push(index),
+                _ => roots.push(index),
+            }
+        }
+        let mut order = Vec::with_capacity(self.messages.len());
+        let mut stack: Vec<usize> = roots.into_iter().rev().collect();
+        while let Some(index) = stack.pop() {
+            order.push(index);
+            stack.extend(children[index].iter().rev().copied());
+        }
+        order
+    }
+
+    /// For each message, whether it carries the usage of its API response: lines of one response
+    /// (same message id and request id) repeat it, and only the one with the most output tokens
+    /// counts (the first of them on a tie).
+    pub fn counts_usage(&self) -> Vec<bool> {
+        let mut best: HashMap<(&str, &str), usize> = HashMap::new();
+        for (index, message) in self.messages.iter().enumerate() {
+            let (Some(key), Some(usage)) = (message.usage_key(), message.usage) else {
+                continue;
+            };
+            best.entry(key)
+                .and_modify(|current| {
+                    let current_output = self.messages[*current].usage.map_or(0, |u| u.output_tokens);
+                    if usage.output_tokens > current_output {
+                        *current = index;
+                    }
+                })
+                .or_insert(index);
+        }
+        self.messages
+            .iter()
+            .enumerate()
+            .map(|(index, message)| match message.usage_key() {
+                Some(key) => best.get(&key) == Some(&index),
+                None => message.usage.is_some(),
+            })
+            .collect()
+    }
+
+    /// The session the file belongs to (the first line that names one).
+    pub fn session_id(&self) -> Option<&str> {
+        self.messages.iter().find_map(|m| m.session_id.as_deref())
+    }
+
+    /// The working directory of the session (the first line that names one).
+    pub fn cwd(&self) -> Option<&str> {
+        self.messages.iter().find_map(|m| m.cwd.as_deref())
+    }
+
+    /// The subagent that wrote the file, if any.
+    pub fn agent_id(&self) -> Option<&str> {
+        self.messages.iter().find_map(|m| m.agent_id.as_deref())
+    }
+
+    /// The model that wrote most of the output.
+    pub fn main_model(&self) -> Option<&str> {
+        let mut output_by_model: HashMap<&str, i64> = HashMap::new();
+        for (message, counts) in self.messages.iter().zip(self.counts_usage()) {
+            if let Some(model) = message.model.as_deref() {
+                let output = if counts { message.usage.map_or(0, |u| u.output_tokens) } else { 0 };
+                *output_by_model.entry(model).or_default() += output + 1;
+            }
+        }
+        output_by_model.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0))).map(|(model, _)| model)
+    }
+
+    /// The first prompt the user typed, shortened to a title.
+    pub fn first_prompt_title(&self) -> Option<String> {
+        self.messages
+            .iter()
+            .find(|m| m.is_prompt)
+            .map(|m| paths::title_from_prompt(&sanitize_text(&m.content)))
+            .filter(|title| !title.is_empty())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(json: serde_json::Value) -> String {
+        json.to_string()
+    }
+
+    fn user(uuid: &str, parent: Option<&str>, content: serde_json::Value) -> String {
+        line(serde_json::json!({"type": "user", "uuid": uuid, "parentUuid": parent, "sessionId": "s1",
+            "cwd": "/src/app", "timestamp": "2025-01-01T10:00:00Z", "message": {"role": "user", "content": content}}))
+    }
+
+    fn assistant(uuid: &str, parent: &str, id: &str, output: i64, content: serde_json::Value) -> String {
+        line(serde_json::json!({"type": "assistant", "uuid": uuid, "parentUuid": parent, "sessionId": "s1",
+            "requestId": "req_1", "timestamp": "2025-01-01T10:00:05Z",
+            "message": {"role": "assistant", "id": id, "model": "claude-opus-4-5", "content": content,
+                        "usage": {"input_tokens": 10, "output_tokens": output, "cache_creation_input_tokens": 100,
+                                  "cache_read_input_tokens": 1000}}}))
+    }
+
+    #[test]
+    fn a_small_session_becomes_messages_tool_calls_and_results() {
+        let text = [
+            user("u1", None, serde_json::json!("Run the tests please")),
+            assistant("a1", "u1", "msg_1", 5, serde_json::json!([{"type": "text", "text": "Sure."}])),
+            assistant("a2", "a1", "msg_1", 42, serde_json::json!([
+                {"type": "tool_use", "id": "toolu_1", "name": "Bash", "input": {"command": "cargo test"}}])),
+            user("u2", Some("a2"), serde_json::json!([{"type": "tool_result", "tool_use_id": "toolu_1", "content": "ok"}])),
+            r#"{"type":"summary","summary":"Running tests","leafUuid":"u2"}"#.to_owned(),
+            r#"{"type":"file-history-snapshot","messageId":"u1","snapshot":{}}"#.to_owned(),
+        ]
+        .join("\n");
+        let transcript = parse(&text);
+        assert_eq!(transcript.messages.len(), 4);
+        assert_eq!(transcript.messages[2].content, "[tool: Bash] cargo test");
+        assert_eq!(transcript.tool_uses.len(), 1);
+        assert_eq!(transcript.tool_results.len(), 1);
+        assert!(!transcript.tool_results[0].is_error);
+        assert_eq!(transcript.summaries[0].leaf_uuid, "u2");
+        assert_eq!(transcript.snapshot_lines, 1);
+        assert!(transcript.skipped.is_empty());
+        assert_eq!(transcript.counts_usage(), [false, false, true, false]);
+        assert_eq!(transcript.first_prompt_title().as_deref(), Some("Run the tests please"));
+        assert_eq!(transcript.session_id(), Some("s1"));
+        assert_eq!(transcript.cwd(), Some("/src/app"));
+        assert_eq!(transcript.main_model(), Some("claude-opus-4-5"));
+        assert_eq!(transcript.messages[0].timestamp_micros, Some(1_735_725_600_000_000));
+    }
+
+    #[test]
+    fn bad_lines_are_skipped_and_reported_with_their_number() {
+        let text = [
+            user("u1", None, serde_json::json!("hello")),
+            "{not json".to_owned(),
+            r#"{"type":"queue-operation","operation":"enqueue"}"#.to_owned(),
+            r#"{"uuid":"x"}"#.to_owned(),
+            r#"{"type":"user","message":{"content":"no uuid"}}"#.to_owned(),
+            r#"{"type":"user","uuid":"t1","timestamp":"yesterday","message":{"content":"x"}}"#.to_owned(),
+            user("u1", None, serde_json::json!("again")),
+            "[1,2]".to_owned(),
+            String::new(),
+            r#"{"type":"assistant","uuid":"cut","message":{"content":[{"type":"text","text":"partial"#.to_owned(),
+        ]
+        .join("\n");
+        let transcript = parse(&text);
+        assert_eq!(transcript.messages.len(), 1);
+        let reasons: Vec<(usize, &str)> =
+            transcript.skipped.iter().map(|note| (note.line, note.reason.as_str())).collect();
+        assert_eq!(reasons, [
+            (2, "invalid JSON at column 2"),
+            (3, "unknown line type queue-operation"),
+            (4, "missing type"),
+            (5, "message line without uuid"),
+            (6, "invalid timestamp"),
+            (7, "duplicate uuid u1"),
+            (8, "not a JSON object"),
+            (10, "incomplete JSON (the line was cut off)"),
+        ]);
+    }
+
+    #[test]
+    fn errors_are_recognised_by_flag_or_by_text() {
+        let result = |block: serde_json::Value| {
+            let transcript = parse(&user("u", None, serde_json::json!([block])));
+            transcript.tool_results[0].is_error
+        };
+        assert!(result(serde_json::json!({"type": "tool_result", "tool_use_id": "t", "content": "x", "is_error": true})));
+        assert!(result(serde_json::json!({"type": "tool_result", "tool_use_id": "t", "content": "Error: no such file"})));
+        assert!(!result(serde_json::json!({"type": "tool_result", "tool_use_id": "t", "content": "Error: handled", "is_error": false})));
+        assert!(!result(serde_json::json!({"type": "tool_result", "tool_use_id": "t", "content": "fine"})));
+    }
+
+    #[test]
+    fn parents_come_before_children_and_cycles_are_broken() {
+        let text = [
+            user("c", Some("b"), serde_json::json!("child")),
+            user("b", Some("a"), serde_json::json!("middle")),
+            user("a", None, serde_json::json!("root")),
+            user("x", Some("y"), serde_json::json!("loop 1")),
+            user("y", Some("x"), serde_json::json!("loop 2")),
+        ]
+        .join("\n");
+        let transcript = parse(&text);
+        let order: Vec<&str> =
+            transcript.messages_in_parent_order().into_iter().map(|i| transcript.messages[i].uuid.as_str()).collect();
+        assert_eq!(&order[..3], ["a", "b", "c"]);
+        assert_eq!(transcript.repaired.len(), 1);
+        assert_eq!(order.len(), 5);
+    }
+
+    #[test]
+    fn nul_and_oversized_content() {
+        let transcript = parse(&user("u", None, serde_json::json!("a\u{0}b")));
+        assert_eq!(transcript.messages[0].content, "a\u{FFFD}b");
+        let huge = parse(&user("u", None, serde_json::json!("x".repeat(MAX_CONTENT_CHARS + 1))));
+        assert!(huge.messages.is_empty());
+        assert_eq!(huge.skipped[0].reason, "content over 1000000 characters");
+        let empty = parse(&user("u", None, serde_json::json!("")));
+        assert_eq!(empty.messages[0].content, "[empty message]");
+    }
+
+    #[test]
+    fn hostile_json_is_invalid_json() {
+        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
+        assert_eq!(parse(&deep).skipped.len(), 1);
+        let surrogate = r#"{"type":"user","uuid":"s","message":{"content":"\ud800"}}"#;
+        assert_eq!(parse(surrogate).skipped.len(), 1);
+    }
+}
