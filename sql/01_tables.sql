@@ -238,6 +238,29 @@ comment on column cco.tool_calls.metadata is 'Free-form JSON object.';
 comment on column cco.tool_calls.created_at is 'When the row was stored.';
 comment on column cco.tool_calls.external_id is 'Identifier of the call in its source (the tool_use id); unique per conversation.';
 
+create table cco.transcript_summaries (
+    project_id       uuid        not null,
+    leaf_external_id text        not null,
+    summary          text        not null,
+    file_path        text        not null,
+    line             integer     not null,
+    created_at       timestamptz not null default now(),
+
+    constraint transcript_summaries_pkey primary key (project_id, leaf_external_id, file_path, line),
+    constraint transcript_summaries_project_fkey foreign key (project_id)
+        references cco.projects (id) on delete cascade,
+    constraint transcript_summaries_summary_length check (char_length(summary) between 1 and 10000)
+);
+
+comment on table cco.transcript_summaries is
+    'Summary lines of transcripts. A summary titles the conversation holding its leaf message, which may be in another file or loaded later, so summaries are kept until their leaf arrives.';
+comment on column cco.transcript_summaries.project_id is 'Project of the transcript the summary came from.';
+comment on column cco.transcript_summaries.leaf_external_id is 'Transcript uuid of the last message of the summarised branch.';
+comment on column cco.transcript_summaries.summary is 'The summary text.';
+comment on column cco.transcript_summaries.file_path is 'Transcript file the summary line is in.';
+comment on column cco.transcript_summaries.line is 'Line number of the summary in that file (later lines supersede earlier ones).';
+comment on column cco.transcript_summaries.created_at is 'When the summary was loaded.';
+
 create table cco.audit_log (
     id          uuid        not null default gen_random_uuid(),
     occurred_at timestamptz not null default now(),
@@ -307,5 +330,6 @@ select pg_catalog.pg_extension_config_dump('cco.project_members', '');
 select pg_catalog.pg_extension_config_dump('cco.conversations', '');
 select pg_catalog.pg_extension_config_dump('cco.messages', '');
 select pg_catalog.pg_extension_config_dump('cco.tool_calls', '');
+select pg_catalog.pg_extension_config_dump('cco.transcript_summaries', '');
 select pg_catalog.pg_extension_config_dump('cco.audit_log', '');
 select pg_catalog.pg_extension_config_dump('cco.search_history', '');

@@ -55,6 +55,8 @@ create index tool_calls_slow_idx on cco.tool_calls (execution_time_ms desc)
 -- Tool inputs are queried by containment: which calls edited a file, ran a command.
 create index tool_calls_input_idx on cco.tool_calls using gin (input_data jsonb_path_ops);
 
+-- Summaries are looked up by the leaf message they title (primary key prefix covers it).
+
 -- The audit trail of one row, and an owner's view of their project's trail.
 create index audit_log_record_idx on cco.audit_log (record_id);
 create index audit_log_project_idx on cco.audit_log (project_id, occurred_at);

@@ -71,6 +71,7 @@ alter table cco.project_members enable row level security;
 alter table cco.conversations   enable row level security;
 alter table cco.messages        enable row level security;
 alter table cco.tool_calls      enable row level security;
+alter table cco.transcript_summaries enable row level security;
 alter table cco.audit_log       enable row level security;
 alter table cco.search_history  enable row level security;
 
@@ -108,7 +109,7 @@ do $policies$
 declare
     data_table text;
 begin
-    foreach data_table in array array['conversations', 'messages', 'tool_calls'] loop
+    foreach data_table in array array['conversations', 'messages', 'tool_calls', 'transcript_summaries'] loop
         execute format($sql$
             create policy %1$s_select on cco.%1$I for select using (
                 (select cco.is_service_role())

@@ -8,6 +8,7 @@ use pgrx::prelude::*;
 
 mod errors;
 mod identity;
+mod ingest;
 mod queries;
 mod search;
 mod threads;
@@ -56,6 +57,7 @@ extension_sql_file!(
         search::completions
     ]
 );
+extension_sql_file!("../sql/07_ingest.sql", name = "ingest", requires = ["search", ingest::ingest_transcript]);
 extension_sql_file!("../sql/99_grants.sql", name = "grants", finalize);
 
 /// Required by `cargo pgrx test`.
