@@ -1,34 +1,31 @@
--- The cco demo: what a user sees in psql. Run by scripts/demo.sh in a throwaway cluster.
+-- The cco demo, after loading examples/claude-projects with cco-load: what a user sees in psql.
 \pset footer off
-set client_min_messages = warning;
-\echo '-- create extension cco: the whole observatory schema, secure by default'
-create extension cco cascade;
+\echo
+\echo '-- conversations, with exact statistics kept by set-based triggers'
+select title, message_count, input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens as tokens,
+       model, metadata->>'agent_id' as subagent
+from cco.conversations order by created_at;
 
-\echo '-- a project with a conversation, as the loader or the API would write it'
-insert into cco.projects (id, name, path)
-values ('11111111-1111-4111-8111-111111111111', 'shop', '/home/dev/shop');
-insert into cco.conversations (id, project_id, title)
-values ('22222222-2222-4222-8222-222222222222', '11111111-1111-4111-8111-111111111111',
-        'Fix the checkout total');
+\echo '-- search: "discount" finds prose, identifiers and file paths, best first, highlighted'
+select round(rank::numeric, 2) as rank, role, headline
+from cco.search_messages('discount', limit_count => 4);
 
--- a thread: question, answer, follow-up; project_id and depth are filled in by the database
-insert into cco.messages (id, conversation_id, role, content, parent_id, output_tokens)
-values
-  ('33333333-3333-4333-8333-333333333331', '22222222-2222-4222-8222-222222222222', 'user',
-   'The cart total in src/checkout/cartTotal.ts ignores discounts', null, 0),
-  ('33333333-3333-4333-8333-333333333332', '22222222-2222-4222-8222-222222222222', 'assistant',
-   'calculateCartTotal() never calls applyDiscounts(); I will fix it and add a test.',
-   '33333333-3333-4333-8333-333333333331', 182),
-  ('33333333-3333-4333-8333-333333333333', '22222222-2222-4222-8222-222222222222', 'user',
-   'Also run the test suite', '33333333-3333-4333-8333-333333333332', 0);
-insert into cco.tool_calls (message_id, tool_name, input_data, status, execution_time_ms)
-values ('33333333-3333-4333-8333-333333333332', 'Bash', '{"command": "npm test"}', 'success', 5230);
+\echo '-- a phrase matches identifiers by their parts: "apply discounts" finds applyDiscounts()'
+select round(rank::numeric, 2) as rank, headline
+from cco.search_messages('"apply discounts"', limit_count => 3);
 
-\echo '-- statistics kept exact by set-based triggers'
-select title, message_count, output_tokens, last_updated is not null as has_activity
-from cco.conversations;
+\echo '-- tool calls that failed, with their error'
+select tool_name, input_data->>'command' as command, execution_time_ms,
+       left(replace(error_message, E'\n', ' '), 70) as error
+from cco.tool_calls where status = 'error';
 
-\echo '-- the thread of the last message, root first'
-select t.depth, t.role, left(m.content, 60) as content
-from cco.message_thread('33333333-3333-4333-8333-333333333333') t
-join cco.messages m using (id);
+\echo '-- the last steps of the thread that led to the final answer'
+select depth, role, content from (
+    select t.depth, t.role, left(replace(m.content, E'\n', ' '), 70) as content
+    from cco.message_thread((
+        select m.id from cco.messages m join cco.conversations c on c.id = m.conversation_id
+        where c.metadata->>'agent_id' is null and m.role = 'assistant'
+        order by m."timestamp" desc limit 1)) t
+    join cco.messages m using (id)
+    order by t.depth desc limit 6
+) last_steps order by depth;

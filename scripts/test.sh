@@ -27,6 +27,7 @@ cargo pgrx test pg15 --runas postgres --pgdata "$pgrx_data/data"
 
 stage "Client tests: pytest against a throwaway cluster"
 cargo pgrx install --sudo --pg-config "$pg_config" >/dev/null
+cargo build --quiet -p cco-load
 (cd tests/client && pg_virtualenv -v 15 \
     "$root_dir/target/client-tests-venv/bin/python" -m pytest -q -p no:cacheprovider)
 

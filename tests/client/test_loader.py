@@ -1,0 +1,72 @@
+"""The cco-load command, run as a user would run it (from cron too)."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+
+import pytest
+
+from conftest import scalar
+
+ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
+BINARY = os.environ.get("CCO_LOAD", os.path.join(ROOT, "target", "debug", "cco-load"))
+SAMPLE = os.path.join(ROOT, "examples", "claude-projects")
+
+
+def cco_load(db, *args, env_extra=None):
+    if not os.path.exists(BINARY):
+        pytest.fail(f"{BINARY} is missing: build it with cargo build -p cco-load")
+    env = dict(os.environ, PGDATABASE=db.name, **(env_extra or {}))
+    return subprocess.run([BINARY, *args], capture_output=True, text=True, env=env, timeout=300)
+
+
+def test_loads_the_shipped_sample_then_finds_nothing_new(db):
+    first = cco_load(db, "--dir", SAMPLE)
+    assert first.returncode == 0, first.stderr
+    assert "[1/2]" in first.stdout and "[2/2]" in first.stdout
+    assert "2 files (2 loaded, 0 unchanged, 0 failed): +21 messages, +7 tool calls, 7 results matched" in first.stdout
+    again = cco_load(db, "--dir", SAMPLE, "--quiet")
+    assert again.returncode == 0 and again.stdout.strip() == (
+        "cco-load: 2 files (0 loaded, 2 unchanged, 0 failed): +0 messages, +0 tool calls, 0 results matched, 0 lines skipped")
+    assert scalar(db.admin, "select count(*) from cco.messages") == 21
+
+
+def test_loads_a_real_projects_folder(db, fixtures_dir):
+    before = scalar(db.admin, "select count(*) from cco.messages")
+    result = cco_load(db, "--dir", os.path.dirname(fixtures_dir), "--quiet")
+    assert result.returncode == 0, result.stderr
+    assert "29 files (29 loaded, 0 unchanged, 0 failed): +94 messages, +9 tool calls, 9 results matched" in result.stdout
+    assert scalar(db.admin, "select count(*) from cco.messages") == before + 94
+    # files without messages are sent again (they are tiny) but add nothing
+    again = cco_load(db, "--dir", os.path.dirname(fixtures_dir), "--quiet")
+    assert "+0 messages, +0 tool calls, 0 results matched" in again.stdout
+
+
+def test_a_grown_file_loads_only_its_new_lines(db, tmp_path):
+    sample = os.path.join(SAMPLE, "-home-dev-shop", "5b0c7a52-1d3e-4f6a-9b21-7c4e8d2f9a10.jsonl")
+    with open(sample, encoding="utf-8") as source:
+        lines = source.readlines()
+    folder = tmp_path / "-home-dev-shop"
+    folder.mkdir()
+    target = folder / "5b0c7a52-1d3e-4f6a-9b21-7c4e8d2f9a10.jsonl"
+    target.write_text("".join(lines[:8]) + lines[8][:40])  # being written: the last line is cut
+    env = {"PGDATABASE": "cco_loader_growth"}
+    subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", "drop database if exists cco_loader_growth"], check=True)
+    subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", "create database cco_loader_growth"], check=True)
+    subprocess.run(["psql", "-X", "-q", "-d", "cco_loader_growth", "-c", "create extension cco cascade"], check=True)
+    first = subprocess.run([BINARY, "--dir", str(tmp_path)], capture_output=True, text=True, env=dict(os.environ, **env))
+    assert "+7 messages" in first.stdout and "1 lines skipped" in first.stdout, first.stdout + first.stderr
+    target.write_text("".join(lines))
+    second = subprocess.run([BINARY, "--dir", str(tmp_path)], capture_output=True, text=True, env=dict(os.environ, **env))
+    assert "+10 messages" in second.stdout and "0 lines skipped" in second.stdout, second.stdout
+    subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", "drop database cco_loader_growth with (force)"], check=True)
+
+
+def test_errors_are_clear(db):
+    missing = cco_load(db, "--dir", "/nonexistent/projects")
+    assert missing.returncode == 2 and "cannot read /nonexistent/projects" in missing.stderr
+    bad = cco_load(db, "--bogus")
+    assert bad.returncode == 2 and "unknown argument --bogus" in bad.stderr and "Usage:" in bad.stderr
+    unreachable = cco_load(db, "--dir", SAMPLE, env_extra={"PGPORT": "1"})
+    assert unreachable.returncode == 2 and "cannot connect" in unreachable.stderr
