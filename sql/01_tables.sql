@@ -90,6 +90,7 @@ create table cco.conversations (
     updated_at            timestamptz not null default now(),
     last_updated          timestamptz,
     metadata              jsonb       not null default '{}',
+    created_by            uuid                 default cco.current_user_id(),
     search_vector         tsvector    generated always as (
                               cco.to_tsvector(coalesce(title, '') || ' ' || coalesce(file_path, ''))) stored,
 
@@ -126,6 +127,7 @@ comment on column cco.conversations.created_at is 'When the conversation was cre
 comment on column cco.conversations.updated_at is 'When a user last changed the conversation itself (maintained by trigger).';
 comment on column cco.conversations.last_updated is 'Timestamp of its newest message (maintained by trigger).';
 comment on column cco.conversations.metadata is 'Free-form JSON object: for transcripts, the session and subagent linkage.';
+comment on column cco.conversations.created_by is 'User (JWT sub) who created or loaded the conversation; NULL without identity.';
 comment on column cco.conversations.search_vector is 'Search terms of the title and file path (cco.to_tsvector).';
 
 create table cco.messages (
@@ -261,6 +263,39 @@ comment on column cco.transcript_summaries.file_path is 'Transcript file the sum
 comment on column cco.transcript_summaries.line is 'Line number of the summary in that file (later lines supersede earlier ones).';
 comment on column cco.transcript_summaries.created_at is 'When the summary was loaded.';
 
+create table cco.model_pricing (
+    id                      uuid          not null default gen_random_uuid(),
+    model                   text          not null,
+    effective_from          date          not null default current_date,
+    input_per_million       numeric(12,4) not null,
+    output_per_million      numeric(12,4) not null,
+    cache_write_per_million numeric(12,4) not null,
+    cache_read_per_million  numeric(12,4) not null,
+    seeded                  boolean       not null default false,
+    created_at              timestamptz   not null default now(),
+
+    constraint model_pricing_pkey primary key (id),
+    -- A seeded price and an operator's price for the same model and day may coexist: the
+    -- operator's wins (cco.usage_cost), and a restore brings both back without a conflict.
+    constraint model_pricing_model_day_key unique (model, effective_from, seeded),
+    constraint model_pricing_model_not_empty check (char_length(btrim(model)) > 0),
+    constraint model_pricing_prices_check check (
+        input_per_million >= 0 and output_per_million >= 0
+        and cache_write_per_million >= 0 and cache_read_per_million >= 0)
+);
+
+comment on table cco.model_pricing is
+    'Prices per million tokens by model (a model id or a prefix of it: claude-sonnet-4-5 prices claude-sonnet-4-5-20250929) from a date on. Seeded with current Claude prices; add rows to change them. Readable by everyone, written by operators.';
+comment on column cco.model_pricing.id is 'Identifier of the price row.';
+comment on column cco.model_pricing.model is 'Model id, or a prefix that matches the ids of a model family (the longest match wins).';
+comment on column cco.model_pricing.effective_from is 'First day the prices apply (the latest row not after a message''s day applies to it).';
+comment on column cco.model_pricing.input_per_million is 'USD per million input tokens.';
+comment on column cco.model_pricing.output_per_million is 'USD per million output tokens.';
+comment on column cco.model_pricing.cache_write_per_million is 'USD per million prompt-cache write tokens (5-minute cache: 1.25x input).';
+comment on column cco.model_pricing.cache_read_per_million is 'USD per million prompt-cache read tokens (0.1x input).';
+comment on column cco.model_pricing.seeded is 'Row installed by cco. Seeded rows are not dumped (the extension installs them again); editing one turns it into an operator''s row.';
+comment on column cco.model_pricing.created_at is 'When the row was added.';
+
 create table cco.audit_log (
     id          uuid        not null default gen_random_uuid(),
     occurred_at timestamptz not null default now(),
@@ -331,5 +366,6 @@ select pg_catalog.pg_extension_config_dump('cco.conversations', '');
 select pg_catalog.pg_extension_config_dump('cco.messages', '');
 select pg_catalog.pg_extension_config_dump('cco.tool_calls', '');
 select pg_catalog.pg_extension_config_dump('cco.transcript_summaries', '');
+select pg_catalog.pg_extension_config_dump('cco.model_pricing', 'where not seeded');
 select pg_catalog.pg_extension_config_dump('cco.audit_log', '');
 select pg_catalog.pg_extension_config_dump('cco.search_history', '');

@@ -59,6 +59,22 @@ as $$
     ) as mine(project_id)
 $$;
 
+-- Operators' views (sizes, row counts, index use) describe the whole database, so they show
+-- rows only to callers who may see everything. The caller is judged by the role they act as
+-- (the one SET ROLE chose, else the one they logged in as), never by current_user: inside a
+-- SECURITY DEFINER function current_user is the function's owner, not the caller.
+create function cco.has_full_access() returns boolean
+language sql stable security invoker parallel safe
+as $$
+    select cco.is_service_role()
+        or exists (select 1 from pg_catalog.pg_roles r
+                   where r.rolname = coalesce(nullif(current_setting('role'), 'none'), session_user)
+                     and (r.rolsuper or r.rolbypassrls))
+$$;
+
+comment on function cco.has_full_access() is
+    'True when the caller (the role they act as, also inside SECURITY DEFINER functions) has the service role claim, is a superuser or bypasses row level security.';
+
 comment on function cco.readable_project_ids() is
     'Projects the caller owns or is a member of (any role). Used by row level security.';
 comment on function cco.writable_project_ids() is
@@ -72,6 +88,7 @@ alter table cco.conversations   enable row level security;
 alter table cco.messages        enable row level security;
 alter table cco.tool_calls      enable row level security;
 alter table cco.transcript_summaries enable row level security;
+alter table cco.model_pricing   enable row level security;
 alter table cco.audit_log       enable row level security;
 alter table cco.search_history  enable row level security;
 
@@ -129,6 +146,13 @@ begin
     end loop;
 end
 $policies$;
+
+-- Prices are reference data: everyone reads them, the service role maintains them.
+create policy model_pricing_select on cco.model_pricing for select using (true);
+create policy model_pricing_insert on cco.model_pricing for insert with check ((select cco.is_service_role()));
+create policy model_pricing_update on cco.model_pricing for update
+    using ((select cco.is_service_role())) with check ((select cco.is_service_role()));
+create policy model_pricing_delete on cco.model_pricing for delete using ((select cco.is_service_role()));
 
 -- The audit trail is written only by its trigger and read by the service role and by owners for
 -- their own projects. No policy allows INSERT, UPDATE or DELETE, and no API role is granted them.

@@ -101,9 +101,8 @@ language plpgsql
 as $$
 begin
     if new.owner_id is distinct from old.owner_id
-       and not cco.is_service_role()
+       and not cco.has_full_access()
        and not old.id = any (cco.owned_project_ids())
-       and not (select rolbypassrls or rolsuper from pg_roles where rolname = current_user)
     then
         raise exception 'only an owner of project % can change its owner', old.id
             using errcode = 'insufficient_privilege';

@@ -25,10 +25,15 @@ begin
             when relation.relname = 'audit_log' then 'select'
             -- Users keep and clear their own history; entries are never edited.
             when relation.relname = 'search_history' then 'select, insert, delete'
+            -- Reference data: row level security lets only the service role change it.
+            when relation.relname = 'model_pricing' then 'select, insert, update, delete'
             else 'select, insert, update, delete'
         end;
         execute format('grant %s on cco.%I to %s', privileges, relation.relname, grantee);
     end loop;
+    if grantee::text = 'service_role' then
+        execute format('grant execute on function cco.refresh_analytics() to %s', grantee);
+    end if;
 end
 $$;
 

@@ -6,6 +6,7 @@
 
 use pgrx::prelude::*;
 
+mod analytics;
 mod errors;
 mod identity;
 mod ingest;
@@ -20,6 +21,7 @@ mod tests;
 ::pgrx::pg_module_magic!(name, version);
 
 // The schema, in load order. Each file is one concern; see the comments at the top of each.
+extension_sql_file!("../sql/00_types.sql", name = "types", bootstrap);
 extension_sql_file!(
     "../sql/01_tables.sql",
     name = "tables",
@@ -58,6 +60,25 @@ extension_sql_file!(
     ]
 );
 extension_sql_file!("../sql/07_ingest.sql", name = "ingest", requires = ["search", ingest::ingest_transcript]);
+extension_sql_file!(
+    "../sql/08_analytics.sql",
+    name = "analytics",
+    requires = [
+        "ingest",
+        analytics::latency_summary_add,
+        analytics::latency_summary_combine,
+        analytics::latency_summary_serialize,
+        analytics::latency_summary_deserialize,
+        analytics::latency_summary_final,
+        analytics::active_time_add,
+        analytics::active_time_add_default,
+        analytics::active_time_combine,
+        analytics::active_time_serialize,
+        analytics::active_time_deserialize,
+        analytics::active_time_final,
+        analytics::compute_usage_blocks
+    ]
+);
 extension_sql_file!("../sql/99_grants.sql", name = "grants", finalize);
 
 /// Required by `cargo pgrx test`.

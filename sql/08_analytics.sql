@@ -1,0 +1,640 @@
+-- Analytics: how people and their assistant work. Every view runs with the caller's rights
+-- (security_invoker), so row level security decides which projects' numbers a caller sees.
+-- Materialized summaries bypass row level security, so users read them only through functions
+-- that filter to their projects.
+--
+-- The aggregates are written in Rust (src/analytics.rs): one pass, parallel-safe.
+
+----------------------------------------------------------------------------------------------
+-- Aggregates
+
+create aggregate cco.latency_summary(double precision) (
+    sfunc        = cco.latency_summary_add,
+    stype        = internal,
+    combinefunc  = cco.latency_summary_combine,
+    serialfunc   = cco.latency_summary_serialize,
+    deserialfunc = cco.latency_summary_deserialize,
+    finalfunc    = cco.latency_summary_final,
+    parallel     = safe
+);
+
+comment on aggregate cco.latency_summary(double precision) is
+    'Latency summary in one pass: count, exact min/max/mean, and p50/p90/p95/p99 within 1 % of the exact value at the same rank (logarithmic bucket sketch). Parallel-safe. Usage: (cco.latency_summary(execution_time_ms)).p95';
+
+create aggregate cco.active_time(timestamptz) (
+    sfunc        = cco.active_time_add_default,
+    stype        = internal,
+    combinefunc  = cco.active_time_combine,
+    serialfunc   = cco.active_time_serialize,
+    deserialfunc = cco.active_time_deserialize,
+    finalfunc    = cco.active_time_final,
+    parallel     = safe
+);
+
+create aggregate cco.active_time(timestamptz, interval) (
+    sfunc        = cco.active_time_add,
+    stype        = internal,
+    combinefunc  = cco.active_time_combine,
+    serialfunc   = cco.active_time_serialize,
+    deserialfunc = cco.active_time_deserialize,
+    finalfunc    = cco.active_time_final,
+    parallel     = safe
+);
+
+comment on aggregate cco.active_time(timestamptz) is
+    'Active time of a series of message timestamps: the sum of the gaps between consecutive ones, leaving out gaps longer than 30 minutes (the night between two days of work is not work).';
+comment on aggregate cco.active_time(timestamptz, interval) is
+    'Active time with a chosen idle cut-off: gaps longer than it count as nothing.';
+
+comment on function cco.latency_summary_add(internal, double precision) is 'State function of cco.latency_summary.';
+comment on function cco.latency_summary_combine(internal, internal) is 'Combines partial states of cco.latency_summary (parallel aggregation).';
+comment on function cco.latency_summary_serialize(internal) is 'Serializes a cco.latency_summary state.';
+comment on function cco.latency_summary_deserialize(bytea, internal) is 'Deserializes a cco.latency_summary state (rejects malformed bytes).';
+comment on function cco.latency_summary_final(internal) is 'Final function of cco.latency_summary.';
+comment on function cco.active_time_add(internal, timestamptz, interval) is 'State function of cco.active_time with a cut-off.';
+comment on function cco.active_time_add_default(internal, timestamptz) is 'State function of cco.active_time.';
+comment on function cco.active_time_combine(internal, internal) is 'Combines partial states of cco.active_time (parallel aggregation).';
+comment on function cco.active_time_serialize(internal) is 'Serializes a cco.active_time state.';
+comment on function cco.active_time_deserialize(bytea, internal) is 'Deserializes a cco.active_time state (rejects malformed bytes).';
+comment on function cco.active_time_final(internal) is 'Final function of cco.active_time.';
+
+----------------------------------------------------------------------------------------------
+-- Prices and cost
+
+insert into cco.model_pricing
+    (model, effective_from, input_per_million, output_per_million, cache_write_per_million,
+     cache_read_per_million, seeded)
+values
+    ('claude-opus-4-5',   '2025-11-24',  5.00, 25.00,  6.25, 0.50, true),
+    ('claude-opus-4-1',   '2025-08-05', 15.00, 75.00, 18.75, 1.50, true),
+    ('claude-opus-4',     '2025-05-22', 15.00, 75.00, 18.75, 1.50, true),
+    ('claude-sonnet-4-5', '2025-09-29',  3.00, 15.00,  3.75, 0.30, true),
+    ('claude-sonnet-4',   '2025-05-22',  3.00, 15.00,  3.75, 0.30, true),
+    ('claude-haiku-4-5',  '2025-10-15',  1.00,  5.00,  1.25, 0.10, true),
+    ('claude-3-7-sonnet', '2025-02-24',  3.00, 15.00,  3.75, 0.30, true),
+    ('claude-3-5-sonnet', '2024-06-20',  3.00, 15.00,  3.75, 0.30, true),
+    ('claude-3-5-haiku',  '2024-10-22',  0.80,  4.00,  1.00, 0.08, true),
+    ('claude-3-opus',     '2024-03-04', 15.00, 75.00, 18.75, 1.50, true),
+    ('claude-3-haiku',    '2024-03-07',  0.25,  1.25,  0.30, 0.03, true);
+
+-- An operator who edits a seeded price makes it their own: it is then dumped with their data.
+create function cco.model_pricing_own_edits() returns trigger
+language plpgsql
+as $$
+begin
+    new.seeded := false;
+    return new;
+end
+$$;
+
+comment on function cco.model_pricing_own_edits() is
+    'Marks an edited seeded price as the operator''s, so dumps keep the edit.';
+
+create trigger model_pricing_own_edits
+    before update on cco.model_pricing
+    for each row when (old.seeded) execute function cco.model_pricing_own_edits();
+
+create function cco.usage_cost(
+    model text, at timestamptz, input_tokens bigint, output_tokens bigint,
+    cache_creation_tokens bigint, cache_read_tokens bigint)
+returns numeric
+language sql stable parallel safe security invoker
+as $$
+    select round((usage_cost.input_tokens * p.input_per_million
+                  + usage_cost.output_tokens * p.output_per_million
+                  + usage_cost.cache_creation_tokens * p.cache_write_per_million
+                  + usage_cost.cache_read_tokens * p.cache_read_per_million) / 1000000, 6)
+    from cco.model_pricing p
+    where starts_with(usage_cost.model, p.model)
+      and p.effective_from <= coalesce(usage_cost.at, now())::date
+    order by length(p.model) desc, p.effective_from desc, p.seeded
+    limit 1
+$$;
+
+comment on function cco.usage_cost(text, timestamptz, bigint, bigint, bigint, bigint) is
+    'Cost in USD of token counts for a model on a date, from cco.model_pricing (longest model prefix, latest price not after the date, operators'' prices before seeded ones); NULL for a model without price. Cost is linear, so it can be applied to sums per model and day.';
+
+-- Token usage grouped by conversation, model and day: the unit cost is computed on, since prices
+-- depend on model and date and cost is linear in the counts.
+create view cco.message_usage with (security_invoker = true) as
+select m.project_id, m.conversation_id, m.model, date_trunc('day', m."timestamp") as day,
+       count(*)                                 as responses,
+       sum(m.input_tokens)::bigint              as input_tokens,
+       sum(m.output_tokens)::bigint             as output_tokens,
+       sum(m.cache_creation_tokens)::bigint     as cache_creation_tokens,
+       sum(m.cache_read_tokens)::bigint         as cache_read_tokens,
+       cco.usage_cost(m.model, date_trunc('day', m."timestamp"), sum(m.input_tokens)::bigint,
+                      sum(m.output_tokens)::bigint, sum(m.cache_creation_tokens)::bigint,
+                      sum(m.cache_read_tokens)::bigint) as cost
+from cco.messages m
+where m.token_count > 0
+group by m.project_id, m.conversation_id, m.model, date_trunc('day', m."timestamp");
+
+comment on view cco.message_usage is
+    'Token usage and cost per conversation, model and day (each API response counted once).';
+
+----------------------------------------------------------------------------------------------
+-- Per conversation, project and tool
+
+create view cco.conversation_analytics with (security_invoker = true) as
+select c.id                                    as conversation_id,
+       c.project_id,
+       c.title,
+       c.status,
+       c.message_count,
+       m.user_messages,
+       m.assistant_messages,
+       m.system_messages,
+       m.avg_content_length,
+       m.max_content_length,
+       (c.input_tokens + c.output_tokens + c.cache_creation_tokens + c.cache_read_tokens) as total_tokens,
+       round((c.input_tokens + c.output_tokens + c.cache_creation_tokens + c.cache_read_tokens)::numeric
+             / nullif(c.message_count, 0), 1)  as avg_tokens_per_message,
+       c.input_tokens,
+       c.output_tokens,
+       c.cache_creation_tokens,
+       c.cache_read_tokens,
+       m.first_message_at,
+       m.last_message_at,
+       m.last_message_at - m.first_message_at  as duration,
+       m.active_minutes,
+       t.distinct_tools,
+       t.tool_calls,
+       t.successful_tool_calls,
+       t.failed_tool_calls,
+       t.avg_tool_ms,
+       m.root_messages,
+       m.max_depth,
+       m.avg_depth,
+       u.cost
+from cco.conversations c
+cross join lateral (
+    select count(*) filter (where role = 'user')              as user_messages,
+           count(*) filter (where role = 'assistant')         as assistant_messages,
+           count(*) filter (where role = 'system')            as system_messages,
+           round(avg(char_length(content)), 1)                as avg_content_length,
+           max(char_length(content))                          as max_content_length,
+           min("timestamp")                                    as first_message_at,
+           max("timestamp")                                    as last_message_at,
+           round((extract(epoch from cco.active_time("timestamp")) / 60)::numeric, 1) as active_minutes,
+           count(*) filter (where parent_id is null)          as root_messages,
+           max(depth)                                          as max_depth,
+           round(avg(depth), 2)                                as avg_depth
+    from cco.messages
+    where conversation_id = c.id and project_id = c.project_id
+) m
+cross join lateral (
+    select count(distinct tool_name)                             as distinct_tools,
+           count(*)                                              as tool_calls,
+           count(*) filter (where status = 'success')           as successful_tool_calls,
+           count(*) filter (where status in ('error', 'timeout')) as failed_tool_calls,
+           round(avg(execution_time_ms), 1)                      as avg_tool_ms
+    from cco.tool_calls
+    where conversation_id = c.id and project_id = c.project_id
+) t
+cross join lateral (
+    select sum(cost) as cost from cco.message_usage
+    where conversation_id = c.id and project_id = c.project_id
+) u;
+
+comment on view cco.conversation_analytics is
+    'Per conversation: messages by role, content length, tokens (total, per message, by kind), first and last message, duration and active minutes (gaps over 30 minutes left out), tools and their outcomes, thread shape (roots, depth) and cost.';
+
+create view cco.project_analytics with (security_invoker = true) as
+select p.id                                  as project_id,
+       p.name,
+       p.path,
+       c.conversations,
+       c.active_conversations,
+       c.completed_conversations,
+       c.messages,
+       c.total_tokens,
+       u.cost,
+       m.active_days,
+       m.active_weeks,
+       m.first_message_at,
+       m.last_message_at,
+       t.distinct_tools,
+       t.tool_calls,
+       t.avg_tool_ms,
+       m.messages_last_24h,
+       m.messages_last_7d,
+       m.messages_last_30d
+from cco.projects p
+cross join lateral (
+    select count(*)                                         as conversations,
+           count(*) filter (where status = 'active')       as active_conversations,
+           count(*) filter (where status = 'completed')    as completed_conversations,
+           coalesce(sum(message_count), 0)                  as messages,
+           coalesce(sum(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens), 0) as total_tokens
+    from cco.conversations where project_id = p.id
+) c
+cross join lateral (
+    -- through each conversation's (conversation_id, timestamp) index
+    select count(distinct date_trunc('day', m."timestamp"))   as active_days,
+           count(distinct date_trunc('week', m."timestamp"))  as active_weeks,
+           min(m."timestamp")                                  as first_message_at,
+           max(m."timestamp")                                  as last_message_at,
+           count(*) filter (where m."timestamp" > now() - interval '24 hours') as messages_last_24h,
+           count(*) filter (where m."timestamp" > now() - interval '7 days')   as messages_last_7d,
+           count(*) filter (where m."timestamp" > now() - interval '30 days')  as messages_last_30d
+    from cco.conversations cv
+    join cco.messages m on m.conversation_id = cv.id and m.project_id = cv.project_id
+    where cv.project_id = p.id
+) m
+cross join lateral (
+    select count(distinct tool_name) as distinct_tools, count(*) as tool_calls,
+           round(avg(execution_time_ms), 1) as avg_tool_ms
+    from cco.tool_calls where project_id = p.id
+) t
+cross join lateral (
+    select sum(cost) as cost from cco.message_usage where project_id = p.id
+) u;
+
+comment on view cco.project_analytics is
+    'Per project: conversations (total, active, completed), messages, tokens, cost, active days and weeks, first and last message, tools, and messages in the last 24 hours, 7 and 30 days.';
+
+create view cco.tool_analytics with (security_invoker = true) as
+select s.tool_name,
+       s.executions,
+       s.successes,
+       s.failures,
+       s.timeouts,
+       round(100.0 * s.successes / nullif(s.successes + s.failures + s.timeouts, 0), 1) as success_rate,
+       round((s.latency).mean::numeric, 1)  as avg_ms,
+       round((s.latency).p50::numeric, 1)   as median_ms,
+       round((s.latency).p95::numeric, 1)   as p95_ms,
+       (s.latency).min                      as min_ms,
+       (s.latency).max                      as max_ms,
+       s.active_days,
+       s.messages,
+       s.conversations,
+       s.projects,
+       s.last_24h,
+       s.last_7d,
+       s.first_used,
+       s.last_used
+from (
+    select t.tool_name,
+           count(*)                                                  as executions,
+           count(*) filter (where t.status = 'success')             as successes,
+           count(*) filter (where t.status = 'error')               as failures,
+           count(*) filter (where t.status = 'timeout')             as timeouts,
+           cco.latency_summary(t.execution_time_ms)                  as latency,
+           count(distinct date_trunc('day', t.started_at))           as active_days,
+           count(distinct t.message_id)                              as messages,
+           count(distinct t.conversation_id)                         as conversations,
+           count(distinct t.project_id)                              as projects,
+           count(*) filter (where t.started_at > now() - interval '24 hours') as last_24h,
+           count(*) filter (where t.started_at > now() - interval '7 days')   as last_7d,
+           min(t.started_at)                                         as first_used,
+           max(t.started_at)                                         as last_used
+    from cco.tool_calls t
+    group by t.tool_name
+) s;
+
+comment on view cco.tool_analytics is
+    'Per tool: executions, successes, failures, timeouts, success rate (of finished calls), average, median, p95, min and max time (cco.latency_summary: quantiles within 1 %), active days, distinct messages, conversations and projects, use in the last 24 hours and 7 days, first and last use.';
+
+create view cco.tool_usage_daily with (security_invoker = true) as
+select s.day, s.project_id, s.tool_name, s.calls, s.successes, s.failures, s.timeouts,
+       round((s.latency).mean::numeric, 1) as avg_ms,
+       round((s.latency).p95::numeric, 1)  as p95_ms
+from (
+    select date_trunc('day', t.started_at)               as day,
+           t.project_id,
+           t.tool_name,
+           count(*)                                       as calls,
+           count(*) filter (where t.status = 'success')  as successes,
+           count(*) filter (where t.status = 'error')    as failures,
+           count(*) filter (where t.status = 'timeout')  as timeouts,
+           cco.latency_summary(t.execution_time_ms)       as latency
+    from cco.tool_calls t
+    where t.started_at is not null
+    group by date_trunc('day', t.started_at), t.project_id, t.tool_name
+) s;
+
+comment on view cco.tool_usage_daily is
+    'Per day, project and tool: calls, successes, failures, timeouts, average and p95 time.';
+
+create view cco.daily_activity with (security_invoker = true) as
+select date_trunc('day', m."timestamp")                      as day,
+       m.project_id,
+       count(*)                                               as messages,
+       count(*) filter (where m.role = 'user')               as user_messages,
+       count(*) filter (where m.role = 'assistant')          as assistant_messages,
+       count(distinct m.conversation_id)                      as conversations,
+       sum(m.input_tokens + m.output_tokens + m.cache_creation_tokens + m.cache_read_tokens)::bigint
+                                                              as tokens,
+       round((extract(epoch from cco.active_time(m."timestamp")) / 60)::numeric, 1) as active_minutes
+from cco.messages m
+where m."timestamp" >= date_trunc('day', now()) - interval '89 days'
+group by date_trunc('day', m."timestamp"), m.project_id;
+
+comment on view cco.daily_activity is
+    'Per day (the last 90) and project: messages by role, conversations, tokens and active minutes.';
+
+create view cco.hourly_activity with (security_invoker = true) as
+select extract(isodow from m."timestamp")::integer   as day_of_week,
+       extract(hour from m."timestamp")::integer     as hour_of_day,
+       m.project_id,
+       count(*)                                       as messages,
+       count(distinct m.conversation_id)              as conversations,
+       sum(m.output_tokens)::bigint                   as output_tokens
+from cco.messages m
+where m."timestamp" >= now() - interval '7 days'
+group by 1, 2, m.project_id;
+
+comment on view cco.hourly_activity is
+    'Per day of the week (1 = Monday), hour of the day (in the session''s time zone) and project, over the last 7 days: messages, conversations and output tokens.';
+
+create view cco.user_activity_analytics with (security_invoker = true) as
+with memberships as (
+    select p.id as project_id, p.owner_id as user_id, 'owner'::text as role from cco.projects p
+    where p.owner_id is not null
+    union
+    select pm.project_id, pm.user_id, pm.role from cco.project_members pm
+)
+select ms.project_id,
+       ms.user_id,
+       ms.role,
+       coalesce(a.conversations, 0)   as conversations,
+       coalesce(a.messages, 0)        as messages,
+       coalesce(a.tokens, 0)          as tokens,
+       a.first_activity,
+       a.last_activity
+from memberships ms
+left join lateral (
+    select count(*)                                                                    as conversations,
+           sum(c.message_count)                                                        as messages,
+           sum(c.input_tokens + c.output_tokens + c.cache_creation_tokens + c.cache_read_tokens) as tokens,
+           min(c.created_at)                                                           as first_activity,
+           max(c.last_updated)                                                         as last_activity
+    from cco.conversations c
+    where c.project_id = ms.project_id and c.created_by = ms.user_id
+) a on true;
+
+comment on view cco.user_activity_analytics is
+    'Per project member (the owner included): role, and the conversations they created or loaded with their messages, tokens and first and last activity.';
+
+create view cco.token_usage_daily with (security_invoker = true) as
+select u.day, u.project_id, u.model,
+       sum(u.responses)::bigint              as responses,
+       sum(u.input_tokens)::bigint           as input_tokens,
+       sum(u.output_tokens)::bigint          as output_tokens,
+       sum(u.cache_creation_tokens)::bigint  as cache_creation_tokens,
+       sum(u.cache_read_tokens)::bigint      as cache_read_tokens,
+       sum(u.cost)                           as cost
+from cco.message_usage u
+group by u.day, u.project_id, u.model;
+
+comment on view cco.token_usage_daily is
+    'Per day, project and model: API responses, the four kinds of tokens (each response counted once) and cost.';
+
+----------------------------------------------------------------------------------------------
+-- Usage blocks
+
+create function cco.usage_blocks(
+    project_ids uuid[] default null,
+    since timestamptz default null,
+    block_length interval default '5 hours')
+returns table (block_start timestamptz, block_end timestamptz, first_entry timestamptz,
+               last_entry timestamptz, is_active boolean, is_gap boolean, entries bigint,
+               input_tokens bigint, output_tokens bigint, cache_creation_tokens bigint,
+               cache_read_tokens bigint, total_tokens bigint, cost double precision, models text[],
+               burn_tokens_per_minute double precision, burn_cost_per_hour double precision,
+               projected_total_tokens bigint, projected_cost double precision,
+               remaining_minutes bigint)
+language sql stable security invoker parallel safe
+as $$
+    select b.*
+    from (
+        select array_agg(m."timestamp")                   as at,
+               array_agg(m.input_tokens::bigint)          as input,
+               array_agg(m.output_tokens::bigint)         as output,
+               array_agg(m.cache_creation_tokens::bigint) as cache_creation,
+               array_agg(m.cache_read_tokens::bigint)     as cache_read,
+               array_agg(coalesce(cco.usage_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
+                                                 m.cache_creation_tokens, m.cache_read_tokens), 0)::float8) as cost,
+               array_agg(m.model)                         as model
+        from cco.messages m
+        where m.token_count > 0
+          and (usage_blocks.project_ids is null or m.project_id = any (usage_blocks.project_ids))
+          and (usage_blocks.since is null or m."timestamp" >= usage_blocks.since)
+    ) as usage
+    cross join lateral cco.compute_usage_blocks(usage.at, usage.input, usage.output, usage.cache_creation,
+                                                usage.cache_read, usage.cost, usage.model, now(),
+                                                usage_blocks.block_length) as b
+    where usage.at is not null
+$$;
+
+comment on function cco.usage_blocks(uuid[], timestamptz, interval) is
+    'Usage in 5-hour blocks as Claude Code subscriptions meter it (the same rules as the ccusage CLI: blocks start at the first response after the previous one ended, floored to the hour; gaps between them; tokens by kind, cost, models, whether still active, burn rate and projected end-of-block usage). Over the responses the caller can see, optionally within projects and since a time.';
+comment on function cco.compute_usage_blocks(timestamptz[], bigint[], bigint[], bigint[], bigint[], double precision[], text[], timestamptz, interval) is
+    'Groups usage entries (parallel arrays) into 5-hour blocks and gaps as of a given time; cco.usage_blocks calls it.';
+
+create view cco.project_usage_blocks with (security_invoker = true) as
+select p.id as project_id, p.name as project_name, b.*
+from cco.projects p
+cross join lateral cco.usage_blocks(array[p.id], now() - interval '30 days') as b;
+
+comment on view cco.project_usage_blocks is
+    'Usage blocks of each project over the last 30 days (see cco.usage_blocks).';
+
+----------------------------------------------------------------------------------------------
+-- Summaries for dashboards: refreshed by cco.refresh_analytics(), read through functions that
+-- show each caller only their own projects' (or own searches') rows.
+
+create materialized view cco.project_summary_stats as
+select p.id                                                         as project_id,
+       count(distinct c.id)                                         as conversations,
+       coalesce(sum(c.message_count), 0)::bigint                    as messages,
+       coalesce(sum(c.input_tokens + c.output_tokens + c.cache_creation_tokens + c.cache_read_tokens), 0)::bigint
+                                                                    as tokens,
+       (select sum(u.cost) from cco.message_usage u where u.project_id = p.id) as cost,
+       (select count(*) from cco.tool_calls t where t.project_id = p.id) as tool_calls,
+       (select count(*) from cco.tool_calls t where t.project_id = p.id and t.status in ('error', 'timeout'))
+                                                                    as failed_tool_calls,
+       max(c.last_updated)                                          as last_activity,
+       now()                                                        as refreshed_at
+from cco.projects p
+left join cco.conversations c on c.project_id = p.id
+group by p.id;
+
+create unique index project_summary_stats_project_idx on cco.project_summary_stats (project_id);
+
+comment on materialized view cco.project_summary_stats is
+    'Per project totals for dashboards, as of the last cco.refresh_analytics(). Not readable directly (it bypasses row level security): read cco.project_summary.';
+comment on column cco.project_summary_stats.project_id is 'The project.';
+comment on column cco.project_summary_stats.conversations is 'Conversations.';
+comment on column cco.project_summary_stats.messages is 'Messages.';
+comment on column cco.project_summary_stats.tokens is 'Tokens of all kinds, each response counted once.';
+comment on column cco.project_summary_stats.cost is 'Cost in USD.';
+comment on column cco.project_summary_stats.tool_calls is 'Tool calls.';
+comment on column cco.project_summary_stats.failed_tool_calls is 'Tool calls that failed or timed out.';
+comment on column cco.project_summary_stats.last_activity is 'Newest message.';
+comment on column cco.project_summary_stats.refreshed_at is 'When the summary was computed.';
+
+create materialized view cco.search_analytics as
+select h.user_id,
+       h.search_type,
+       date_trunc('day', h."timestamp")                      as day,
+       count(*)                                               as searches,
+       count(distinct h.query)                                as distinct_queries,
+       count(*) filter (where h.result_count = 0)            as searches_without_results,
+       round(avg(h.result_count), 1)                          as avg_results,
+       round(avg(h.execution_time_ms), 1)                     as avg_ms,
+       now()                                                  as refreshed_at
+from cco.search_history h
+group by h.user_id, h.search_type, date_trunc('day', h."timestamp");
+
+create unique index search_analytics_key_idx on cco.search_analytics (user_id, search_type, day);
+
+comment on materialized view cco.search_analytics is
+    'Per user, search type and day: searches, distinct queries, searches without results, average results and time, as of the last cco.refresh_analytics(). Not readable directly: read cco.search_summary.';
+comment on column cco.search_analytics.user_id is 'Who searched.';
+comment on column cco.search_analytics.search_type is 'message, conversation, project, tool, similar or suggestion.';
+comment on column cco.search_analytics.day is 'Day of the searches.';
+comment on column cco.search_analytics.searches is 'Searches run.';
+comment on column cco.search_analytics.distinct_queries is 'Different queries.';
+comment on column cco.search_analytics.searches_without_results is 'Searches that found nothing.';
+comment on column cco.search_analytics.avg_results is 'Average number of results.';
+comment on column cco.search_analytics.avg_ms is 'Average time in milliseconds.';
+comment on column cco.search_analytics.refreshed_at is 'When the summary was computed.';
+
+-- Readers of the summaries: they run as the owner of the summaries (which bypass row level
+-- security) and return only the caller's projects or the caller's own searches.
+create function cco.read_project_summary_stats()
+returns setof cco.project_summary_stats
+language sql stable security definer parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+    select s.* from cco.project_summary_stats s
+    where cco.has_full_access() or s.project_id = any (cco.readable_project_ids())
+$$;
+
+create function cco.read_search_analytics()
+returns setof cco.search_analytics
+language sql stable security definer parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+    select s.* from cco.search_analytics s
+    where cco.has_full_access() or s.user_id = cco.current_user_id()
+$$;
+
+comment on function cco.read_project_summary_stats() is
+    'Rows of cco.project_summary_stats for the projects the caller can see.';
+comment on function cco.read_search_analytics() is
+    'Rows of cco.search_analytics for the caller''s own searches (all of them for the service role).';
+
+create view cco.project_summary with (security_invoker = true) as
+select * from cco.read_project_summary_stats();
+
+create view cco.search_summary with (security_invoker = true) as
+select * from cco.read_search_analytics();
+
+comment on view cco.project_summary is
+    'Dashboard totals of the caller''s projects, as of the last cco.refresh_analytics().';
+comment on view cco.search_summary is
+    'The caller''s search statistics per type and day, as of the last cco.refresh_analytics().';
+
+create function cco.refresh_analytics() returns jsonb
+language plpgsql volatile security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    started timestamptz;
+    timings jsonb := '{}';
+begin
+    -- CONCURRENTLY: dashboards keep reading the previous contents while a refresh runs.
+    started := clock_timestamp();
+    refresh materialized view concurrently cco.project_summary_stats;
+    timings := timings || jsonb_build_object('project_summary_stats_ms',
+        round(extract(epoch from clock_timestamp() - started) * 1000, 1));
+    started := clock_timestamp();
+    refresh materialized view concurrently cco.search_analytics;
+    timings := timings || jsonb_build_object('search_analytics_ms',
+        round(extract(epoch from clock_timestamp() - started) * 1000, 1));
+    return timings;
+end
+$$;
+
+comment on function cco.refresh_analytics() is
+    'Refreshes the dashboard summaries concurrently (readers are not blocked) and returns how long each took. For operators and the service role.';
+
+revoke execute on function cco.refresh_analytics() from public;
+
+----------------------------------------------------------------------------------------------
+-- Operators: the database and cco's own tables and indexes. Rows only for callers with full
+-- access: sizes and row counts describe every user's data.
+
+create view cco.table_analytics with (security_invoker = true) as
+select c.relname::text                                   as table_name,
+       c.reltuples::bigint                               as estimated_rows,
+       pg_relation_size(c.oid)                           as table_bytes,
+       pg_indexes_size(c.oid)                            as index_bytes,
+       coalesce(pg_relation_size(c.reltoastrelid), 0)    as toast_bytes,
+       pg_total_relation_size(c.oid)                     as total_bytes,
+       pg_size_pretty(pg_total_relation_size(c.oid))     as total_size,
+       s.n_live_tup                                      as live_rows,
+       s.n_dead_tup                                      as dead_rows,
+       s.seq_scan                                        as sequential_scans,
+       s.idx_scan                                        as index_scans,
+       s.last_autovacuum,
+       s.last_autoanalyze
+from pg_catalog.pg_class c
+left join pg_catalog.pg_stat_user_tables s on s.relid = c.oid
+where c.relnamespace = 'cco'::regnamespace and c.relkind in ('r', 'm')
+  and (select cco.has_full_access());
+
+comment on view cco.table_analytics is
+    'Size (table, indexes, TOAST, total), rows, dead rows, scans and last maintenance of cco''s tables and summaries. Rows only for callers with full access.';
+
+create view cco.system_performance with (security_invoker = true) as
+select current_database()::text                                        as database,
+       pg_database_size(current_database())                             as database_bytes,
+       (select sum(pg_total_relation_size(c.oid)) from pg_catalog.pg_class c
+        where c.relnamespace = 'cco'::regnamespace and c.relkind in ('r', 'm'))::bigint as cco_bytes,
+       (select round(100.0 * sum(heap_blks_hit + coalesce(idx_blks_hit, 0))
+                     / nullif(sum(heap_blks_hit + heap_blks_read + coalesce(idx_blks_hit, 0) + coalesce(idx_blks_read, 0)), 0), 2)
+        from pg_catalog.pg_statio_user_tables where schemaname = 'cco')   as cco_cache_hit_percent,
+       d.numbackends                                                    as connections,
+       d.xact_commit                                                    as transactions_committed,
+       d.xact_rollback                                                  as transactions_rolled_back,
+       d.deadlocks,
+       d.temp_bytes,
+       d.stats_reset
+from pg_catalog.pg_stat_database d
+where d.datname = current_database() and (select cco.has_full_access());
+
+comment on view cco.system_performance is
+    'The database at a glance: its size and cco''s share, cco''s cache hit ratio, connections, transactions, deadlocks and temporary file use. Rows only for callers with full access.';
+
+create view cco.index_usage_stats with (security_invoker = true) as
+select
+    s.relname::text                                   as table_name,
+    s.indexrelname::text                              as index_name,
+    s.idx_scan                                        as scans,
+    s.idx_tup_read                                    as tuples_read,
+    s.idx_tup_fetch                                   as tuples_fetched,
+    pg_relation_size(s.indexrelid)                    as size_bytes,
+    pg_size_pretty(pg_relation_size(s.indexrelid))    as size,
+    i.indisunique                                     as is_unique,
+    i.indisprimary                                    as is_primary,
+    pg_get_indexdef(s.indexrelid)                     as definition
+from pg_catalog.pg_stat_user_indexes s
+join pg_catalog.pg_index i on i.indexrelid = s.indexrelid
+where s.schemaname = 'cco' and (select cco.has_full_access());
+
+comment on view cco.index_usage_stats is
+    'How often each cco index is used and what it costs on disk, so operators can see which indexes earn their keep (counters since the last statistics reset). Shows rows only to callers with full access.';
+comment on column cco.index_usage_stats.table_name is 'Table the index belongs to.';
+comment on column cco.index_usage_stats.index_name is 'Index name.';
+comment on column cco.index_usage_stats.scans is 'Index scans started since the statistics were reset.';
+comment on column cco.index_usage_stats.tuples_read is 'Index entries returned by those scans.';
+comment on column cco.index_usage_stats.tuples_fetched is 'Table rows fetched through the index.';
+comment on column cco.index_usage_stats.size_bytes is 'Size on disk in bytes.';
+comment on column cco.index_usage_stats.size is 'Size on disk, human readable.';
+comment on column cco.index_usage_stats.is_unique is 'Whether the index enforces uniqueness (it is then needed even when never scanned).';
+comment on column cco.index_usage_stats.is_primary is 'Whether it is a primary key.';
+comment on column cco.index_usage_stats.definition is 'CREATE INDEX statement.';

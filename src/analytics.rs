@@ -1,0 +1,289 @@
+//! Analytics in SQL: the support functions of the `cco.latency_summary` and `cco.active_time`
+//! aggregates (created in sql/08_analytics.sql, parallel-safe: state, combine, serialize,
+//! deserialize, final), and the usage-block computation. The state machines live in
+//! `cco_core::analytics`.
+
+use cco_core::analytics::{compute_blocks, ActiveTime, LatencySketch, UsageEntry, DEFAULT_IDLE_CUTOFF_MICROS};
+use pgrx::datum::{Internal, Interval, TimestampWithTimeZone};
+use pgrx::prelude::*;
+use pgrx::{pg_sys, PgMemoryContexts, PgSqlErrorCode};
+
+use crate::errors::raise;
+
+/// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
+const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
+const MICROS_PER_DAY: i64 = 86_400_000_000;
+
+/// The aggregate state behind `state`, created in the aggregate's memory context (so it lives as
+/// long as the group it summarises) the first time a group is seen.
+fn aggregate_state<T>(state: Internal, fcinfo: pg_sys::FunctionCallInfo, create: impl FnOnce() -> T) -> Internal {
+    if state.initialized() {
+        return state;
+    }
+    let mut context: pg_sys::MemoryContext = std::ptr::null_mut();
+    // SAFETY: fcinfo is the call's own function call info; AggCheckCallContext only reads it.
+    if unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut context) } == 0 || context.is_null() {
+        raise(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, "this function is only for use inside its aggregate");
+    }
+    let value = PgMemoryContexts::For(context).leak_and_drop_on_delete(create());
+    Internal::from(Some(pg_sys::Datum::from(value)))
+}
+
+/// The Rust value behind an initialized aggregate state.
+fn state_mut<T>(state: &mut Internal) -> &mut T {
+    // SAFETY: every state of these aggregates is created by `aggregate_state` with the type its
+    // functions expect, and PostgreSQL hands each state only to its own aggregate's functions.
+    unsafe { state.get_mut::<T>() }.unwrap_or_else(|| raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "aggregate state missing"))
+}
+
+fn decode_error(error: impl std::fmt::Display) -> ! {
+    raise(PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION, error.to_string())
+}
+
+// ---------------------------------------------------------------------------------------------
+// cco.latency_summary(double precision)
+
+#[pg_extern(immutable, parallel_safe)]
+fn latency_summary_add(state: Internal, value: Option<f64>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let mut state = aggregate_state(state, fcinfo, LatencySketch::new);
+    if let Some(value) = value {
+        state_mut::<LatencySketch>(&mut state).add(value);
+    }
+    state
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn latency_summary_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let mut merged = aggregate_state(left, fcinfo, LatencySketch::new);
+    let mut right = right;
+    if right.initialized() {
+        let other = state_mut::<LatencySketch>(&mut right).clone();
+        state_mut::<LatencySketch>(&mut merged).merge(&other);
+    }
+    merged
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn latency_summary_serialize(state: Internal) -> Vec<u8> {
+    let mut state = state;
+    state_mut::<LatencySketch>(&mut state).to_bytes()
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn latency_summary_deserialize(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let sketch = LatencySketch::from_bytes(bytes).unwrap_or_else(|error| decode_error(error));
+    aggregate_state(Internal::from(None), fcinfo, || sketch)
+}
+
+#[pg_extern(immutable, parallel_safe, requires = ["types"])]
+fn latency_summary_final(state: Internal) -> pgrx::composite_type!('static, "cco.latency_stats") {
+    let mut state = state;
+    let summary = if state.initialized() { state_mut::<LatencySketch>(&mut state).summary() } else { LatencySketch::new().summary() };
+    let mut row = PgHeapTuple::new_composite_type("cco.latency_stats")
+        .unwrap_or_else(|error| raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("cco.latency_stats: {error}")));
+    set_field(&mut row, "count", i64::try_from(summary.count).unwrap_or(i64::MAX));
+    for (name, value) in [
+        ("min", summary.min),
+        ("max", summary.max),
+        ("mean", summary.mean),
+        ("p50", summary.p50),
+        ("p90", summary.p90),
+        ("p95", summary.p95),
+        ("p99", summary.p99),
+    ] {
+        set_field(&mut row, name, value);
+    }
+    row
+}
+
+fn set_field<T: IntoDatum>(row: &mut PgHeapTuple<'_, AllocatedByRust>, name: &str, value: T) {
+    if let Err(error) = row.set_by_name(name, value) {
+        raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("cco.latency_stats.{name}: {error}"));
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// cco.active_time(timestamptz [, interval])
+
+/// The active-time state: timestamps and the idle cut-off they are measured with.
+struct ActiveTimeState {
+    timestamps: ActiveTime,
+    idle_cutoff_micros: i64,
+}
+
+impl ActiveTimeState {
+    fn new() -> ActiveTimeState {
+        ActiveTimeState { timestamps: ActiveTime::new(), idle_cutoff_micros: DEFAULT_IDLE_CUTOFF_MICROS }
+    }
+}
+
+fn interval_micros(interval: &Interval) -> i64 {
+    i64::from(interval.months()) * 30 * MICROS_PER_DAY + i64::from(interval.days()) * MICROS_PER_DAY + interval.micros()
+}
+
+fn unix_micros(at: TimestampWithTimeZone) -> i64 {
+    i64::from(pg_sys::TimestampTz::from(at)).saturating_add(POSTGRES_EPOCH_MICROS)
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn active_time_add(
+    state: Internal,
+    at: Option<TimestampWithTimeZone>,
+    idle_cutoff: Option<Interval>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let mut state = aggregate_state(state, fcinfo, ActiveTimeState::new);
+    let active = state_mut::<ActiveTimeState>(&mut state);
+    if let Some(cutoff) = idle_cutoff {
+        active.idle_cutoff_micros = interval_micros(&cutoff).max(0);
+    }
+    if let Some(at) = at {
+        active.timestamps.add(unix_micros(at));
+    }
+    state
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn active_time_add_default(state: Internal, at: Option<TimestampWithTimeZone>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    active_time_add(state, at, None, fcinfo)
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn active_time_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let mut merged = aggregate_state(left, fcinfo, ActiveTimeState::new);
+    let mut right = right;
+    if right.initialized() {
+        let other = state_mut::<ActiveTimeState>(&mut right);
+        let (timestamps, cutoff) = (other.timestamps.clone(), other.idle_cutoff_micros);
+        let target = state_mut::<ActiveTimeState>(&mut merged);
+        target.timestamps.merge(&timestamps);
+        target.idle_cutoff_micros = cutoff;
+    }
+    merged
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn active_time_serialize(state: Internal) -> Vec<u8> {
+    let mut state = state;
+    let active = state_mut::<ActiveTimeState>(&mut state);
+    let mut bytes = active.idle_cutoff_micros.to_le_bytes().to_vec();
+    bytes.extend(active.timestamps.to_bytes());
+    bytes
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn active_time_deserialize(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let (cutoff, rest) = bytes.split_at_checked(8).unwrap_or_else(|| decode_error("active time state is too short"));
+    let idle_cutoff_micros = i64::from_le_bytes(cutoff.try_into().unwrap_or_else(|_| decode_error("active time state is too short")));
+    let timestamps = ActiveTime::from_bytes(rest).unwrap_or_else(|error| decode_error(error));
+    aggregate_state(Internal::from(None), fcinfo, || ActiveTimeState { timestamps, idle_cutoff_micros })
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn active_time_final(state: Internal) -> Option<Interval> {
+    let mut state = state;
+    if !state.initialized() {
+        return None;
+    }
+    let active = state_mut::<ActiveTimeState>(&mut state);
+    let micros = active.timestamps.active_micros(active.idle_cutoff_micros);
+    Interval::new(0, 0, micros).ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// Usage blocks
+
+/// Groups usage entries (given as parallel arrays, any order) into 5-hour blocks and gaps, by the
+/// rules in `cco_core::analytics::usage_blocks`.
+#[allow(clippy::too_many_arguments, clippy::type_complexity)]
+#[pg_extern(stable, parallel_safe)]
+fn compute_usage_blocks(
+    entry_times: Vec<Option<TimestampWithTimeZone>>,
+    input_tokens: Vec<Option<i64>>,
+    output_tokens: Vec<Option<i64>>,
+    cache_creation_tokens: Vec<Option<i64>>,
+    cache_read_tokens: Vec<Option<i64>>,
+    costs: Vec<Option<f64>>,
+    models: Vec<Option<String>>,
+    now: TimestampWithTimeZone,
+    block_length: default!(Interval, "'5 hours'"),
+) -> TableIterator<
+    'static,
+    (
+        name!(block_start, TimestampWithTimeZone),
+        name!(block_end, TimestampWithTimeZone),
+        name!(first_entry, Option<TimestampWithTimeZone>),
+        name!(last_entry, Option<TimestampWithTimeZone>),
+        name!(is_active, bool),
+        name!(is_gap, bool),
+        name!(entries, i64),
+        name!(input_tokens, i64),
+        name!(output_tokens, i64),
+        name!(cache_creation_tokens, i64),
+        name!(cache_read_tokens, i64),
+        name!(total_tokens, i64),
+        name!(cost, f64),
+        name!(models, Vec<String>),
+        name!(burn_tokens_per_minute, Option<f64>),
+        name!(burn_cost_per_hour, Option<f64>),
+        name!(projected_total_tokens, Option<i64>),
+        name!(projected_cost, Option<f64>),
+        name!(remaining_minutes, Option<i64>),
+    ),
+> {
+    let n = entry_times.len();
+    if [input_tokens.len(), output_tokens.len(), cache_creation_tokens.len(), cache_read_tokens.len(), costs.len(), models.len()]
+        .iter()
+        .any(|&len| len != n)
+    {
+        raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "usage arrays must all have the same length");
+    }
+    let length = interval_micros(&block_length);
+    if length <= 0 {
+        raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "block_length must be positive");
+    }
+    let entries: Vec<UsageEntry> = (0..n)
+        .filter_map(|i| {
+            Some(UsageEntry {
+                timestamp_micros: unix_micros(entry_times[i]?),
+                input_tokens: input_tokens[i].unwrap_or(0),
+                output_tokens: output_tokens[i].unwrap_or(0),
+                cache_creation_tokens: cache_creation_tokens[i].unwrap_or(0),
+                cache_read_tokens: cache_read_tokens[i].unwrap_or(0),
+                cost: costs[i].unwrap_or(0.0),
+                model: models[i].clone(),
+            })
+        })
+        .collect();
+    let to_time = |micros: i64| {
+        TimestampWithTimeZone::try_from(micros - POSTGRES_EPOCH_MICROS)
+            .unwrap_or_else(|_| raise(PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW, "usage block time out of range"))
+    };
+    let rows: Vec<_> = compute_blocks(&entries, unix_micros(now), length)
+        .into_iter()
+        .map(|block| {
+            (
+                to_time(block.start_micros),
+                to_time(block.end_micros),
+                block.first_entry_micros.map(to_time),
+                block.last_entry_micros.map(to_time),
+                block.is_active,
+                block.is_gap,
+                i64::try_from(block.entries).unwrap_or(i64::MAX),
+                block.input_tokens,
+                block.output_tokens,
+                block.cache_creation_tokens,
+                block.cache_read_tokens,
+                block.total_tokens,
+                block.cost,
+                block.models,
+                block.burn_tokens_per_minute,
+                block.burn_cost_per_hour,
+                block.projected_total_tokens,
+                block.projected_cost,
+                block.remaining_minutes,
+            )
+        })
+        .collect();
+    TableIterator::new(rows)
+}
