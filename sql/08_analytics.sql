@@ -638,3 +638,137 @@ comment on column cco.index_usage_stats.size is 'Size on disk, human readable.';
 comment on column cco.index_usage_stats.is_unique is 'Whether the index enforces uniqueness (it is then needed even when never scanned).';
 comment on column cco.index_usage_stats.is_primary is 'Whether it is a primary key.';
 comment on column cco.index_usage_stats.definition is 'CREATE INDEX statement.';
+
+----------------------------------------------------------------------------------------------
+-- Documentation of view columns. The same names mean the same thing in every view, so one
+-- glossary documents them all; a client test fails if a view column is missing from it.
+
+do $glossary$
+declare
+    glossary constant jsonb := $json${
+        "active_conversations": "Conversations with status active.",
+        "active_days": "Distinct days with activity.",
+        "active_minutes": "Minutes of work: gaps between consecutive messages summed, gaps over 30 minutes left out.",
+        "active_weeks": "Distinct weeks with activity.",
+        "assistant_messages": "Messages written by the assistant.",
+        "avg_content_length": "Average message length in characters.",
+        "avg_depth": "Average thread depth of the messages.",
+        "avg_ms": "Average duration in milliseconds.",
+        "avg_results": "Average number of results.",
+        "avg_tokens_per_message": "Tokens divided by messages.",
+        "avg_tool_ms": "Average tool call duration in milliseconds.",
+        "block_end": "End of the usage block (start + 5 hours), or of the gap.",
+        "block_start": "Start of the usage block (first response floored to the hour), or of the gap.",
+        "burn_cost_per_hour": "Cost per hour between the block's first and last response.",
+        "burn_tokens_per_minute": "Input and output tokens per minute between the block's first and last response.",
+        "cache_creation_tokens": "Prompt-cache write tokens, each API response counted once.",
+        "cache_read_tokens": "Prompt-cache read tokens, each API response counted once.",
+        "calls": "Tool calls.",
+        "cco_bytes": "Size of cco's tables, indexes and summaries in bytes.",
+        "cco_cache_hit_percent": "Share of cco's table and index reads served from shared buffers.",
+        "completed_conversations": "Conversations with status completed.",
+        "connections": "Open connections to the database.",
+        "conversation_id": "The conversation.",
+        "conversations": "Distinct conversations.",
+        "cost": "Cost in USD from cco.model_pricing (responses of unpriced models add nothing).",
+        "database": "Database name.",
+        "database_bytes": "Size of the database in bytes.",
+        "day": "The day (start of day in the session's time zone).",
+        "day_of_week": "ISO day of the week: 1 is Monday, 7 Sunday.",
+        "dead_rows": "Dead row versions waiting for vacuum.",
+        "deadlocks": "Deadlocks detected since statistics were reset.",
+        "distinct_queries": "Different queries.",
+        "distinct_tools": "Different tools used.",
+        "duration": "Time from the first to the last message.",
+        "entries": "API responses in the block (0 for a gap).",
+        "estimated_rows": "Rows according to the planner's statistics.",
+        "executions": "Tool calls.",
+        "failed_tool_calls": "Tool calls that failed or timed out.",
+        "failures": "Calls that ended in an error.",
+        "first_activity": "Earliest creation of one of the member's conversations.",
+        "first_entry": "First response in the block.",
+        "first_message_at": "Timestamp of the first message.",
+        "first_used": "First call.",
+        "hour_of_day": "Hour of the day (0 to 23, in the session's time zone).",
+        "index_bytes": "Size of the table's indexes in bytes.",
+        "index_scans": "Index scans of the table.",
+        "input_tokens": "Input tokens, each API response counted once.",
+        "is_active": "Whether the block is still running: its last response is under 5 hours old and it has not ended.",
+        "is_gap": "Whether this row is a gap between blocks.",
+        "last_24h": "Calls in the last 24 hours.",
+        "last_7d": "Calls in the last 7 days.",
+        "last_activity": "Newest activity.",
+        "last_autoanalyze": "When autovacuum last analyzed the table.",
+        "last_autovacuum": "When autovacuum last vacuumed the table.",
+        "last_entry": "Last response in the block.",
+        "last_message_at": "Timestamp of the last message.",
+        "last_used": "Last call.",
+        "live_rows": "Live rows.",
+        "max_content_length": "Longest message in characters.",
+        "max_depth": "Deepest thread level.",
+        "max_ms": "Longest duration in milliseconds (exact).",
+        "median_ms": "Median duration in milliseconds (within 1 %).",
+        "message_count": "Messages of the conversation.",
+        "messages": "Messages.",
+        "messages_last_24h": "Messages in the last 24 hours.",
+        "messages_last_30d": "Messages in the last 30 days.",
+        "messages_last_7d": "Messages in the last 7 days.",
+        "min_ms": "Shortest duration in milliseconds (exact).",
+        "model": "Model that wrote the responses.",
+        "models": "Models used in the block, in order of first use.",
+        "name": "Project name.",
+        "output_tokens": "Output tokens, each API response counted once.",
+        "p95_ms": "95th percentile duration in milliseconds (within 1 %).",
+        "path": "Project path.",
+        "project_id": "The project.",
+        "project_name": "Project name.",
+        "projected_cost": "Cost at the end of the active block if the burn rate holds.",
+        "projected_total_tokens": "Input and output tokens at the end of the active block if the burn rate holds.",
+        "projects": "Distinct projects.",
+        "refreshed_at": "When the summary was computed.",
+        "remaining_minutes": "Minutes left in the active block.",
+        "responses": "API responses (each counted once).",
+        "role": "Role of the member: owner, editor or viewer.",
+        "root_messages": "Messages without a parent (thread roots).",
+        "search_type": "message, conversation, project, tool, similar or suggestion.",
+        "searches": "Searches run.",
+        "searches_without_results": "Searches that found nothing.",
+        "sequential_scans": "Sequential scans of the table.",
+        "stats_reset": "When the database's statistics were last reset.",
+        "status": "Conversation status: active, completed or archived.",
+        "success_rate": "Percentage of finished calls that succeeded.",
+        "successes": "Calls that succeeded.",
+        "successful_tool_calls": "Tool calls that succeeded.",
+        "system_messages": "System messages.",
+        "table_bytes": "Size of the table's main data in bytes.",
+        "table_name": "Table (or summary) name in schema cco.",
+        "temp_bytes": "Bytes written to temporary files since statistics were reset.",
+        "timeouts": "Calls that timed out.",
+        "title": "Conversation title.",
+        "toast_bytes": "Size of the table's out-of-line (TOAST) data in bytes.",
+        "tokens": "Tokens of all kinds, each API response counted once.",
+        "tool_calls": "Tool calls.",
+        "tool_name": "Tool name.",
+        "total_bytes": "Total size in bytes: table, indexes and TOAST.",
+        "total_size": "Total size, human readable.",
+        "total_tokens": "Tokens of all kinds, each API response counted once.",
+        "transactions_committed": "Transactions committed since statistics were reset.",
+        "transactions_rolled_back": "Transactions rolled back since statistics were reset.",
+        "user_id": "The user (JWT sub).",
+        "user_messages": "Messages written by the user."
+    }$json$;
+    view_column record;
+begin
+    for view_column in
+        select c.oid::regclass as view_name, a.attname as column_name
+        from pg_class c
+        join pg_attribute a on a.attrelid = c.oid and a.attnum > 0 and not a.attisdropped
+        where c.relnamespace = 'cco'::regnamespace and c.relkind = 'v'
+          and col_description(c.oid, a.attnum) is null
+          and glossary ? a.attname
+    loop
+        execute format('comment on column %s.%I is %L',
+                       view_column.view_name, view_column.column_name, glossary ->> view_column.column_name::text);
+    end loop;
+end
+$glossary$;
