@@ -23,13 +23,50 @@ create index messages_conversation_time_idx
 -- deleted (without it every deleted message would scan the table for its children).
 create index messages_parent_idx on cco.messages (parent_id) where parent_id is not null;
 
+-- Search and row level security. When row level security applies, PostgreSQL uses an index only
+-- for conditions whose function is LEAKPROOF (one that raised errors depending on the data could
+-- reveal rows the caller cannot see). The built-in tsvector @@ tsquery (ts_match_vq) is not
+-- marked so, and every user's search would read the whole table. cco matches with its own
+-- operator cco.@@: the same built-in C function, declared LEAKPROOF because it only compares
+-- lexemes and positions and raises no error that depends on the data. Its GIN operator class
+-- uses PostgreSQL's own tsvector support functions, so the index is an ordinary tsvector index.
+-- (In ad-hoc SQL, write operator(cco.@@), or put cco before pg_catalog in search_path.)
+create function cco.tsvector_matches(tsvector, tsquery) returns boolean
+    language internal immutable strict parallel safe leakproof
+    as 'ts_match_vq';
+
+comment on function cco.tsvector_matches(tsvector, tsquery) is
+    'tsvector @@ tsquery, declared LEAKPROOF so that searches under row level security can use the GIN index.';
+
+create operator cco.@@ (
+    leftarg = tsvector,
+    rightarg = tsquery,
+    function = cco.tsvector_matches,
+    restrict = tsmatchsel,
+    join = tsmatchjoinsel
+);
+
+comment on operator cco.@@ (tsvector, tsquery) is
+    'Full-text match usable with indexes under row level security (see cco.tsvector_matches).';
+
+create operator class cco.tsvector_search_ops for type tsvector using gin as
+    operator 1 cco.@@ (tsvector, tsquery),
+    function 1 gin_cmp_tslexeme(text, text),
+    function 2 gin_extract_tsvector(tsvector, internal, internal),
+    function 3 gin_extract_tsquery(tsvector, internal, smallint, internal, internal, internal, internal),
+    function 4 gin_tsquery_consistent(internal, smallint, tsvector, integer, internal, internal, internal, internal),
+    function 5 gin_cmp_prefix(text, text, smallint, internal),
+    function 6 gin_tsquery_triconsistent(internal, smallint, tsvector, integer, internal, internal, internal),
+    storage text;
+
 -- Candidate retrieval for search: which messages contain the query's terms. Ranking and
 -- highlighting then work on those candidates only (sql/06_search.sql).
-create index messages_search_idx on cco.messages using gin (search_vector);
+create index messages_search_idx on cco.messages using gin (search_vector cco.tsvector_search_ops);
 
 -- Conversations by title and file path, projects by name, path and description.
-create index conversations_search_idx on cco.conversations using gin (search_vector);
-create index projects_search_idx on cco.projects using gin (search_vector);
+create index conversations_search_idx on cco.conversations
+    using gin (search_vector cco.tsvector_search_ops);
+create index projects_search_idx on cco.projects using gin (search_vector cco.tsvector_search_ops);
 
 -- Tool calls of a message: the cascade when a message is deleted, and message detail views.
 create index tool_calls_message_idx on cco.tool_calls (message_id);

@@ -69,7 +69,7 @@ as $$
         from (
             select
             from cco.messages m
-            where m.search_vector @@ cco.lexeme_tsquery(q.term)
+            where m.search_vector operator(cco.@@) cco.lexeme_tsquery(q.term)
               and (search_statistics.project_ids is null or m.project_id = any (search_statistics.project_ids))
               and (search_statistics.conversation_ids is null or m.conversation_id = any (search_statistics.conversation_ids))
             limit cco.document_frequency_cap()
@@ -125,7 +125,7 @@ begin
                cco.rank(m.search_vector, s.terms, s.document_frequencies, s.document_count,
                         s.average_length) as score
         from statistics s
-        join cco.messages m on m.search_vector @@ cco.to_tsquery(search_query)
+        join cco.messages m on m.search_vector operator(cco.@@) cco.to_tsquery(search_query)
         where (project_ids is null or m.project_id = any (project_ids))
           and (conversation_ids is null or m.conversation_id = any (conversation_ids))
           and (message_roles is null or m.role = any (message_roles))
@@ -171,7 +171,7 @@ begin
                    cco.rank(m.search_vector, s.terms, s.document_frequencies, s.document_count,
                             s.average_length) as score
             from statistics s
-            join cco.messages m on m.search_vector @@ cco.to_tsquery(search_query)
+            join cco.messages m on m.search_vector operator(cco.@@) cco.to_tsquery(search_query)
             where project_ids is null or m.project_id = any (project_ids)
         ) as scored
         order by scored.conversation_id, scored.score desc
@@ -181,7 +181,7 @@ begin
                cco.rank(c.search_vector, s.terms, s.document_frequencies, s.document_count,
                         s.average_length) as score
         from statistics s
-        join cco.conversations c on c.search_vector @@ cco.to_tsquery(search_query)
+        join cco.conversations c on c.search_vector operator(cco.@@) cco.to_tsquery(search_query)
         where project_ids is null or c.project_id = any (project_ids)
     ),
     ranked as (
@@ -236,19 +236,19 @@ begin
         cross join lateral unnest(q.terms) with ordinality as t(term, position)
         cross join lateral (
             select count(*) as projects from cco.projects p
-            where p.search_vector @@ cco.lexeme_tsquery(t.term)
+            where p.search_vector operator(cco.@@) cco.lexeme_tsquery(t.term)
         ) as f
     ),
     title_matches as (
         -- conversations whose title matches: a project about the query talks about it
         select c.project_id, count(*) as conversations
         from query q
-        join cco.conversations c on c.search_vector @@ q.tsquery
+        join cco.conversations c on c.search_vector operator(cco.@@) q.tsquery
         group by c.project_id
     ),
     ranked as (
         select p.id, p.name, p.description, p.path, p.last_activity,
-               (coalesce(cco.rank(case when p.search_vector @@ q.tsquery then p.search_vector end,
+               (coalesce(cco.rank(case when p.search_vector operator(cco.@@) q.tsquery then p.search_vector end,
                                   q.terms, f.frequencies, s.documents, s.average_length), 0)
                 + 0.5 * ln(1 + coalesce(tm.conversations, 0)))::real as score
         from cco.projects p
@@ -256,7 +256,7 @@ begin
         cross join projects_seen s
         cross join term_frequencies f
         left join title_matches tm on tm.project_id = p.id
-        where p.search_vector @@ q.tsquery or tm.project_id is not null
+        where p.search_vector operator(cco.@@) q.tsquery or tm.project_id is not null
         order by score desc, p.last_activity desc nulls last, p.id
         limit limit_count offset offset_count
     )
@@ -354,7 +354,7 @@ begin
                similarity(left(m.content, 4000), left(target_content, 4000)) as score
         from (
             select * from cco.messages m
-            where m.search_vector @@ candidates_query
+            where m.search_vector operator(cco.@@) candidates_query
               and (conversation_ids is null or m.conversation_id = any (conversation_ids))
             limit 5000
         ) as m
@@ -418,7 +418,7 @@ begin
         sample as (
             select m.content
             from wanted w
-            join cco.messages m on m.search_vector @@ w.tsquery
+            join cco.messages m on m.search_vector operator(cco.@@) w.tsquery
             limit 200
         ),
         completed as (

@@ -315,3 +315,21 @@ def test_policies_are_evaluated_once_per_statement(db, world):
 
     walk(plan[0]["Plan"])
     assert len(init_plans) >= 2, "is_service_role() and readable_project_ids() should be initPlans"
+
+
+def test_searches_under_row_level_security_use_the_search_index(db, world):
+    """A user's search must not fall back to reading every message (see cco.tsvector_matches)."""
+    db.admin.execute("set enable_seqscan = off")  # the tiny test table would otherwise favour a scan
+    claims = json.dumps({"sub": str(world.actors["viewer"].user), "role": "authenticated"})
+    try:
+        with contextlib.suppress(psycopg.Rollback):
+            with db.admin.transaction():
+                db.admin.execute("set local role authenticated")
+                db.admin.execute("select set_config('request.jwt.claims', %s, true)", [claims])
+                plan = json.dumps(db.admin.execute(
+                    "explain (format json) select id from cco.messages "
+                    "where search_vector operator(cco.@@) cco.to_tsquery('cart')").fetchone()[0])
+                raise psycopg.Rollback()
+    finally:
+        db.admin.execute("reset enable_seqscan")
+    assert "messages_search_idx" in plan
