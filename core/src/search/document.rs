@@ -36,58 +36,49 @@ impl IndexedDocument {
     }
 }
 
-/// What indexing gathers about one distinct term.
-#[derive(Default)]
-struct Gathered {
-    positions: Vec<u16>,
-    /// Whole compounds can go first when a document is too large: their parts still find them
-    /// as a phrase.
-    compound: bool,
-    occurrences: u32,
-}
-
 /// Indexes a text: tokenizes it and groups the terms with their positions.
 ///
 /// A very large text can produce more than a tsvector may hold (1 MB of lexemes and positions).
 /// Then positions are thinned first (each lexeme keeps its earliest ones, down to one); if that
-/// is not enough, whole compounds are dropped, then the rarest and longest lexemes. A document
-/// stays findable by every term that fits; this happens only to documents of hundreds of
-/// thousands of words.
+/// is not enough, the rarest and longest lexemes are dropped. A document stays findable by every
+/// term that fits; this happens only to documents of hundreds of thousands of words.
 pub fn index_document(text: &str) -> IndexedDocument {
-    let tokens = tokenize(text);
-    let mut gathered: TermMap<Gathered> = TermMap::default();
-    gathered.reserve(tokens.len());
+    // (term, position) pairs sorted by term then position: grouping them gives every lexeme with
+    // its positions in order, with no map and no allocation per distinct term.
+    let mut pairs: Vec<(String, u16)> = Vec::new();
     let mut last_position = 0u32;
-    for token in tokens {
+    for token in tokenize(text) {
         last_position = last_position.max(token.position);
-        if !token.is_indexed() || token.term.len() > MAX_LEXEME_BYTES || token.term.is_empty() {
+        if !token.is_indexed() || token.kind == TokenKind::Compound {
             continue;
         }
-        let position = token.position.min(MAX_POSITION as u32) as u16;
-        let entry = gathered.entry(token.term).or_default();
-        entry.compound |= token.kind == TokenKind::Compound;
-        entry.occurrences = entry.occurrences.saturating_add(1);
-        if entry.positions.last() != Some(&position) && entry.positions.len() < MAX_POSITIONS_PER_LEXEME {
-            entry.positions.push(position);
+        if token.term.len() > MAX_LEXEME_BYTES || token.term.is_empty() {
+            continue;
+        }
+        pairs.push((token.term, token.position.min(MAX_POSITION as u32) as u16));
+    }
+    pairs.sort_unstable_by(|a, b| a.0.as_bytes().cmp(b.0.as_bytes()).then(a.1.cmp(&b.1)));
+
+    let mut lexemes: Vec<IndexedLexeme> = Vec::new();
+    let mut occurrences_of: TermMap<u32> = TermMap::default();
+    for (term, position) in pairs {
+        match lexemes.last_mut() {
+            Some(last) if last.text == term => {
+                if last.positions.last() != Some(&position) && last.positions.len() < MAX_POSITIONS_PER_LEXEME {
+                    last.positions.push(position);
+                }
+                *occurrences_of.entry(term).or_insert(1) += 1;
+            }
+            _ => lexemes.push(IndexedLexeme { text: term, positions: vec![position] }),
         }
     }
-    let mut worth_of: TermMap<(bool, u32)> = TermMap::default();
-    let mut lexemes: Vec<IndexedLexeme> = Vec::with_capacity(gathered.len());
-    for (text, entry) in gathered {
-        if entry.compound || entry.occurrences > 1 {
-            worth_of.insert(text.clone(), (entry.compound, entry.occurrences));
-        }
-        lexemes.push(IndexedLexeme { text, positions: entry.positions });
-    }
-    lexemes.sort_unstable_by(|a, b| a.text.as_bytes().cmp(b.text.as_bytes()));
     let mut document = IndexedDocument { lexemes, token_count: last_position };
-    fit_within_limits(&mut document, &worth_of);
+    fit_within_limits(&mut document, &occurrences_of);
     document
 }
 
-/// Worth of a lexeme for `fit_within_limits`: (is a whole compound, occurrences); absent means a
-/// plain term seen once.
-fn fit_within_limits(document: &mut IndexedDocument, worth_of: &TermMap<(bool, u32)>) {
+/// `occurrences_of` holds the terms seen more than once; the others were seen once.
+fn fit_within_limits(document: &mut IndexedDocument, occurrences_of: &TermMap<u32>) {
     let mut keep_positions = MAX_POSITIONS_PER_LEXEME;
     while document.string_area_bytes() > MAX_STRING_AREA_BYTES && keep_positions > 1 {
         keep_positions /= 4;
@@ -99,17 +90,12 @@ fn fit_within_limits(document: &mut IndexedDocument, worth_of: &TermMap<(bool, u
     if document.string_area_bytes() <= MAX_STRING_AREA_BYTES {
         return;
     }
-    // Least worth first; ties broken by the lexeme itself so the result does not depend on
-    // hashing order.
+    // Rarest and longest first; ties broken by the lexeme itself so the result does not depend
+    // on hashing order.
     let mut least_worth_first: Vec<String> = document.lexemes.iter().map(|lexeme| lexeme.text.clone()).collect();
-    let worth = |text: &String| worth_of.get(text).copied().unwrap_or((false, 1));
+    let occurrences = |text: &String| occurrences_of.get(text).copied().unwrap_or(1);
     least_worth_first.sort_by(|a, b| {
-        let ((a_compound, a_count), (b_compound, b_count)) = (worth(a), worth(b));
-        b_compound
-            .cmp(&a_compound)
-            .then(a_count.cmp(&b_count))
-            .then(b.len().cmp(&a.len()))
-            .then_with(|| a.cmp(b))
+        occurrences(a).cmp(&occurrences(b)).then(b.len().cmp(&a.len())).then_with(|| a.cmp(b))
     });
     let mut candidates = least_worth_first.into_iter();
     let mut doomed: HashSet<String> = HashSet::new();
@@ -145,7 +131,7 @@ mod tests {
         let document = index_document("the handler calls handler.rs");
         let rendered: Vec<(&str, &[u16])> =
             document.lexemes.iter().map(|l| (l.text.as_str(), l.positions.as_slice())).collect();
-        assert_eq!(rendered, [("call", &[3][..]), ("handler", &[2, 4]), ("handler.rs", &[4]), ("rs", &[5])]);
+        assert_eq!(rendered, [("call", &[3][..]), ("handler", &[2, 4]), ("rs", &[5])]);
         assert_eq!(document.token_count, 5);
     }
 
@@ -155,7 +141,8 @@ mod tests {
         let payload = document.to_tsvector_payload().unwrap();
         let view = TsVectorView::new(&payload).unwrap();
         assert!(view.find(b"e0382").unwrap().is_some());
-        assert!(view.find(b"src/lib.rs").unwrap().is_some());
+        assert!(view.find(b"src").unwrap().is_some() && view.find(b"lib").unwrap().is_some());
+        assert!(view.find(b"src/lib.rs").unwrap().is_none(), "compounds are found through their parts");
         assert!(view.find(b"borrow").unwrap().is_some());
     }
 

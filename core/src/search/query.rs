@@ -330,21 +330,11 @@ fn combine(mut nodes: Vec<Node>, make: fn(Vec<Node>) -> Node) -> Option<Node> {
     }
 }
 
-/// A single word of the query. One plain word is a lexeme; one compound is the compound itself
-/// or its parts as a phrase; anything else (`foo(bar)`, `handler.rs:42`) is the phrase of its parts.
+/// A single word of the query: one plain word is a lexeme; anything with parts (an identifier,
+/// a path, `foo(bar)`, `handler.rs:42`) is the phrase of its parts, which finds it written in
+/// any case style (`getUserData`, `get_user_data`, "get user data").
 fn word_node(text: &str) -> Option<Node> {
-    let tokens = tokenize(text);
-    let leaves: Vec<&Token> =
-        tokens.iter().filter(|t| t.is_indexed() && t.kind != TokenKind::Compound).collect();
-    let parts = phrase_node(&tokens)?;
-    let whole = tokens.iter().find(|token| {
-        token.kind == TokenKind::Compound
-            && leaves.iter().all(|leaf| token.span.start <= leaf.span.start && leaf.span.end <= token.span.end)
-    });
-    match whole {
-        Some(whole) => combine(vec![Node::Lexeme(whole.term.clone()), parts], Node::Or),
-        None => Some(parts),
-    }
+    phrase_node(&tokenize(text))
 }
 
 /// The words and parts of tokens as a phrase, with the distances their positions give.
@@ -426,11 +416,11 @@ mod tests {
     }
 
     #[test]
-    fn identifiers_match_themselves_or_their_parts() {
-        assert_eq!(tsquery("getUserData"), "('getuserdata' | ('get' <-> 'user' <-> 'data'))");
-        assert_eq!(tsquery("my_variable"), "('my_variable' | ('my' <-> 'variabl'))");
-        assert_eq!(tsquery("src/api/handler.rs"),
-            "('src/api/handler.rs' | ('src' <-> 'api' <-> 'handler' <-> 'rs'))");
+    fn identifiers_match_as_the_phrase_of_their_parts() {
+        assert_eq!(tsquery("getUserData"), "('get' <-> 'user' <-> 'data')");
+        assert_eq!(tsquery("get_user_data"), tsquery("getUserData"));
+        assert_eq!(tsquery("my_variable"), "('my' <-> 'variabl')");
+        assert_eq!(tsquery("src/api/handler.rs"), "('src' <-> 'api' <-> 'handler' <-> 'rs')");
         assert_eq!(tsquery("E0382"), "'e0382'");
     }
 
@@ -474,7 +464,7 @@ mod tests {
     #[test]
     fn positive_terms_skip_exclusions() {
         let query = parse_query("getUserData -legacy \"cache miss\"");
-        assert_eq!(query.positive_terms(), ["cach", "data", "get", "getuserdata", "miss", "user"]);
+        assert_eq!(query.positive_terms(), ["cach", "data", "get", "miss", "user"]);
     }
 
     #[test]

@@ -199,6 +199,9 @@ fn starts_with_word_char(rest: &str) -> bool {
 /// Splits a segment into parts at underscores and case changes (`getUserData`, `HTTPServer`,
 /// `parseJSONResponse`); digits stay with the letters before them (`utf8`, `base64Encode`).
 fn split_parts(text: &str, segment: Range<usize>, parts: &mut Vec<Range<usize>>) {
+    if text[segment.clone()].is_ascii() {
+        return split_ascii_parts(text.as_bytes(), segment, parts);
+    }
     let mut part_start: Option<usize> = None;
     let mut previous: Option<char> = None;
     let mut chars = text[segment.clone()].char_indices().peekable();
@@ -232,8 +235,44 @@ fn split_parts(text: &str, segment: Range<usize>, parts: &mut Vec<Range<usize>>)
 }
 
 /// Lowercases `text` into `into` (replacing what it held).
+/// `split_parts` for ASCII segments, byte by byte (the common case by far).
+fn split_ascii_parts(bytes: &[u8], segment: Range<usize>, parts: &mut Vec<Range<usize>>) {
+    let mut part_start: Option<usize> = None;
+    for at in segment.clone() {
+        let c = bytes[at];
+        if c == b'_' {
+            if let Some(start) = part_start.take() {
+                parts.push(start..at);
+            }
+            continue;
+        }
+        let previous = (at > segment.start).then(|| bytes[at - 1]);
+        let next = (at + 1 < segment.end).then(|| bytes[at + 1]);
+        let hump = c.is_ascii_uppercase()
+            && previous.is_some_and(|p| {
+                p.is_ascii_lowercase() || p.is_ascii_digit() || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
+            });
+        match part_start {
+            Some(start) if hump => {
+                parts.push(start..at);
+                part_start = Some(at);
+            }
+            None => part_start = Some(at),
+            _ => {}
+        }
+    }
+    if let Some(start) = part_start {
+        parts.push(start..segment.end);
+    }
+}
+
 fn lowercase_into(text: &str, into: &mut String) {
     into.clear();
+    if text.is_ascii() {
+        into.push_str(text);
+        into.make_ascii_lowercase();
+        return;
+    }
     for c in text.chars() {
         match c {
             'A'..='Z' => into.push(c.to_ascii_lowercase()),
@@ -254,7 +293,9 @@ pub(crate) type TermMap<V> = HashMap<String, V, BuildHasherDefault<FxHasher>>;
 
 /// Stems remembered per thread (a database backend is one thread), since the vocabulary of
 /// technical conversations repeats a lot and stemming is the tokenizer's most expensive step.
-const REMEMBERED_STEMS: usize = 1 << 16;
+/// When full, the cache keeps what it has (the words seen first are the frequent ones) and new
+/// words are stemmed without being remembered: about 15 MB at most.
+const REMEMBERED_STEMS: usize = 1 << 18;
 
 thread_local! {
     static STEMS: RefCell<TermMap<String>> = RefCell::new(TermMap::default());
@@ -266,10 +307,9 @@ fn stem(word: &str) -> String {
     }
     let stem = stemmer().stem(word).into_owned();
     STEMS.with_borrow_mut(|stems| {
-        if stems.len() >= REMEMBERED_STEMS {
-            stems.clear();
+        if stems.len() < REMEMBERED_STEMS {
+            stems.insert(word.to_owned(), stem.clone());
         }
-        stems.insert(word.to_owned(), stem.clone());
     });
     stem
 }
@@ -277,7 +317,12 @@ fn stem(word: &str) -> String {
 /// A part or word as indexed: lowercased, and stemmed when it is made of letters only. `lowered`
 /// must hold the lowercased part.
 fn normalize_part(lowered: &str) -> String {
-    if lowered.chars().all(|c| c.is_alphabetic() || c == '\'') {
+    let letters_only = if lowered.is_ascii() {
+        lowered.bytes().all(|b| b.is_ascii_alphabetic() || b == b'\'')
+    } else {
+        lowered.chars().all(|c| c.is_alphabetic() || c == '\'')
+    };
+    if letters_only {
         stem(lowered)
     } else {
         lowered.to_owned()
