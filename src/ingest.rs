@@ -443,8 +443,9 @@ impl<'a> ConversationLoad<'a> {
                 and child.parent_id is null and child.metadata ? 'parentUuid'
                 and parent.conversation_id = $1 and parent.project_id = $2
                 and parent.external_id = child.metadata->>'parentUuid'
-                and parent.id <> child.id",
-            &[self.conversation_id.into(), self.project_id.into()],
+                and parent.id <> child.id
+                and child.external_id <> all ($3)",
+            &[self.conversation_id.into(), self.project_id.into(), self.transcript.unlinked.clone().into()],
         ));
     }
 

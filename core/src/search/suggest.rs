@@ -31,6 +31,8 @@ pub fn suggestion_query(partial: &str) -> SuggestionQuery {
     if !prefix.is_empty() && !prefix.contains('\u{0}') && !alternatives.contains(&prefix) {
         alternatives.push(prefix.clone());
     }
+    // Nothing longer than a lexeme can be in the index, and PostgreSQL refuses it in a tsquery.
+    alternatives.retain(|lexeme| lexeme.len() <= crate::tsvector::MAX_LEXEME_BYTES);
     let last_word = alternatives
         .iter()
         .map(|lexeme| format!("{}:*", lexeme_tsquery_text(lexeme)))
@@ -71,6 +73,13 @@ pub fn completions(content: &str, prefix: &str, limit: usize) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_prefix_longer_than_any_lexeme_asks_for_nothing() {
+        assert_eq!(suggestion_query(&"😀".repeat(2_000)).tsquery_text, "");
+        let long_word = suggestion_query(&format!("retry {}", "a".repeat(5_000)));
+        assert!(!long_word.tsquery_text.contains(&"a".repeat(3_000)));
+    }
 
     #[test]
     fn the_last_word_is_a_prefix_as_typed_and_as_stem() {

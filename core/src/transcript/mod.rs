@@ -155,12 +155,17 @@ pub struct Transcript {
     pub skipped: Vec<LineNote>,
     /// Lines stored with a repair (a parent link that closed a cycle was dropped).
     pub repaired: Vec<LineNote>,
+    /// Uuids of the messages whose parent link was dropped: they must stay roots, also when a
+    /// later load would otherwise link them to a parent that has arrived since.
+    pub unlinked: Vec<String>,
 }
 
 /// Parses a transcript; see the module documentation.
 pub fn parse(jsonl: &str) -> Transcript {
     let mut transcript = Transcript::default();
     let mut seen_uuids: HashSet<String> = HashSet::new();
+    // Editors on some systems start a UTF-8 file with a byte order mark; it is not content.
+    let jsonl = jsonl.strip_prefix('\u{feff}').unwrap_or(jsonl);
     for (index, line) in jsonl.split('\n').enumerate() {
         let number = index + 1;
         let line = line.trim_end_matches('\r');
@@ -175,11 +180,77 @@ pub fn parse(jsonl: &str) -> Transcript {
     transcript
 }
 
-fn parse_line(line: &str, number: usize, transcript: &mut Transcript, seen: &mut HashSet<String>) -> Result<(), String> {
-    let mut value: Value = serde_json::from_str(line).map_err(|error| match error.classify() {
+/// What is wrong, in serde_json's words, without its "at line 1 column N" suffix.
+fn json_problem(error: &serde_json::Error) -> String {
+    let text = error.to_string();
+    match text.rfind(" at line ") {
+        Some(at) => text[..at].to_owned(),
+        None => text,
+    }
+}
+
+/// The line with every `\\u` escape of a lone UTF-16 surrogate replaced by `\\ufffd`, or `None`
+/// when it has none. JSON allows such escapes, Rust strings (and PostgreSQL text) cannot hold
+/// them; keeping the rest of the message is better than losing the line.
+fn replace_lone_surrogates(line: &str) -> Option<String> {
+    let bytes = line.as_bytes();
+    let hex_at = |at: usize| -> Option<u16> {
+        let digits = line.get(at..at + 4)?;
+        u16::from_str_radix(digits, 16).ok()
+    };
+    let escape_at = |at: usize| -> Option<u16> {
+        (bytes.get(at) == Some(&b'\\') && bytes.get(at + 1) == Some(&b'u')).then(|| hex_at(at + 2)).flatten()
+    };
+    let mut out = String::with_capacity(line.len());
+    let mut copied = 0;
+    let mut replaced = false;
+    let mut at = 0;
+    while at < bytes.len() {
+        if bytes[at] != b'\\' {
+            at += 1;
+            continue;
+        }
+        match escape_at(at) {
+            Some(high @ 0xD800..=0xDBFF) if matches!(escape_at(at + 6), Some(0xDC00..=0xDFFF)) => {
+                let _ = high;
+                at += 12;
+            }
+            Some(0xD800..=0xDFFF) => {
+                out.push_str(&line[copied..at]);
+                out.push_str("\\ufffd");
+                replaced = true;
+                at += 6;
+                copied = at;
+            }
+            // Any other escape, including an escaped backslash, is two characters or more.
+            _ => at += 2,
+        }
+    }
+    replaced.then(|| {
+        out.push_str(&line[copied..]);
+        out
+    })
+}
+
+fn parse_json(line: &str) -> Result<(Value, bool), String> {
+    let explain = |error: serde_json::Error| match error.classify() {
         serde_json::error::Category::Eof => "incomplete JSON (the line was cut off)".to_owned(),
-        _ => format!("invalid JSON at column {}", error.column()),
-    })?;
+        _ => format!("invalid JSON at column {}: {}", error.column(), json_problem(&error)),
+    };
+    match serde_json::from_str(line) {
+        Ok(value) => Ok((value, false)),
+        Err(error) => match replace_lone_surrogates(line) {
+            Some(repaired) => serde_json::from_str(&repaired).map(|value| (value, true)).map_err(explain),
+            None => Err(explain(error)),
+        },
+    }
+}
+
+fn parse_line(line: &str, number: usize, transcript: &mut Transcript, seen: &mut HashSet<String>) -> Result<(), String> {
+    let (mut value, surrogates_replaced) = parse_json(line)?;
+    if surrogates_replaced {
+        transcript.repaired.push(LineNote { line: number, reason: "lone UTF-16 surrogate replaced with U+FFFD".into() });
+    }
     if !value.is_object() {
         return Err("not a JSON object".into());
     }
@@ -376,6 +447,7 @@ impl Transcript {
         for index in broken {
             let message = &mut self.messages[index];
             message.parent_uuid = None;
+            self.unlinked.push(message.uuid.clone());
             self.repaired.push(LineNote { line: message.line, reason: "parent link dropped: it closed a cycle".into() });
         }
     }
@@ -537,7 +609,7 @@ mod tests {
         let reasons: Vec<(usize, &str)> =
             transcript.skipped.iter().map(|note| (note.line, note.reason.as_str())).collect();
         assert_eq!(reasons, [
-            (2, "invalid JSON at column 2"),
+            (2, "invalid JSON at column 2: key must be a string"),
             (3, "unknown line type queue-operation"),
             (4, "missing type"),
             (5, "message line without uuid"),
@@ -575,7 +647,36 @@ mod tests {
             transcript.messages_in_parent_order().into_iter().map(|i| transcript.messages[i].uuid.as_str()).collect();
         assert_eq!(&order[..3], ["a", "b", "c"]);
         assert_eq!(transcript.repaired.len(), 1);
+        assert_eq!(transcript.unlinked, ["x"]);
         assert_eq!(order.len(), 5);
+    }
+
+    #[test]
+    fn a_byte_order_mark_and_crlf_endings_are_not_content() {
+        let text = format!("\u{feff}{}\r\n{}\r\n", user("a", None, serde_json::json!("one")), user("b", Some("a"), serde_json::json!("two")));
+        let transcript = parse(&text);
+        assert!(transcript.skipped.is_empty(), "{:?}", transcript.skipped);
+        assert_eq!(transcript.messages.len(), 2);
+    }
+
+    #[test]
+    fn invalid_json_is_explained() {
+        let transcript = parse(r#"{"type":"user","uuid":"s","message":{"content":[1,}}"#);
+        assert_eq!(transcript.skipped[0].reason, "invalid JSON at column 51: expected value");
+    }
+
+    #[test]
+    fn lone_surrogates_become_replacement_characters() {
+        let text = [
+            r#"{"type":"user","uuid":"a","timestamp":"2025-01-01T00:00:00Z","message":{"content":"x\ud800 \udc00y \\ud800 \ud83d\ude00"}}"#,
+            r#"{"type":"user","uuid":"b","timestamp":"2025-01-01T00:00:00Z","message":{"content":"end\uDBFF"}}"#,
+        ]
+        .join("\n");
+        let transcript = parse(&text);
+        assert!(transcript.skipped.is_empty(), "{:?}", transcript.skipped);
+        assert_eq!(transcript.messages[0].content, "x\u{FFFD} \u{FFFD}y \\ud800 \u{1F600}");
+        assert_eq!(transcript.messages[1].content, "end\u{FFFD}");
+        assert_eq!(transcript.repaired.len(), 2);
     }
 
     #[test]
@@ -590,10 +691,10 @@ mod tests {
     }
 
     #[test]
-    fn hostile_json_is_invalid_json() {
-        let deep = format!("{}{}", "[".repeat(10_000), "]".repeat(10_000));
-        assert_eq!(parse(&deep).skipped.len(), 1);
-        let surrogate = r#"{"type":"user","uuid":"s","message":{"content":"\ud800"}}"#;
-        assert_eq!(parse(surrogate).skipped.len(), 1);
+    fn deep_nesting_is_refused_without_exhausting_the_stack() {
+        let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+        let transcript = parse(&deep);
+        assert_eq!(transcript.skipped.len(), 1);
+        assert!(transcript.skipped[0].reason.contains("recursion limit"), "{:?}", transcript.skipped);
     }
 }
