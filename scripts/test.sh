@@ -31,4 +31,9 @@ cargo build --quiet -p cco-load
 (cd tests/client && pg_virtualenv -v 15 \
     "$root_dir/target/client-tests-venv/bin/python" -m pytest -q -p no:cacheprovider)
 
+stage "Benchmark harness at a small scale (figures from debug builds mean nothing)"
+(cd "$root_dir" && pg_virtualenv -v 15 sh -c '
+    cargo run --quiet -p cco-bench -- --messages 20000 --repeat 1 --out target/bench-smoke &&
+    cargo run --quiet -p cco-bench -- relevance --messages 12000')
+
 stage "All tests passed"

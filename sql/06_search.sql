@@ -43,39 +43,40 @@ create function cco.search_statistics(
     conversation_ids uuid[] default null)
 returns table (terms text[], document_frequencies bigint[], document_count bigint,
                average_length double precision)
-language sql stable security invoker parallel safe
+language plpgsql stable security invoker parallel safe
 as $$
-    with corpus as (
-        -- Conversations keep their message count and total search length, so the corpus the
-        -- caller can see is summed over conversations rather than counted over messages.
-        select coalesce(sum(c.message_count), 0)::bigint as documents,
-               coalesce(sum(c.search_length), 0)::bigint as occurrences
-        from cco.conversations c
-        where (search_statistics.project_ids is null or c.project_id = any (search_statistics.project_ids))
-          and (search_statistics.conversation_ids is null or c.id = any (search_statistics.conversation_ids))
-    ),
-    query_terms as (
-        select term, position
-        from unnest(cco.query_terms(search_query)) with ordinality as t(term, position)
-    )
-    select array_agg(q.term order by q.position),
-           array_agg(frequency.messages order by q.position),
-           corpus.documents,
-           corpus.occurrences::double precision / nullif(corpus.documents, 0)
-    from query_terms q
-    cross join corpus
-    cross join lateral (
-        select count(*) as messages
-        from (
-            select
-            from cco.messages m
-            where m.search_vector operator(cco.@@) cco.lexeme_tsquery(q.term)
-              and (search_statistics.project_ids is null or m.project_id = any (search_statistics.project_ids))
-              and (search_statistics.conversation_ids is null or m.conversation_id = any (search_statistics.conversation_ids))
-            limit cco.document_frequency_cap()
-        ) as capped
-    ) as frequency
-    group by corpus.documents, corpus.occurrences
+declare
+    query_terms text[] := cco.query_terms(search_query);
+    term text;
+    -- A variable, not an expression over a row: the planner sees a value it can give the
+    -- search index, under row level security too (a function call in the condition would
+    -- have to wait until the policy filtered every row).
+    term_query tsquery;
+    frequencies bigint[] := '{}';
+begin
+    foreach term in array query_terms loop
+        term_query := cco.lexeme_tsquery(term);
+        frequencies := frequencies || (
+            select count(*)
+            from (
+                select
+                from cco.messages m
+                where m.search_vector operator(cco.@@) term_query
+                  and (search_statistics.project_ids is null or m.project_id = any (search_statistics.project_ids))
+                  and (search_statistics.conversation_ids is null or m.conversation_id = any (search_statistics.conversation_ids))
+                limit cco.document_frequency_cap()
+            ) as capped);
+    end loop;
+    -- Conversations keep their message count and total search length, so the corpus the caller
+    -- can see is summed over conversations rather than counted over messages.
+    return query
+    select query_terms, frequencies, coalesce(sum(c.message_count), 0)::bigint,
+           coalesce(sum(c.search_length), 0)::double precision / nullif(sum(c.message_count), 0)
+    from cco.conversations c
+    where (search_statistics.project_ids is null or c.project_id = any (search_statistics.project_ids))
+      and (search_statistics.conversation_ids is null or c.id = any (search_statistics.conversation_ids))
+    having cardinality(query_terms) > 0;
+end
 $$;
 
 comment on function cco.search_statistics(text, uuid[], uuid[]) is

@@ -10,8 +10,13 @@ fn sketch_of(values: &[f64]) -> LatencySketch {
     sketch
 }
 
+/// The number of cases: PROPTEST_CASES when set (the long run), else a CI-sized default.
+fn cases_or(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases_or(256)))]
 
     #[test]
     fn merged_sketches_equal_one_pass(values in prop::collection::vec(0.0f64..1e7, 1..400), cut in 0usize..400, swap in any::<bool>()) {

@@ -104,8 +104,13 @@ impl<'a> TsQueryGrammar<'a> {
     }
 }
 
+/// The number of cases: PROPTEST_CASES when set (the long run), else a CI-sized default.
+fn cases_or(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases_or(512)))]
 
     #[test]
     fn tokens_always_point_at_their_source(text in technical_text()) {

@@ -16,17 +16,32 @@ const VALID_LINES: &[&str] = &[
 
 fn accounted(text: &str) -> bool {
     let transcript = parse(text);
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let non_blank = text.split('\n').filter(|line| !line.trim_end_matches('\r').trim().is_empty()).count();
     let stored = transcript.messages.len() + transcript.summaries.len() + transcript.snapshot_lines;
     stored + transcript.skipped.len() == non_blank
 }
 
+/// The number of cases: PROPTEST_CASES when set (the long run), else a CI-sized default.
+fn cases_or(default: u32) -> u32 {
+    std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(default)
+}
+
 proptest! {
-    #![proptest_config(ProptestConfig { cases: 512, ..ProptestConfig::default() })]
+    #![proptest_config(ProptestConfig::with_cases(cases_or(512)))]
 
     #[test]
     fn arbitrary_text_never_panics_and_every_line_is_accounted_for(text in "\\PC{0,400}|[\\x00-\\x7f]{0,400}") {
         prop_assert!(accounted(&text));
+    }
+
+    #[test]
+    fn unicode_escapes_of_any_code_unit_are_stored_or_reported(units in prop::collection::vec(any::<u16>(), 0..8), backslashes in 0usize..3) {
+        let escapes: String = units.iter().map(|unit| format!("{}u{unit:04x}", "\\".repeat(backslashes * 2 + 1))).collect();
+        let line = format!(r#"{{"type":"user","uuid":"e","timestamp":"2025-01-01T00:00:00Z","message":{{"content":"a{escapes}b"}}}}"#);
+        prop_assert!(accounted(&line));
+        let transcript = parse(&line);
+        prop_assert_eq!(transcript.messages.len(), 1, "{:?}", transcript.skipped);
     }
 
     #[test]
