@@ -109,7 +109,7 @@ fn run(options: &Options) -> Result<(), String> {
         "messages": corpus.messages.len(), "conversations": corpus.conversations.len(),
         "projects": corpus.projects.len(), "tool_calls": corpus.tool_calls.len(), "repeat": options.repeat,
         "machine": machine(&mut bench.admin),
-        "command": std::env::args().collect::<Vec<_>>().join(" "),
+        "command": crate::report::command_line(),
     });
     let wanted = |scenario: &str| options.only.is_empty() || options.only.iter().any(|o| o == scenario);
     eprintln!("ingest");

@@ -113,6 +113,11 @@ pub fn json(figures: &[Figure], context: Value) -> Value {
 }
 
 /// The value at a quantile of a sample (nearest rank).
+/// How this run was started, with the program named as users call it rather than by its path.
+pub fn command_line() -> String {
+    std::iter::once("cco-bench".to_owned()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ")
+}
+
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
     if sorted.is_empty() {
         return f64::NAN;

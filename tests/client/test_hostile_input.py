@@ -262,3 +262,17 @@ def test_hostile_values_through_direct_writes_get_clear_errors(db, loaded):
             outcome = error.sqlstate
         assert outcome == sqlstate, f"{query} {str(params)[:40]}: {outcome}"
     assert stored(db.admin) == before
+
+
+def test_highlights_of_hostile_content_are_safe_html(db):
+    content = ('<script>alert(1)</script> the alert <mark>fake mark</mark> <b unbalanced '
+               '&amp; "quotes" \'single\' </div></div> alert')
+    highlighted = scalar(db.admin, "select cco.highlight(%s, 'alert', max_words => 100)", [content])
+    # The content's own markup is escaped; the only tags are the markers around the matches.
+    without_markers = highlighted.replace("<mark>", "").replace("</mark>", "")
+    assert "<" not in without_markers and ">" not in without_markers, highlighted
+    assert "&lt;script&gt;" in highlighted and "&lt;mark&gt;fake mark&lt;/mark&gt;" in highlighted
+    assert highlighted.count("<mark>") == highlighted.count("</mark>") >= 2
+    # Markers that are not HTML leave the content as it is.
+    plain = scalar(db.admin, "select cco.highlight(%s, 'alert', '[', ']', 100)", [content])
+    assert "<script>" in plain and "[alert]" in plain

@@ -83,8 +83,12 @@ class TestConcurrentWriters:
             thread.start()
         for thread in threads:
             thread.join()
-        stored = scalar(db.admin, "select message_count from cco.conversations where id = %s", [conversation])
-        assert stored == scalar(db.admin, "select count(*) from cco.messages where conversation_id = %s", [conversation])
+        stored = db.admin.execute(
+            "select message_count, search_length from cco.conversations where id = %s", [conversation]).fetchone()
+        # The BM25 statistics (documents and their total length) equal a recount too.
+        assert stored == db.admin.execute(
+            "select count(*)::int, coalesce(sum(cco.search_length(search_vector)), 0)::bigint"
+            " from cco.messages where conversation_id = %s", [conversation]).fetchone()
 
 
 class TestNotifications:
