@@ -211,10 +211,8 @@ fn replace_lone_surrogates(line: &str) -> Option<String> {
             continue;
         }
         match escape_at(at) {
-            Some(high @ 0xD800..=0xDBFF) if matches!(escape_at(at + 6), Some(0xDC00..=0xDFFF)) => {
-                let _ = high;
-                at += 12;
-            }
+            // A well-formed pair stays as it is.
+            Some(0xD800..=0xDBFF) if matches!(escape_at(at + 6), Some(0xDC00..=0xDFFF)) => at += 12,
             Some(0xD800..=0xDFFF) => {
                 out.push_str(&line[copied..at]);
                 out.push_str("\\ufffd");
