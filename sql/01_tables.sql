@@ -151,6 +151,8 @@ create table cco.messages (
     -- Searchable terms of the content (src/search.rs): identifiers, paths and error codes whole
     -- and in parts, prose stemmed. Generated, so it can never disagree with the content.
     search_vector         tsvector    generated always as (cco.to_tsvector(content)) stored,
+    -- Kept so analytics never read (and decompress) the content to learn its length.
+    content_length        integer     generated always as (char_length(content)) stored,
 
     constraint messages_pkey primary key (id, project_id),
     constraint messages_conversation_fkey foreign key (conversation_id, project_id)
@@ -192,6 +194,7 @@ comment on column cco.messages.metadata is 'Details of the source line worth kee
 comment on column cco.messages.created_at is 'When the row was stored.';
 comment on column cco.messages.external_id is 'Identifier of the message in its source (the transcript line uuid); unique per conversation.';
 comment on column cco.messages.search_vector is 'Search terms of the content with positions (cco.to_tsvector): identifiers, paths and error codes whole and in parts, prose stemmed.';
+comment on column cco.messages.content_length is 'Characters in the content (generated).';
 
 create table cco.tool_calls (
     id                uuid        not null default gen_random_uuid(),

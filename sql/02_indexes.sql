@@ -19,6 +19,13 @@ create index conversations_metadata_idx on cco.conversations using gin (metadata
 create index messages_conversation_time_idx
     on cco.messages (conversation_id, "timestamp", id);
 
+-- A project's messages over time, with every column the per-project analytics read: the
+-- analytics views answer from this index alone, without visiting the wide message rows.
+create index messages_project_time_idx
+    on cco.messages (project_id, "timestamp")
+    include (conversation_id, role, model, token_count, input_tokens, output_tokens,
+             cache_creation_tokens, cache_read_tokens, content_length, depth, parent_id);
+
 -- Replies of a message: thread traversal, and the ON DELETE SET NULL action when a parent is
 -- deleted (without it every deleted message would scan the table for its children).
 create index messages_parent_idx on cco.messages (parent_id) where parent_id is not null;
@@ -77,8 +84,10 @@ create index tool_calls_conversation_idx on cco.tool_calls (conversation_id);
 -- Usage of one tool over time (tool analytics, cco.search_tool_usage by name).
 create index tool_calls_tool_time_idx on cco.tool_calls (tool_name, started_at desc);
 
--- A project's recent tool calls (per-project tool views, search_tool_usage by project).
-create index tool_calls_project_time_idx on cco.tool_calls (project_id, started_at desc);
+-- A project's recent tool calls (search_tool_usage by project), with what the per-project tool
+-- analytics read, so cco.tool_usage_daily and project_analytics answer from the index alone.
+create index tool_calls_project_time_idx on cco.tool_calls (project_id, started_at desc)
+    include (conversation_id, tool_name, status, execution_time_ms);
 
 -- Failures are few and looked at often: a small partial index answers "recent failures".
 create index tool_calls_failed_idx on cco.tool_calls (started_at desc)

@@ -94,21 +94,36 @@ create trigger model_pricing_own_edits
     before update on cco.model_pricing
     for each row when (old.seeded) execute function cco.model_pricing_own_edits();
 
+-- The price rule in one place. A set-returning SQL function of one SELECT is inlined by the
+-- planner: a view joining it laterally pays for a lookup in a table of a few rows, not for a
+-- function call per group.
+create function cco.priced_usage(
+    model text, at timestamptz, input_tokens bigint, output_tokens bigint,
+    cache_creation_tokens bigint, cache_read_tokens bigint)
+returns table (cost numeric)
+language sql stable parallel safe security invoker rows 1
+as $$
+    select round((priced_usage.input_tokens * p.input_per_million
+                  + priced_usage.output_tokens * p.output_per_million
+                  + priced_usage.cache_creation_tokens * p.cache_write_per_million
+                  + priced_usage.cache_read_tokens * p.cache_read_per_million) / 1000000, 6)
+    from cco.model_pricing p
+    where starts_with(priced_usage.model, p.model)
+      and p.effective_from <= coalesce(priced_usage.at, now())::date
+    order by length(p.model) desc, p.effective_from desc, p.seeded
+    limit 1
+$$;
+
+comment on function cco.priced_usage(text, timestamptz, bigint, bigint, bigint, bigint) is
+    'Cost in USD of token counts for a model on a date, as a row (no row for a model without price); the form views join laterally. See cco.usage_cost.';
+
 create function cco.usage_cost(
     model text, at timestamptz, input_tokens bigint, output_tokens bigint,
     cache_creation_tokens bigint, cache_read_tokens bigint)
 returns numeric
 language sql stable parallel safe security invoker
 as $$
-    select round((usage_cost.input_tokens * p.input_per_million
-                  + usage_cost.output_tokens * p.output_per_million
-                  + usage_cost.cache_creation_tokens * p.cache_write_per_million
-                  + usage_cost.cache_read_tokens * p.cache_read_per_million) / 1000000, 6)
-    from cco.model_pricing p
-    where starts_with(usage_cost.model, p.model)
-      and p.effective_from <= coalesce(usage_cost.at, now())::date
-    order by length(p.model) desc, p.effective_from desc, p.seeded
-    limit 1
+    select cost from cco.priced_usage(model, at, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens)
 $$;
 
 comment on function cco.usage_cost(text, timestamptz, bigint, bigint, bigint, bigint) is
@@ -117,18 +132,21 @@ comment on function cco.usage_cost(text, timestamptz, bigint, bigint, bigint, bi
 -- Token usage grouped by conversation, model and day: the unit cost is computed on, since prices
 -- depend on model and date and cost is linear in the counts.
 create view cco.message_usage with (security_invoker = true) as
-select m.project_id, m.conversation_id, m.model, date_trunc('day', m."timestamp") as day,
-       count(*)                                 as responses,
-       sum(m.input_tokens)::bigint              as input_tokens,
-       sum(m.output_tokens)::bigint             as output_tokens,
-       sum(m.cache_creation_tokens)::bigint     as cache_creation_tokens,
-       sum(m.cache_read_tokens)::bigint         as cache_read_tokens,
-       cco.usage_cost(m.model, date_trunc('day', m."timestamp"), sum(m.input_tokens)::bigint,
-                      sum(m.output_tokens)::bigint, sum(m.cache_creation_tokens)::bigint,
-                      sum(m.cache_read_tokens)::bigint) as cost
-from cco.messages m
-where m.token_count > 0
-group by m.project_id, m.conversation_id, m.model, date_trunc('day', m."timestamp");
+select u.project_id, u.conversation_id, u.model, u.day, u.responses, u.input_tokens, u.output_tokens,
+       u.cache_creation_tokens, u.cache_read_tokens, price.cost
+from (
+    select m.project_id, m.conversation_id, m.model, date_trunc('day', m."timestamp") as day,
+           count(*)                                 as responses,
+           sum(m.input_tokens)::bigint              as input_tokens,
+           sum(m.output_tokens)::bigint             as output_tokens,
+           sum(m.cache_creation_tokens)::bigint     as cache_creation_tokens,
+           sum(m.cache_read_tokens)::bigint         as cache_read_tokens
+    from cco.messages m
+    where m.token_count > 0
+    group by m.project_id, m.conversation_id, m.model, date_trunc('day', m."timestamp")
+) u
+left join lateral cco.priced_usage(u.model, u.day, u.input_tokens, u.output_tokens,
+                                   u.cache_creation_tokens, u.cache_read_tokens) price on true;
 
 comment on view cco.message_usage is
     'Token usage and cost per conversation, model and day (each API response counted once).';
@@ -136,15 +154,18 @@ comment on view cco.message_usage is
 ----------------------------------------------------------------------------------------------
 -- Per conversation, project and tool
 
+-- Set-based: each part aggregates a project's rows in one pass (from covering indexes) and is
+-- joined by conversation, rather than looked up once per conversation. A filter on project_id
+-- or conversation_id reaches every part through the join conditions.
 create view cco.conversation_analytics with (security_invoker = true) as
 select c.id                                    as conversation_id,
        c.project_id,
        c.title,
        c.status,
        c.message_count,
-       m.user_messages,
-       m.assistant_messages,
-       m.system_messages,
+       coalesce(m.user_messages, 0)            as user_messages,
+       coalesce(m.assistant_messages, 0)       as assistant_messages,
+       coalesce(m.system_messages, 0)          as system_messages,
        m.avg_content_length,
        m.max_content_length,
        (c.input_tokens + c.output_tokens + c.cache_creation_tokens + c.cache_read_tokens) as total_tokens,
@@ -158,22 +179,24 @@ select c.id                                    as conversation_id,
        m.last_message_at,
        m.last_message_at - m.first_message_at  as duration,
        m.active_minutes,
-       t.distinct_tools,
-       t.tool_calls,
-       t.successful_tool_calls,
-       t.failed_tool_calls,
+       coalesce(t.distinct_tools, 0)           as distinct_tools,
+       coalesce(t.tool_calls, 0)               as tool_calls,
+       coalesce(t.successful_tool_calls, 0)    as successful_tool_calls,
+       coalesce(t.failed_tool_calls, 0)        as failed_tool_calls,
        t.avg_tool_ms,
-       m.root_messages,
+       coalesce(m.root_messages, 0)            as root_messages,
        m.max_depth,
        m.avg_depth,
        u.cost
 from cco.conversations c
-cross join lateral (
-    select count(*) filter (where role = 'user')              as user_messages,
+left join (
+    select project_id,
+           conversation_id,
+           count(*) filter (where role = 'user')              as user_messages,
            count(*) filter (where role = 'assistant')         as assistant_messages,
            count(*) filter (where role = 'system')            as system_messages,
-           round(avg(char_length(content)), 1)                as avg_content_length,
-           max(char_length(content))                          as max_content_length,
+           round(avg(content_length), 1)                      as avg_content_length,
+           max(content_length)                                as max_content_length,
            min("timestamp")                                    as first_message_at,
            max("timestamp")                                    as last_message_at,
            round((extract(epoch from cco.active_time("timestamp")) / 60)::numeric, 1) as active_minutes,
@@ -181,21 +204,24 @@ cross join lateral (
            max(depth)                                          as max_depth,
            round(avg(depth), 2)                                as avg_depth
     from cco.messages
-    where conversation_id = c.id and project_id = c.project_id
-) m
-cross join lateral (
-    select count(distinct tool_name)                             as distinct_tools,
+    group by project_id, conversation_id
+) m on m.project_id = c.project_id and m.conversation_id = c.id
+left join (
+    select project_id,
+           conversation_id,
+           count(distinct tool_name)                             as distinct_tools,
            count(*)                                              as tool_calls,
            count(*) filter (where status = 'success')           as successful_tool_calls,
            count(*) filter (where status in ('error', 'timeout')) as failed_tool_calls,
            round(avg(execution_time_ms), 1)                      as avg_tool_ms
     from cco.tool_calls
-    where conversation_id = c.id and project_id = c.project_id
-) t
-cross join lateral (
-    select sum(cost) as cost from cco.message_usage
-    where conversation_id = c.id and project_id = c.project_id
-) u;
+    group by project_id, conversation_id
+) t on t.project_id = c.project_id and t.conversation_id = c.id
+left join (
+    select project_id, conversation_id, sum(cost) as cost
+    from cco.message_usage
+    group by project_id, conversation_id
+) u on u.project_id = c.project_id and u.conversation_id = c.id;
 
 comment on view cco.conversation_analytics is
     'Per conversation: messages by role, content length, tokens (total, per message, by kind), first and last message, duration and active minutes (gaps over 30 minutes left out), tools and their outcomes, thread shape (roots, depth) and cost.';
@@ -230,17 +256,26 @@ cross join lateral (
     from cco.conversations where project_id = p.id
 ) c
 cross join lateral (
-    -- through each conversation's (conversation_id, timestamp) index
-    select count(distinct date_trunc('day', m."timestamp"))   as active_days,
-           count(distinct date_trunc('week', m."timestamp"))  as active_weeks,
-           min(m."timestamp")                                  as first_message_at,
-           max(m."timestamp")                                  as last_message_at,
-           count(*) filter (where m."timestamp" > now() - interval '24 hours') as messages_last_24h,
-           count(*) filter (where m."timestamp" > now() - interval '7 days')   as messages_last_7d,
-           count(*) filter (where m."timestamp" > now() - interval '30 days')  as messages_last_30d
-    from cco.conversations cv
-    join cco.messages m on m.conversation_id = cv.id and m.project_id = cv.project_id
-    where cv.project_id = p.id
+    -- from messages_project_time_idx alone, by day first: a few hundred days are cheaper to
+    -- count distinct weeks over than every message
+    select count(*)                                    as active_days,
+           count(distinct date_trunc('week', d.day))  as active_weeks,
+           min(d.first_at)                             as first_message_at,
+           max(d.last_at)                              as last_message_at,
+           coalesce(sum(d.last_24h), 0)::bigint        as messages_last_24h,
+           coalesce(sum(d.last_7d), 0)::bigint         as messages_last_7d,
+           coalesce(sum(d.last_30d), 0)::bigint        as messages_last_30d
+    from (
+        select date_trunc('day', m."timestamp")                                    as day,
+               min(m."timestamp")                                                  as first_at,
+               max(m."timestamp")                                                  as last_at,
+               count(*) filter (where m."timestamp" > now() - interval '24 hours') as last_24h,
+               count(*) filter (where m."timestamp" > now() - interval '7 days')   as last_7d,
+               count(*) filter (where m."timestamp" > now() - interval '30 days')  as last_30d
+        from cco.messages m
+        where m.project_id = p.id
+        group by date_trunc('day', m."timestamp")
+    ) d
 ) m
 cross join lateral (
     select count(distinct tool_name) as distinct_tools, count(*) as tool_calls,
@@ -248,7 +283,19 @@ cross join lateral (
     from cco.tool_calls where project_id = p.id
 ) t
 cross join lateral (
-    select sum(cost) as cost from cco.message_usage where project_id = p.id
+    -- priced per model and day, the coarsest grouping prices allow
+    select sum(price.cost) as cost
+    from (
+        select m.model, date_trunc('day', m."timestamp") as day,
+               sum(m.input_tokens)::bigint as input_tokens, sum(m.output_tokens)::bigint as output_tokens,
+               sum(m.cache_creation_tokens)::bigint as cache_creation_tokens,
+               sum(m.cache_read_tokens)::bigint as cache_read_tokens
+        from cco.messages m
+        where m.project_id = p.id and m.token_count > 0
+        group by m.model, date_trunc('day', m."timestamp")
+    ) usage
+    left join lateral cco.priced_usage(usage.model, usage.day, usage.input_tokens, usage.output_tokens,
+                                       usage.cache_creation_tokens, usage.cache_read_tokens) price on true
 ) u;
 
 comment on view cco.project_analytics is
@@ -378,15 +425,23 @@ comment on view cco.user_activity_analytics is
     'Per project member (the owner included): role, and the conversations they created or loaded with their messages, tokens and first and last activity.';
 
 create view cco.token_usage_daily with (security_invoker = true) as
-select u.day, u.project_id, u.model,
-       sum(u.responses)::bigint              as responses,
-       sum(u.input_tokens)::bigint           as input_tokens,
-       sum(u.output_tokens)::bigint          as output_tokens,
-       sum(u.cache_creation_tokens)::bigint  as cache_creation_tokens,
-       sum(u.cache_read_tokens)::bigint      as cache_read_tokens,
-       sum(u.cost)                           as cost
-from cco.message_usage u
-group by u.day, u.project_id, u.model;
+select u.day, u.project_id, u.model, u.responses, u.input_tokens, u.output_tokens,
+       u.cache_creation_tokens, u.cache_read_tokens, price.cost
+from (
+    select date_trunc('day', m."timestamp")         as day,
+           m.project_id,
+           m.model,
+           count(*)                                 as responses,
+           sum(m.input_tokens)::bigint              as input_tokens,
+           sum(m.output_tokens)::bigint             as output_tokens,
+           sum(m.cache_creation_tokens)::bigint     as cache_creation_tokens,
+           sum(m.cache_read_tokens)::bigint         as cache_read_tokens
+    from cco.messages m
+    where m.token_count > 0
+    group by date_trunc('day', m."timestamp"), m.project_id, m.model
+) u
+left join lateral cco.priced_usage(u.model, u.day, u.input_tokens, u.output_tokens,
+                                   u.cache_creation_tokens, u.cache_read_tokens) price on true;
 
 comment on view cco.token_usage_daily is
     'Per day, project and model: API responses, the four kinds of tokens (each response counted once) and cost.';

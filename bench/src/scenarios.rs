@@ -329,14 +329,28 @@ impl<'a> Bench<'a> {
     }
 
     pub fn analytics(&mut self) -> Result<(), String> {
-        let summary = Self::time(&mut self.admin, "select cco.latency_summary(execution_time_ms) from cco.tool_calls", &[], 3)?;
+        // At least 1,000,000 tool-call times: the corpus's own, repeated as often as needed.
+        let calls = self.corpus.tool_calls.len().max(1);
+        let copies = 1_000_000_usize.div_ceil(calls);
+        self.run(&format!(
+            "drop table if exists public.tool_call_times; \
+             create table public.tool_call_times as \
+                 select t.execution_time_ms from cco.tool_calls t cross join generate_series(1, {copies}); \
+             vacuum analyze public.tool_call_times"))?;
+        let times: i64 = self.admin.query_one("select count(*) from public.tool_call_times", &[]).map_err(db)?.get(0);
+        let summary = Self::time(&mut self.admin, "select cco.latency_summary(execution_time_ms) from public.tool_call_times", &[], 3)?;
         let percentiles = Self::time(&mut self.admin,
             "select percentile_cont(0.5) within group (order by execution_time_ms), \
                     percentile_cont(0.95) within group (order by execution_time_ms), \
-                    percentile_cont(0.99) within group (order by execution_time_ms) from native_setbased.tool_calls", &[], 3)?;
-        let (s, p) = (quantile(&summary, 0.5), quantile(&percentiles, 0.5));
-        self.figures.push(Figure::new(format!("latency summary of {} tool calls vs percentile_cont x3", self.corpus.tool_calls.len()), "ms", Better::Lower)
-            .cco(s).native(p).target(">= 3x faster", p / s >= 3.0));
+                    percentile_cont(0.99) within group (order by execution_time_ms) from public.tool_call_times", &[], 3)?;
+        // What reading the rows costs either way: the built-in count and avg, parallel like cco's.
+        let scan = Self::time(&mut self.admin, "select count(*), avg(execution_time_ms) from public.tool_call_times", &[], 3)?;
+        let (s, p, floor) = (quantile(&summary, 0.5), quantile(&percentiles, 0.5), quantile(&scan, 0.5));
+        self.figures.push(Figure::new(format!("latency summary of {times} tool-call times vs percentile_cont x3"), "ms", Better::Lower)
+            .cco(s).native(p).target(">= 3x faster", p / s >= 3.0)
+            .note(format!(
+                "reading the rows alone (count and avg) takes {floor:.1} ms; beyond that, cco aggregates in {:.1} ms and percentile_cont in {:.1} ms",
+                (s - floor).max(0.0), (p - floor).max(0.0))));
 
         let cco = Self::time(&mut self.admin, "select * from cco.tool_analytics", &[], 3)?;
         let native = Self::time(&mut self.admin,

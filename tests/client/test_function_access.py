@@ -223,8 +223,8 @@ COVERED_FUNCTIONS = {name.split(" ")[0] for name in READ_CALLS} | {
     "ingest_transcript",
     # Parameter checks that read nothing.
     "check_page", "document_frequency_cap",
-    # Reads only the price list, which every caller may read.
-    "usage_cost",
+    # Read only the price list, which every caller may read.
+    "usage_cost", "priced_usage",
     # Sees only the arrays its caller passes (cco.usage_blocks passes the visible rows).
     "compute_usage_blocks",
 }

@@ -1,7 +1,7 @@
-"""Versions: an installation of the previous release updates in place with its data, to exactly
+"""Versions: an installation of every earlier release updates in place with its data, to exactly
 what a fresh install of this version creates; and DROP EXTENSION removes every trace of cco.
 
-The previous release's install script is kept, frozen, under sql/releases/. A real user has it
+Each release's install script is kept, frozen, under sql/releases/. A real user has it
 installed already; the test puts it beside this version's files in the server's extension
 directory so the cluster can install the old version first.
 """
@@ -19,22 +19,24 @@ from catalog_fingerprint import differences, fingerprint
 from conftest import _admin_connect, create_database, drop_database, scalar
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-PREVIOUS_RELEASE = "0.1.0"
+# Every released version: each must update to this one (0.1.0 through 0.2.0 on the way).
+RELEASES = ["0.1.0", "0.2.0"]
 SAMPLE_TRANSCRIPTS = os.path.join(ROOT, "examples", "claude-projects", "-home-dev-shop")
 
 
-@pytest.fixture(scope="module")
-def previous_release(cluster) -> str:
+@pytest.fixture(scope="module", params=RELEASES)
+def previous_release(cluster, request) -> str:
+    release = request.param
     with _admin_connect() as admin:
         sharedir = scalar(admin, "select setting from pg_config where name = 'SHAREDIR'")
-    frozen = os.path.join(ROOT, "sql", "releases", f"cco--{PREVIOUS_RELEASE}.sql")
-    installed = os.path.join(sharedir, "extension", f"cco--{PREVIOUS_RELEASE}.sql")
+    frozen = os.path.join(ROOT, "sql", "releases", f"cco--{release}.sql")
+    installed = os.path.join(sharedir, "extension", f"cco--{release}.sql")
     if not (os.path.exists(installed) and filecmp.cmp(frozen, installed, shallow=False)):
         try:
             shutil.copyfile(frozen, installed)
         except PermissionError:
             pytest.fail(f"the test needs to write {installed}: run the tests as root or with sudo")
-    return PREVIOUS_RELEASE
+    return release
 
 
 def load_sample(connection) -> None:
@@ -74,7 +76,7 @@ def test_update_from_the_previous_release_keeps_data_and_equals_a_fresh_install(
     current = None
     with _admin_connect() as admin:
         current = scalar(admin, "select default_version from pg_available_extensions where name = 'cco'")
-    assert current != previous_release, "this version must be newer than the previous release"
+    assert current != previous_release, "this version must be newer than every release"
 
     with _admin_connect() as admin:
         admin.execute("drop database if exists cco_upgraded with (force)")
