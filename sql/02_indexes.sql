@@ -19,12 +19,13 @@ create index conversations_metadata_idx on cco.conversations using gin (metadata
 create index messages_conversation_time_idx
     on cco.messages (conversation_id, "timestamp", id);
 
--- A project's messages over time, with every column the per-project analytics read: the
--- analytics views answer from this index alone, without visiting the wide message rows.
-create index messages_project_time_idx
-    on cco.messages (project_id, "timestamp")
-    include (conversation_id, role, model, token_count, input_tokens, output_tokens,
-             cache_creation_tokens, cache_read_tokens, content_length, depth, parent_id);
+-- A project's messages by conversation and time, with every column the analytics views read:
+-- per-project and per-conversation analytics answer from this index alone, in conversation
+-- order, without visiting the wide message rows.
+create index messages_project_conversation_idx
+    on cco.messages (project_id, conversation_id, "timestamp")
+    include (role, model, token_count, input_tokens, output_tokens, cache_creation_tokens,
+             cache_read_tokens, content_length, depth, parent_id);
 
 -- Replies of a message: thread traversal, and the ON DELETE SET NULL action when a parent is
 -- deleted (without it every deleted message would scan the table for its children).

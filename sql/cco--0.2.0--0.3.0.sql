@@ -14,12 +14,13 @@ alter table cco.messages
     add column content_length integer generated always as (char_length(content)) stored;
 comment on column cco.messages.content_length is 'Characters in the content (generated).';
 
--- A project's messages over time, with every column the per-project analytics read: the
--- analytics views answer from this index alone, without visiting the wide message rows.
-create index messages_project_time_idx
-    on cco.messages (project_id, "timestamp")
-    include (conversation_id, role, model, token_count, input_tokens, output_tokens,
-             cache_creation_tokens, cache_read_tokens, content_length, depth, parent_id);
+-- A project's messages by conversation and time, with every column the analytics views read:
+-- per-project and per-conversation analytics answer from this index alone, in conversation
+-- order, without visiting the wide message rows.
+create index messages_project_conversation_idx
+    on cco.messages (project_id, conversation_id, "timestamp")
+    include (role, model, token_count, input_tokens, output_tokens, cache_creation_tokens,
+             cache_read_tokens, content_length, depth, parent_id);
 
 drop index cco.tool_calls_project_time_idx;
 create index tool_calls_project_time_idx on cco.tool_calls (project_id, started_at desc)
@@ -160,7 +161,7 @@ select p.id                                  as project_id,
        c.completed_conversations,
        c.messages,
        c.total_tokens,
-       u.cost,
+       m.cost,
        m.active_days,
        m.active_weeks,
        m.first_message_at,
@@ -181,47 +182,55 @@ cross join lateral (
     from cco.conversations where project_id = p.id
 ) c
 cross join lateral (
-    -- from messages_project_time_idx alone, by day first: a few hundred days are cheaper to
-    -- count distinct weeks over than every message
-    select count(*)                                    as active_days,
+    select count(distinct d.day)                      as active_days,
            count(distinct date_trunc('week', d.day))  as active_weeks,
            min(d.first_at)                             as first_message_at,
            max(d.last_at)                              as last_message_at,
            coalesce(sum(d.last_24h), 0)::bigint        as messages_last_24h,
            coalesce(sum(d.last_7d), 0)::bigint         as messages_last_7d,
-           coalesce(sum(d.last_30d), 0)::bigint        as messages_last_30d
+           coalesce(sum(d.last_30d), 0)::bigint        as messages_last_30d,
+           -- priced per model and day, the coarsest grouping prices allow
+           sum(price.cost) filter (where d.responses > 0) as cost
     from (
-        select date_trunc('day', m."timestamp")                                    as day,
-               min(m."timestamp")                                                  as first_at,
-               max(m."timestamp")                                                  as last_at,
-               count(*) filter (where m."timestamp" > now() - interval '24 hours') as last_24h,
-               count(*) filter (where m."timestamp" > now() - interval '7 days')   as last_7d,
-               count(*) filter (where m."timestamp" > now() - interval '30 days')  as last_30d
-        from cco.messages m
-        where m.project_id = p.id
-        group by date_trunc('day', m."timestamp")
+        select date_trunc('day', q.quarter) as day, q.model,
+               min(q.first_at) as first_at, max(q.last_at) as last_at,
+               sum(q.last_24h) as last_24h, sum(q.last_7d) as last_7d, sum(q.last_30d) as last_30d,
+               sum(q.responses) as responses,
+               sum(q.input_tokens)::bigint as input_tokens, sum(q.output_tokens)::bigint as output_tokens,
+               sum(q.cache_creation_tokens)::bigint as cache_creation_tokens,
+               sum(q.cache_read_tokens)::bigint as cache_read_tokens
+        from (
+            -- One pass over messages_project_conversation_idx in quarter hours, then days: a
+            -- day in the session's time zone is a costly computation per message, cheap per
+            -- quarter hour. Exact for every time zone offset that is a whole number of quarter
+            -- hours (all in use since the 1970s), as day boundaries then fall between quarters.
+            select date_bin('15 minutes', m."timestamp", timestamptz '2000-01-01 00:00+00') as quarter,
+                   m.model,
+                   min(m."timestamp")                                                   as first_at,
+                   max(m."timestamp")                                                   as last_at,
+                   count(*) filter (where m."timestamp" > now() - interval '24 hours')  as last_24h,
+                   count(*) filter (where m."timestamp" > now() - interval '7 days')    as last_7d,
+                   count(*) filter (where m."timestamp" > now() - interval '30 days')   as last_30d,
+                   count(*) filter (where m.token_count > 0)                            as responses,
+                   sum(m.input_tokens) filter (where m.token_count > 0)                 as input_tokens,
+                   sum(m.output_tokens) filter (where m.token_count > 0)                as output_tokens,
+                   sum(m.cache_creation_tokens) filter (where m.token_count > 0)        as cache_creation_tokens,
+                   sum(m.cache_read_tokens) filter (where m.token_count > 0)            as cache_read_tokens
+            from cco.messages m
+            where m.project_id = p.id
+            group by 1, 2
+        ) q
+        group by 1, 2
     ) d
+    left join lateral cco.priced_usage(d.model, d.day, d.input_tokens, d.output_tokens,
+                                       d.cache_creation_tokens, d.cache_read_tokens) price
+        on d.responses > 0
 ) m
 cross join lateral (
     select count(distinct tool_name) as distinct_tools, count(*) as tool_calls,
            round(avg(execution_time_ms), 1) as avg_tool_ms
     from cco.tool_calls where project_id = p.id
-) t
-cross join lateral (
-    -- priced per model and day, the coarsest grouping prices allow
-    select sum(price.cost) as cost
-    from (
-        select m.model, date_trunc('day', m."timestamp") as day,
-               sum(m.input_tokens)::bigint as input_tokens, sum(m.output_tokens)::bigint as output_tokens,
-               sum(m.cache_creation_tokens)::bigint as cache_creation_tokens,
-               sum(m.cache_read_tokens)::bigint as cache_read_tokens
-        from cco.messages m
-        where m.project_id = p.id and m.token_count > 0
-        group by m.model, date_trunc('day', m."timestamp")
-    ) usage
-    left join lateral cco.priced_usage(usage.model, usage.day, usage.input_tokens, usage.output_tokens,
-                                       usage.cache_creation_tokens, usage.cache_read_tokens) price on true
-) u;
+) t;
 
 create or replace view cco.token_usage_daily with (security_invoker = true) as
 select u.day, u.project_id, u.model, u.responses, u.input_tokens, u.output_tokens,

@@ -10,7 +10,7 @@ use std::collections::HashSet;
 use std::ops::Range;
 
 use super::query::Query;
-use super::tokenizer::tokenize;
+use super::tokenizer::{tokenize_where, Token};
 
 /// How to highlight; the defaults are PostgreSQL's `ts_headline` ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -51,7 +51,29 @@ struct Word {
 /// Highlights `content` for `query`; see the module documentation.
 pub fn highlight(content: &str, query: &Query, options: &HighlightOptions) -> String {
     let wanted: HashSet<String> = query.positive_terms().into_iter().collect();
-    let tokens = tokenize(content);
+    let openings: Vec<&str> = wanted.iter().map(|term| opening(term)).collect();
+    let tokens = tokenize_where(content, |lowered| {
+        let lowered = opening_text(lowered);
+        openings.iter().any(|opening| lowered.starts_with(opening))
+    });
+    highlight_tokens(content, &tokens, &wanted, options)
+}
+
+/// What a term shares with the lowercased text it came from: its first character. Terms are that
+/// text, or its English stem, and stemming keeps the first letter (it changes endings, and its
+/// few irregular forms, such as dying to die, keep the first letter too). The one change at the
+/// front, a leading apostrophe the stemmer drops, is left out on both sides.
+fn opening(term: &str) -> &str {
+    let term = opening_text(term);
+    let end = term.chars().next().map_or(0, char::len_utf8);
+    &term[..end]
+}
+
+fn opening_text(text: &str) -> &str {
+    text.trim_start_matches('\'')
+}
+
+fn highlight_tokens(content: &str, tokens: &[Token], wanted: &HashSet<String>, options: &HighlightOptions) -> String {
 
     let mut marks: Vec<Range<usize>> = tokens
         .iter()
@@ -62,7 +84,7 @@ pub fn highlight(content: &str, query: &Query, options: &HighlightOptions) -> St
 
     // Words by position: the span from the first to the last byte of the tokens at a position.
     let mut words: Vec<Word> = Vec::new();
-    for token in &tokens {
+    for token in tokens {
         match words.last_mut() {
             Some(word) if word.position == token.position => {
                 word.span.start = word.span.start.min(token.span.start);
@@ -76,17 +98,23 @@ pub fn highlight(content: &str, query: &Query, options: &HighlightOptions) -> St
         return render(content, 0..content.len(), &marks, options);
     }
     let max_words = options.max_words.max(1);
-    let matched_words: Vec<usize> = words
-        .iter()
-        .enumerate()
-        .filter(|(_, word)| marks.iter().any(|mark| overlaps(mark, &word.span)))
-        .map(|(index, _)| index)
-        .collect();
+    // Marks are sorted and disjoint, and words start in text order: one pass finds the words
+    // that overlap a mark.
+    let mut matched_words: Vec<usize> = Vec::new();
+    let mut next_mark = 0usize;
+    for (index, word) in words.iter().enumerate() {
+        while next_mark < marks.len() && marks[next_mark].end <= word.span.start {
+            next_mark += 1;
+        }
+        if marks.get(next_mark).is_some_and(|mark| overlaps(mark, &word.span)) {
+            matched_words.push(index);
+        }
+    }
     let windows = if matched_words.is_empty() {
         let opening = 0..max_words.min(words.len());
         Vec::from([opening])
     } else {
-        choose_windows(&words, &tokens_terms(&tokens, &words, &wanted), &matched_words, max_words, options.max_fragments)
+        choose_windows(&words, &tokens_terms(tokens, &words, wanted), &matched_words, max_words, options.max_fragments)
     };
 
     let fragments: Vec<String> = windows
@@ -100,7 +128,7 @@ pub fn highlight(content: &str, query: &Query, options: &HighlightOptions) -> St
 }
 
 /// For each word, which query terms it holds (a compound word can hold several).
-fn tokens_terms(tokens: &[super::tokenizer::Token], words: &[Word], wanted: &HashSet<String>) -> Vec<Vec<String>> {
+fn tokens_terms(tokens: &[Token], words: &[Word], wanted: &HashSet<String>) -> Vec<Vec<String>> {
     let mut per_word: Vec<Vec<String>> = vec![Vec::new(); words.len()];
     let mut word_index = 0usize;
     for token in tokens {
@@ -275,6 +303,51 @@ mod tests {
     fn without_a_match_it_shows_the_beginning() {
         let options = HighlightOptions { max_words: 3, ..Default::default() };
         assert_eq!(highlight("one two three four five", &parse_query("absent"), &options), "one two three");
+    }
+
+    mod skipping_words_that_cannot_match {
+        use super::*;
+        use crate::search::tokenizer::tokenize;
+        use proptest::prelude::*;
+
+        /// Text rich in what stemming and the tokenizer treat specially: inflections, exceptional
+        /// stems, apostrophes, stop words, identifiers, Unicode case changes.
+        fn text() -> impl Strategy<Value = String> {
+            let pieces = prop_oneof![
+                "[a-zA-Z]{1,10}",
+                "[a-z]{2,8}(ing|ies|ied|ly|ness|ational|s|'s|ed|y)",
+                "(skies|dying|lying|tying|idly|gently|ugly|early|only|singly|news|yelling|Yelling)",
+                "(the|a|is|my|of|and|don't|'tis|it's|o'clock)",
+                "[a-z]+([A-Z][a-z]+){1,3}",
+                "[a-z]{0,3}(_'?[a-z0-9]{1,4}){1,3}",
+                "(/[a-z]{1,6}){1,3}\\.(rs|py)",
+                "[ÀÉÎÕÜàéîõüİıßǅΣσςДд]{1,4}[a-z]{0,3}",
+                "\\PC{1,4}",
+                "[<>&\"'(){};:,.-]{1,3}",
+            ];
+            prop::collection::vec(pieces, 0..30).prop_map(|parts| parts.join(" "))
+        }
+
+        fn reference(content: &str, query: &Query, options: &HighlightOptions) -> String {
+            let wanted: HashSet<String> = query.positive_terms().into_iter().collect();
+            highlight_tokens(content, &tokenize(content), &wanted, options)
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(
+                std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(1024)))]
+
+            #[test]
+            fn changes_nothing(content in text(), picks in prop::collection::vec(any::<prop::sample::Index>(), 1..4),
+                               extra in text(), max_words in 1usize..12, max_fragments in 0usize..4) {
+                let words: Vec<&str> = content.split_whitespace().collect();
+                let mut query: Vec<String> = picks.iter().filter(|_| !words.is_empty()).map(|pick| pick.get(&words).to_string()).collect();
+                query.push(extra.chars().take(12).collect());
+                let query = parse_query(&query.join(" "));
+                let options = HighlightOptions { max_words, max_fragments, ..Default::default() };
+                prop_assert_eq!(highlight(&content, &query, &options), reference(&content, &query, &options));
+            }
+        }
     }
 
     #[test]

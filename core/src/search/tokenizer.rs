@@ -70,6 +70,13 @@ impl Token {
 
 /// Tokenizes `text` into terms with positions and source spans, in text order.
 pub fn tokenize(text: &str) -> Vec<Token> {
+    tokenize_where(text, |_| true)
+}
+
+/// Tokenizes like [`tokenize`], but works out a token's term only when `may_match` accepts its
+/// lowercased text; the other tokens keep their position, span and kind with an empty term. The
+/// highlighter uses it to skip stemming the many words that cannot be one of a query's terms.
+pub fn tokenize_where(text: &str, may_match: impl Fn(&str) -> bool) -> Vec<Token> {
     let mut tokens = Vec::with_capacity(text.len() / 5);
     let mut scratch = Scratch::default();
     let mut position = 1u32;
@@ -90,7 +97,7 @@ pub fn tokenize(text: &str) -> Vec<Token> {
             at = span.end;
         } else if is_word_char(c) {
             let end = scan_compound(text, at, &mut scratch);
-            position = emit_compound(text, at..end, &mut scratch, position, &mut tokens);
+            position = emit_compound(text, at..end, &mut scratch, position, &may_match, &mut tokens);
             at = end;
         } else {
             at += c.len_utf8();
@@ -352,7 +359,14 @@ impl Hasher for FxHasher {
 }
 
 /// Emits the tokens of the compound in `scratch` and returns the position after it.
-fn emit_compound(text: &str, span: Range<usize>, scratch: &mut Scratch, position: u32, tokens: &mut Vec<Token>) -> u32 {
+fn emit_compound(
+    text: &str,
+    span: Range<usize>,
+    scratch: &mut Scratch,
+    position: u32,
+    may_match: &impl Fn(&str) -> bool,
+    tokens: &mut Vec<Token>,
+) -> u32 {
     let Scratch { segments, parts, lowered } = scratch;
     match parts.len() {
         0 => return position, // only underscores
@@ -361,9 +375,9 @@ fn emit_compound(text: &str, span: Range<usize>, scratch: &mut Scratch, position
             if raw.len() <= MAX_PART_BYTES {
                 lowercase_into(raw, lowered);
                 let (term, kind) = if is_stop_word(lowered) {
-                    (lowered.clone(), TokenKind::StopWord)
+                    (if may_match(lowered) { lowered.clone() } else { String::new() }, TokenKind::StopWord)
                 } else {
-                    (normalize_part(lowered), TokenKind::Word)
+                    (if may_match(lowered) { normalize_part(lowered) } else { String::new() }, TokenKind::Word)
                 };
                 tokens.push(Token { term, position, span, kind });
             }
@@ -374,7 +388,8 @@ fn emit_compound(text: &str, span: Range<usize>, scratch: &mut Scratch, position
 
     if span.len() <= MAX_COMPOUND_BYTES {
         lowercase_into(&text[span.clone()], lowered);
-        tokens.push(Token { term: lowered.clone(), position, span: span.clone(), kind: TokenKind::Compound });
+        let term = if may_match(lowered) { lowered.clone() } else { String::new() };
+        tokens.push(Token { term, position, span: span.clone(), kind: TokenKind::Compound });
     }
     let mut part_position = position;
     let several_segments = segments.len() > 1;
@@ -382,7 +397,7 @@ fn emit_compound(text: &str, span: Range<usize>, scratch: &mut Scratch, position
         if several_segments && segment_parts.len() > 1 && segment.len() <= MAX_COMPOUND_BYTES {
             lowercase_into(&text[segment.clone()], lowered);
             tokens.push(Token {
-                term: lowered.clone(),
+                term: if may_match(lowered) { lowered.clone() } else { String::new() },
                 position: part_position,
                 span: segment.clone(),
                 kind: TokenKind::Compound,
@@ -393,7 +408,7 @@ fn emit_compound(text: &str, span: Range<usize>, scratch: &mut Scratch, position
             if raw.len() <= MAX_PART_BYTES {
                 lowercase_into(raw, lowered);
                 tokens.push(Token {
-                    term: normalize_part(lowered),
+                    term: if may_match(lowered) { normalize_part(lowered) } else { String::new() },
                     position: part_position,
                     span: part.clone(),
                     kind: TokenKind::Part,
