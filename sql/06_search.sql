@@ -44,6 +44,9 @@ create function cco.search_statistics(
 returns table (terms text[], document_frequencies bigint[], document_count bigint,
                average_length double precision)
 language plpgsql stable security invoker parallel safe
+-- One row at most: told so, the planner does not expect a thousand and cost the search that
+-- joins it a thousand times too high (enough to have it compiled to machine code first).
+rows 1
 as $$
 declare
     query_terms text[] := cco.query_terms(search_query);
@@ -115,29 +118,37 @@ returns table (id uuid, conversation_id uuid, project_id uuid, role text, conten
 language plpgsql stable security invoker parallel safe
 as $$
 #variable_conflict use_column
+declare
+    corpus record;
 begin
     perform cco.check_page(limit_count, offset_count, 1000);
+    -- Once, before the search: parallel workers then share the figures instead of each
+    -- counting them again.
+    select * into corpus from cco.search_statistics(search_query, project_ids, conversation_ids);
+    if not found then
+        return; -- nothing searchable in the query
+    end if;
     return query
-    with statistics as (
-        select * from cco.search_statistics(search_query, project_ids, conversation_ids)
-    ),
-    ranked as (
-        select m.id, m.conversation_id, m.project_id, m.role, m.content, m."timestamp", m.token_count,
-               cco.rank(m.search_vector, s.terms, s.document_frequencies, s.document_count,
-                        s.average_length) as score
-        from statistics s
-        join cco.messages m on m.search_vector operator(cco.@@) cco.to_tsquery(search_query)
-        where (project_ids is null or m.project_id = any (project_ids))
+    -- Only keys and scores go through the ordering: a common term matches hundreds of
+    -- thousands of messages, and carrying their contents through it would copy each one.
+    with ranked as (
+        select m.id, m.project_id, m."timestamp",
+               cco.rank(m.search_vector, corpus.terms, corpus.document_frequencies, corpus.document_count,
+                        corpus.average_length) as score
+        from cco.messages m
+        where m.search_vector operator(cco.@@) cco.to_tsquery(search_query)
+          and (project_ids is null or m.project_id = any (project_ids))
           and (conversation_ids is null or m.conversation_id = any (conversation_ids))
           and (message_roles is null or m.role = any (message_roles))
         order by score desc, m."timestamp" desc, m.id
         limit limit_count offset offset_count
     )
-    select r.id, r.conversation_id, r.project_id, r.role, r.content, r."timestamp", r.token_count,
-           r.score, cco.highlight(r.content, search_query), p.name, c.title
+    select m.id, m.conversation_id, m.project_id, m.role, m.content, m."timestamp", m.token_count,
+           r.score, cco.highlight(m.content, search_query), p.name, c.title
     from ranked r
-    join cco.projects p on p.id = r.project_id
-    left join cco.conversations c on c.id = r.conversation_id and c.project_id = r.project_id
+    join cco.messages m on m.id = r.id and m.project_id = r.project_id
+    join cco.projects p on p.id = m.project_id
+    left join cco.conversations c on c.id = m.conversation_id and c.project_id = m.project_id
     order by r.score desc, r."timestamp" desc, r.id;
 end
 $$;

@@ -14,6 +14,10 @@ alter table cco.messages
     add column content_length integer generated always as (char_length(content)) stored;
 comment on column cco.messages.content_length is 'Characters in the content (generated).';
 
+-- Matching a stored search vector row by row costs its detoasting: the planner counts a common
+-- term's messages through the index rather than by reading the table until it has enough.
+alter function cco.tsvector_matches(tsvector, tsquery) cost 100;
+
 -- A project's messages by conversation and time, with every column the analytics views read:
 -- per-project and per-conversation analytics answer from this index alone, in conversation
 -- order, without visiting the wide message rows.
@@ -251,3 +255,97 @@ from (
 left join lateral cco.priced_usage(u.model, u.day, u.input_tokens, u.output_tokens,
                                    u.cache_creation_tokens, u.cache_read_tokens) price on true;
 
+
+-- Searches: the corpus statistics are computed once per search and known to be one row.
+create or replace function cco.search_statistics(
+    search_query text,
+    project_ids uuid[] default null,
+    conversation_ids uuid[] default null)
+returns table (terms text[], document_frequencies bigint[], document_count bigint,
+               average_length double precision)
+language plpgsql stable security invoker parallel safe
+-- One row at most: told so, the planner does not expect a thousand and cost the search that
+-- joins it a thousand times too high (enough to have it compiled to machine code first).
+rows 1
+as $$
+declare
+    query_terms text[] := cco.query_terms(search_query);
+    term text;
+    -- A variable, not an expression over a row: the planner sees a value it can give the
+    -- search index, under row level security too (a function call in the condition would
+    -- have to wait until the policy filtered every row).
+    term_query tsquery;
+    frequencies bigint[] := '{}';
+begin
+    foreach term in array query_terms loop
+        term_query := cco.lexeme_tsquery(term);
+        frequencies := frequencies || (
+            select count(*)
+            from (
+                select
+                from cco.messages m
+                where m.search_vector operator(cco.@@) term_query
+                  and (search_statistics.project_ids is null or m.project_id = any (search_statistics.project_ids))
+                  and (search_statistics.conversation_ids is null or m.conversation_id = any (search_statistics.conversation_ids))
+                limit cco.document_frequency_cap()
+            ) as capped);
+    end loop;
+    -- Conversations keep their message count and total search length, so the corpus the caller
+    -- can see is summed over conversations rather than counted over messages.
+    return query
+    select query_terms, frequencies, coalesce(sum(c.message_count), 0)::bigint,
+           coalesce(sum(c.search_length), 0)::double precision / nullif(sum(c.message_count), 0)
+    from cco.conversations c
+    where (search_statistics.project_ids is null or c.project_id = any (search_statistics.project_ids))
+      and (search_statistics.conversation_ids is null or c.id = any (search_statistics.conversation_ids))
+    having cardinality(query_terms) > 0;
+end
+$$;
+
+create or replace function cco.search_messages(
+    search_query text,
+    project_ids uuid[] default null,
+    conversation_ids uuid[] default null,
+    message_roles text[] default null,
+    limit_count integer default 50,
+    offset_count integer default 0)
+returns table (id uuid, conversation_id uuid, project_id uuid, role text, content text,
+               "timestamp" timestamptz, token_count integer, rank real, headline text,
+               project_name text, conversation_title text)
+language plpgsql stable security invoker parallel safe
+as $$
+#variable_conflict use_column
+declare
+    corpus record;
+begin
+    perform cco.check_page(limit_count, offset_count, 1000);
+    -- Once, before the search: parallel workers then share the figures instead of each
+    -- counting them again.
+    select * into corpus from cco.search_statistics(search_query, project_ids, conversation_ids);
+    if not found then
+        return; -- nothing searchable in the query
+    end if;
+    return query
+    -- Only keys and scores go through the ordering: a common term matches hundreds of
+    -- thousands of messages, and carrying their contents through it would copy each one.
+    with ranked as (
+        select m.id, m.project_id, m."timestamp",
+               cco.rank(m.search_vector, corpus.terms, corpus.document_frequencies, corpus.document_count,
+                        corpus.average_length) as score
+        from cco.messages m
+        where m.search_vector operator(cco.@@) cco.to_tsquery(search_query)
+          and (project_ids is null or m.project_id = any (project_ids))
+          and (conversation_ids is null or m.conversation_id = any (conversation_ids))
+          and (message_roles is null or m.role = any (message_roles))
+        order by score desc, m."timestamp" desc, m.id
+        limit limit_count offset offset_count
+    )
+    select m.id, m.conversation_id, m.project_id, m.role, m.content, m."timestamp", m.token_count,
+           r.score, cco.highlight(m.content, search_query), p.name, c.title
+    from ranked r
+    join cco.messages m on m.id = r.id and m.project_id = r.project_id
+    join cco.projects p on p.id = m.project_id
+    left join cco.conversations c on c.id = m.conversation_id and c.project_id = m.project_id
+    order by r.score desc, r."timestamp" desc, r.id;
+end
+$$;

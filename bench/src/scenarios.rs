@@ -237,6 +237,7 @@ impl<'a> Bench<'a> {
             let native = Self::time(&mut self.admin, NATIVE, &[query], repeat)?;
             let cco_found: i64 = self.admin.query_one(CCO, &[query]).map_err(db)?.get(0);
             let native_found: i64 = self.admin.query_one(NATIVE, &[query]).map_err(db)?.get(0);
+            self.say(&format!("  cco {:.1} ms, native {:.1} ms (medians)", quantile(&cco, 0.5), quantile(&native, 0.5)));
             let entry = by_kind.entry(kind).or_default();
             entry.0.extend(&cco);
             entry.1.extend(&native);
