@@ -336,8 +336,8 @@ impl<'a> Bench<'a> {
         self.run(&format!(
             "drop table if exists public.tool_call_times; \
              create table public.tool_call_times as \
-                 select t.execution_time_ms from cco.tool_calls t cross join generate_series(1, {copies}); \
-             vacuum analyze public.tool_call_times"))?;
+                 select t.execution_time_ms from cco.tool_calls t cross join generate_series(1, {copies})"))?;
+        self.run("vacuum analyze public.tool_call_times")?;
         let times: i64 = self.admin.query_one("select count(*) from public.tool_call_times", &[]).map_err(db)?.get(0);
         let summary = Self::time(&mut self.admin, "select cco.latency_summary(execution_time_ms) from public.tool_call_times", &[], 3)?;
         let percentiles = Self::time(&mut self.admin,
