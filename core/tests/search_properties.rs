@@ -1,6 +1,7 @@
 //! Properties of the search core that must hold for every input, checked on random ones.
 //! `PROPTEST_CASES=100000 cargo test --release -p cco-core --test search_properties` is the long run.
 
+use cco_core::search::highlight::reference_highlight;
 use cco_core::search::{highlight, index_document, parse_query, tokenize, HighlightOptions};
 use cco_core::tsvector::{TsVectorView, MAX_LEXEME_BYTES, MAX_POSITION, MAX_POSITIONS_PER_LEXEME};
 use proptest::prelude::*;
@@ -20,6 +21,39 @@ fn technical_text() -> impl Strategy<Value = String> {
         any::<char>().prop_map(String::from),
     ];
     prop::collection::vec(pieces, 0..40).prop_map(|parts| parts.join(" "))
+}
+
+/// Text rich in what stemming and lowercasing rewrite: inflections, irregular stems, apostrophes,
+/// stop words, and letters whose lowercase differs in length or script (`İ`, the Kelvin sign).
+fn stemming_text() -> impl Strategy<Value = String> {
+    let pieces = prop_oneof![
+        "[a-zA-Z]{1,10}",
+        "[a-z]{2,8}(ing|ingly|ies|ied|ly|ness|ational|ization|biliti|ability|s|'s|ed|edly|eed|y)",
+        "(skies|dying|lying|tying|idly|gently|ugly|early|only|singly|news|happy|ability|yelling|Yelling)",
+        "(the|a|is|my|of|and|don't|'tis|it's|o'clock|couldn’t)",
+        "[ÀÉÎÕÜàéîõüİıßǅΣσςДдK]{1,4}[a-z]{0,3}",
+        "\\PC{1,4}",
+        "[<>&\"'(){};:,.-]{1,3}",
+    ];
+    prop::collection::vec(pieces, 0..30).prop_map(|parts| parts.join(" "))
+}
+
+/// Identifiers and paths of every shape, back to back, including parts and compounds too long
+/// to be indexed.
+fn identifier_text() -> impl Strategy<Value = String> {
+    let pieces = prop_oneof![
+        "[a-z]+([A-Z][a-z]+){1,3}",
+        "[A-Z]{2,5}[A-Z][a-z]{1,6}",
+        "_{0,2}[a-zA-Z]{0,3}(_'?[a-zA-Z0-9]{1,4}){1,3}_{0,2}",
+        "[a-z]{1,6}(::[A-Za-z]{1,8}){1,3}",
+        "(/[a-zA-Z_]{1,6}){1,3}\\.(rs|py)",
+        "https?://[a-z]{3,8}\\.(com|io)/[a-zA-Z/-]{0,12}",
+        "[a-z]{1,4}[0-9]{1,3}[A-Z][a-z]{1,4}",
+        "[a-zA-Z]{60,70}",
+        "([a-z]{4,9}[./-]){30,40}[a-z]{1,4}",
+        "[日本語한국]{1,3}[a-z]{0,3}",
+    ];
+    prop::collection::vec(pieces, 0..24).prop_map(|parts| parts.join(" "))
 }
 
 /// A strict reader of the tsquery syntax cco emits, to prove the text is grammatical.
@@ -184,5 +218,40 @@ proptest! {
         let stripped = output.replace("[[", "").replace("]]", "");
         let original = content.replace("[[", "").replace("]]", "");
         prop_assert_eq!(stripped, original);
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig::with_cases(cases_or(1024)))]
+
+    /// The highlighter works out the terms of the few tokens that can match only; the reference
+    /// works out every term. Queries are made of the text's own words, whole or cut short, and of
+    /// text of their own.
+    #[test]
+    fn highlighting_equals_the_reference(
+        content in prop_oneof![technical_text(), stemming_text(), identifier_text(), "\\PC{0,200}"],
+        picks in prop::collection::vec((any::<prop::sample::Index>(), any::<prop::sample::Index>()), 0..4),
+        extra in prop_oneof![Just(String::new()), technical_text(), stemming_text(), "\\PC{1,12}"],
+        max_words in 1usize..40,
+        max_fragments in 0usize..4,
+        html_markers in any::<bool>(),
+    ) {
+        let words: Vec<&str> = content.split_whitespace().collect();
+        let mut query: Vec<String> = Vec::new();
+        if !words.is_empty() {
+            for (word, cut) in &picks {
+                let word = word.get(&words);
+                let boundaries: Vec<usize> = word.char_indices().map(|(at, _)| at).skip(1).chain([word.len()]).collect();
+                query.push(word[..*cut.get(&boundaries)].to_owned());
+            }
+        }
+        query.push(extra.chars().take(40).collect());
+        let query = parse_query(&query.join(" "));
+        let options = if html_markers {
+            HighlightOptions { max_words, max_fragments, ..HighlightOptions::default() }
+        } else {
+            HighlightOptions { start_sel: "[[".into(), stop_sel: "]]".into(), max_words, max_fragments, ..HighlightOptions::default() }
+        };
+        prop_assert_eq!(highlight(&content, &query, &options), reference_highlight(&content, &query, &options));
     }
 }

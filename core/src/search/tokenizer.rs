@@ -70,14 +70,69 @@ impl Token {
 
 /// Tokenizes `text` into terms with positions and source spans, in text order.
 pub fn tokenize(text: &str) -> Vec<Token> {
-    tokenize_where(text, |_| true)
+    let mut tokens = Vec::with_capacity(text.len() / 5);
+    let mut lowered = String::new();
+    scan(text, |found| tokens.push(found.into_token(&mut lowered)));
+    tokens
 }
 
-/// Tokenizes like [`tokenize`], but works out a token's term only when `may_match` accepts its
-/// lowercased text; the other tokens keep their position, span and kind with an empty term. The
-/// highlighter uses it to skip stemming the many words that cannot be one of a query's terms.
-pub fn tokenize_where(text: &str, may_match: impl Fn(&str) -> bool) -> Vec<Token> {
-    let mut tokens = Vec::with_capacity(text.len() / 5);
+/// A token as [`scan`] finds it: its place, and the text its term is made from, before the term
+/// is worked out.
+#[derive(Debug, Clone)]
+pub struct FoundToken<'a> {
+    /// Word position, 1-based.
+    pub position: u32,
+    /// Byte range in the source text.
+    pub span: Range<usize>,
+    /// The text the term is made from: the compound for a compound, else the part (a word's span
+    /// can hold more, such as the underscores of `__init__`).
+    pub source: &'a str,
+    form: Form,
+}
+
+/// How a found token's term is made from its source.
+#[derive(Debug, Clone, Copy)]
+enum Form {
+    /// A Han, kana or Hangul character: the term is the character itself.
+    Ideograph,
+    /// A standalone word: lowercased, then a stop word or stemmed.
+    Word,
+    /// A compound or segment: lowercased only.
+    Compound,
+    /// A part of a compound: lowercased and stemmed.
+    Part,
+}
+
+impl FoundToken<'_> {
+    /// The token with its term. `lowered` is a buffer the caller keeps between calls.
+    pub fn into_token(self, lowered: &mut String) -> Token {
+        let (term, kind) = match self.form {
+            Form::Ideograph => (self.source.to_owned(), TokenKind::Word),
+            Form::Compound => {
+                lowercase_into(self.source, lowered);
+                (lowered.clone(), TokenKind::Compound)
+            }
+            Form::Word => {
+                lowercase_into(self.source, lowered);
+                if is_stop_word(lowered) {
+                    (lowered.clone(), TokenKind::StopWord)
+                } else {
+                    (normalize_part(lowered), TokenKind::Word)
+                }
+            }
+            Form::Part => {
+                lowercase_into(self.source, lowered);
+                (normalize_part(lowered), TokenKind::Part)
+            }
+        };
+        Token { term, position: self.position, span: self.span, kind }
+    }
+}
+
+/// Finds the tokens of `text` in text order, as [`tokenize`] does, without working out their
+/// terms: that (lowercasing, stemming) is most of the cost of tokenizing, and the highlighter
+/// needs the terms of a few tokens only.
+pub fn scan<'a>(text: &'a str, mut visit: impl FnMut(FoundToken<'a>)) {
     let mut scratch = Scratch::default();
     let mut position = 1u32;
     let bytes = text.as_bytes();
@@ -92,18 +147,17 @@ pub fn tokenize_where(text: &str, may_match: impl Fn(&str) -> bool) -> Vec<Token
         let c = char_at(text, at);
         if is_ideograph(c) {
             let span = at..at + c.len_utf8();
-            tokens.push(Token { term: text[span.clone()].to_owned(), position, span: span.clone(), kind: TokenKind::Word });
+            visit(FoundToken { position, span: span.clone(), source: &text[span.clone()], form: Form::Ideograph });
             position += 1;
             at = span.end;
         } else if is_word_char(c) {
             let end = scan_compound(text, at, &mut scratch);
-            position = emit_compound(text, at..end, &mut scratch, position, &may_match, &mut tokens);
+            position = visit_compound(text, at..end, &scratch, position, &mut visit);
             at = end;
         } else {
             at += c.len_utf8();
         }
     }
-    tokens
 }
 
 /// The indexed terms of `text` in order, as `cco.tokenize` returns them.
@@ -111,25 +165,26 @@ pub fn terms(text: &str) -> Vec<String> {
     tokenize(text).into_iter().filter(Token::is_indexed).map(|token| token.term).collect()
 }
 
-/// Buffers reused across the compounds of one text, so that tokenizing allocates little more
-/// than the terms themselves.
+/// Buffers reused across the compounds of one text, so that scanning allocates nothing per
+/// compound.
 #[derive(Default)]
 struct Scratch {
     /// Segments of the current compound: each one's span and its range in `parts`.
     segments: Vec<(Range<usize>, Range<usize>)>,
     /// Parts of the current compound, segment after segment.
     parts: Vec<Range<usize>>,
-    /// The text being lowercased.
-    lowered: String,
 }
 
 /// The character starting at byte `at`, which must be a character boundary.
 fn char_at(text: &str, at: usize) -> char {
-    text[at..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER)
+    match text.as_bytes().get(at) {
+        Some(&byte) if byte.is_ascii() => char::from(byte), // no decoding for the common case
+        _ => text[at..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER),
+    }
 }
 
 fn is_ideograph(c: char) -> bool {
-    matches!(c as u32,
+    !c.is_ascii() && matches!(c as u32,
         0x3040..=0x30FF      // hiragana, katakana
         | 0x3400..=0x4DBF    // Han extension A
         | 0x4E00..=0x9FFF    // Han
@@ -139,7 +194,11 @@ fn is_ideograph(c: char) -> bool {
 }
 
 fn is_word_char(c: char) -> bool {
-    c == '_' || (c.is_alphanumeric() && !is_ideograph(c))
+    if c.is_ascii() {
+        c.is_ascii_alphanumeric() || c == '_'
+    } else {
+        c.is_alphanumeric() && !is_ideograph(c)
+    }
 }
 
 fn is_apostrophe(c: char) -> bool {
@@ -152,50 +211,63 @@ fn scan_compound(text: &str, start: usize, scratch: &mut Scratch) -> usize {
     scratch.parts.clear();
     let mut at = start;
     loop {
-        let segment_end = scan_segment(text, at);
+        let (segment_end, single_part) = scan_segment(text, at);
         let first_part = scratch.parts.len();
-        split_parts(text, at..segment_end, &mut scratch.parts);
+        if single_part {
+            scratch.parts.push(at..segment_end);
+        } else {
+            split_parts(text, at..segment_end, &mut scratch.parts);
+        }
         scratch.segments.push((at..segment_end, first_part..scratch.parts.len()));
         at = segment_end;
-        match connector_len(&text[at..]) {
+        match connector_len(&text.as_bytes()[at..]) {
             Some(length) if starts_with_word_char(&text[at + length..]) => at += length,
             _ => return at,
         }
     }
 }
 
-/// End of a run of word characters (apostrophes count when letters are on both sides).
-fn scan_segment(text: &str, start: usize) -> usize {
+/// End of a run of word characters (apostrophes count when letters are on both sides), and
+/// whether the run is surely a single part: ASCII, with no underscore and no capital after its
+/// first character. Most words are, and this spares splitting them.
+fn scan_segment(text: &str, start: usize) -> (usize, bool) {
     let bytes = text.as_bytes();
     let mut at = start;
+    let mut single_part = true;
     while at < bytes.len() {
         let byte = bytes[at];
-        if byte.is_ascii_alphanumeric() || byte == b'_' {
+        if byte.is_ascii_lowercase() || byte.is_ascii_digit() {
             at += 1;
             continue;
+        }
+        if byte.is_ascii_uppercase() || byte == b'_' {
+            single_part &= at == start && byte != b'_';
+            at += 1;
+            continue;
+        }
+        if byte.is_ascii() && byte != b'\'' {
+            break; // ASCII punctuation or space
         }
         let c = char_at(text, at);
         let apostrophe_inside_word = is_apostrophe(c)
             && at > start
             && text[at + c.len_utf8()..].chars().next().is_some_and(|next| next.is_alphabetic() && !is_ideograph(next));
         if (!byte.is_ascii() && is_word_char(c)) || apostrophe_inside_word {
+            single_part &= byte.is_ascii();
             at += c.len_utf8();
         } else {
             break;
         }
     }
-    at
+    (at, single_part)
 }
 
-fn connector_len(rest: &str) -> Option<usize> {
-    if rest.starts_with("://") {
-        Some(3)
-    } else if rest.starts_with("::") {
-        Some(2)
-    } else if rest.starts_with(['.', '/', '\\', '-', '@']) {
-        Some(1)
-    } else {
-        None
+fn connector_len(rest: &[u8]) -> Option<usize> {
+    match rest {
+        [b':', b'/', b'/', ..] => Some(3),
+        [b':', b':', ..] => Some(2),
+        [b'.' | b'/' | b'\\' | b'-' | b'@', ..] => Some(1),
+        _ => None,
     }
 }
 
@@ -241,7 +313,6 @@ fn split_parts(text: &str, segment: Range<usize>, parts: &mut Vec<Range<usize>>)
     }
 }
 
-/// Lowercases `text` into `into` (replacing what it held).
 /// `split_parts` for ASCII segments, byte by byte (the common case by far).
 fn split_ascii_parts(bytes: &[u8], segment: Range<usize>, parts: &mut Vec<Range<usize>>) {
     let mut part_start: Option<usize> = None;
@@ -273,6 +344,7 @@ fn split_ascii_parts(bytes: &[u8], segment: Range<usize>, parts: &mut Vec<Range<
     }
 }
 
+/// Lowercases `text` into `into` (replacing what it held).
 fn lowercase_into(text: &str, into: &mut String) {
     into.clear();
     if text.is_ascii() {
@@ -358,28 +430,21 @@ impl Hasher for FxHasher {
     }
 }
 
-/// Emits the tokens of the compound in `scratch` and returns the position after it.
-fn emit_compound(
-    text: &str,
+/// Visits the tokens of the compound in `scratch` and returns the position after it.
+fn visit_compound<'a>(
+    text: &'a str,
     span: Range<usize>,
-    scratch: &mut Scratch,
+    scratch: &Scratch,
     position: u32,
-    may_match: &impl Fn(&str) -> bool,
-    tokens: &mut Vec<Token>,
+    visit: &mut impl FnMut(FoundToken<'a>),
 ) -> u32 {
-    let Scratch { segments, parts, lowered } = scratch;
+    let Scratch { segments, parts } = scratch;
     match parts.len() {
         0 => return position, // only underscores
         1 => {
-            let raw = &text[parts[0].clone()];
-            if raw.len() <= MAX_PART_BYTES {
-                lowercase_into(raw, lowered);
-                let (term, kind) = if is_stop_word(lowered) {
-                    (if may_match(lowered) { lowered.clone() } else { String::new() }, TokenKind::StopWord)
-                } else {
-                    (if may_match(lowered) { normalize_part(lowered) } else { String::new() }, TokenKind::Word)
-                };
-                tokens.push(Token { term, position, span, kind });
+            let source = &text[parts[0].clone()];
+            if source.len() <= MAX_PART_BYTES {
+                visit(FoundToken { position, span, source, form: Form::Word });
             }
             return position + 1;
         }
@@ -387,32 +452,23 @@ fn emit_compound(
     }
 
     if span.len() <= MAX_COMPOUND_BYTES {
-        lowercase_into(&text[span.clone()], lowered);
-        let term = if may_match(lowered) { lowered.clone() } else { String::new() };
-        tokens.push(Token { term, position, span: span.clone(), kind: TokenKind::Compound });
+        visit(FoundToken { position, span: span.clone(), source: &text[span], form: Form::Compound });
     }
     let mut part_position = position;
     let several_segments = segments.len() > 1;
-    for (segment, segment_parts) in segments.iter() {
+    for (segment, segment_parts) in segments {
         if several_segments && segment_parts.len() > 1 && segment.len() <= MAX_COMPOUND_BYTES {
-            lowercase_into(&text[segment.clone()], lowered);
-            tokens.push(Token {
-                term: if may_match(lowered) { lowered.clone() } else { String::new() },
+            visit(FoundToken {
                 position: part_position,
                 span: segment.clone(),
-                kind: TokenKind::Compound,
+                source: &text[segment.clone()],
+                form: Form::Compound,
             });
         }
         for part in &parts[segment_parts.clone()] {
-            let raw = &text[part.clone()];
-            if raw.len() <= MAX_PART_BYTES {
-                lowercase_into(raw, lowered);
-                tokens.push(Token {
-                    term: if may_match(lowered) { normalize_part(lowered) } else { String::new() },
-                    position: part_position,
-                    span: part.clone(),
-                    kind: TokenKind::Part,
-                });
+            let source = &text[part.clone()];
+            if source.len() <= MAX_PART_BYTES {
+                visit(FoundToken { position: part_position, span: part.clone(), source, form: Form::Part });
             }
             part_position += 1;
         }
