@@ -278,8 +278,7 @@ impl<'a> ConversationLoad<'a> {
         !self.stored.contains_key(&message.uuid)
     }
 
-    /// Inserts the file's new messages in one statement, parents before replies, and returns how
-    /// many were inserted.
+    /// Inserts the file's new messages, parents before replies, and returns how many were inserted.
     fn insert_messages(&self) -> usize {
         let counted = self.counted_usage();
         let mut rows = MessageRows::default();
@@ -296,7 +295,23 @@ impl<'a> ConversationLoad<'a> {
         if rows.ids.is_empty() {
             return 0;
         }
-        let inserted = spi(Spi::connect_mut(|client| {
+        // A large load goes in two statements: the first part, then the rest once the statistics
+        // describe a table of that size (see cco.refresh_outgrown_statistics).
+        let inserted = if rows.ids.len() > FIRST_PART_OF_LARGE_LOAD {
+            let rest = rows.split_off(FIRST_PART_OF_LARGE_LOAD);
+            let first = self.insert_rows(rows);
+            spi(Spi::run("select cco.refresh_outgrown_statistics()"));
+            first + self.insert_rows(rest)
+        } else {
+            self.insert_rows(rows)
+        };
+        self.zero_superseded_usage(&counted);
+        inserted
+    }
+
+    /// Inserts rows in one statement, in the order given, and returns how many were inserted.
+    fn insert_rows(&self, rows: MessageRows) -> usize {
+        spi(Spi::connect_mut(|client| {
             client
                 .update(
                     "insert into cco.messages (id, conversation_id, project_id, role, content, \"timestamp\",
@@ -332,9 +347,7 @@ impl<'a> ConversationLoad<'a> {
                     ],
                 )
                 .map(|table| table.len())
-        }));
-        self.zero_superseded_usage(&counted);
-        inserted
+        }))
     }
 
     /// Usage each new message carries. Lines of one API response repeat its usage; only the line
@@ -587,6 +600,9 @@ fn apply_titles(conversations: &[Uuid]) {
     spi(Spi::run_with_args("select cco.apply_summary_titles($1)", &[conversations.to_vec().into()]));
 }
 
+/// Beyond this many new messages, a load refreshes outgrown planner statistics part way.
+const FIRST_PART_OF_LARGE_LOAD: usize = 2_000;
+
 /// The arrays one INSERT of messages takes.
 #[derive(Default)]
 struct MessageRows {
@@ -619,6 +635,24 @@ impl MessageRows {
         self.parents.push(parent);
         self.metadata.push(message.metadata.to_string());
         self.external_ids.push(message.uuid.clone());
+    }
+
+    /// Keeps the first `at` rows and returns the others.
+    fn split_off(&mut self, at: usize) -> MessageRows {
+        MessageRows {
+            ids: self.ids.split_off(at),
+            roles: self.roles.split_off(at),
+            contents: self.contents.split_off(at),
+            timestamps: self.timestamps.split_off(at),
+            input: self.input.split_off(at),
+            output: self.output.split_off(at),
+            cache_write: self.cache_write.split_off(at),
+            cache_read: self.cache_read.split_off(at),
+            models: self.models.split_off(at),
+            parents: self.parents.split_off(at),
+            metadata: self.metadata.split_off(at),
+            external_ids: self.external_ids.split_off(at),
+        }
     }
 }
 

@@ -229,6 +229,9 @@ def test_hostile_transcripts_load_what_is_valid_and_change_nothing_stored(db, lo
 
 
 def test_a_hundred_thousand_line_transcript_loads_completely(db):
+    # Runs on the connection that loaded the small hostile files first: its foreign-key checks were
+    # planned while the tables were small and never analyzed. Without the statistics refresh part
+    # way through a large load, each of the 100,000 parent checks read the whole project (15 min).
     lines = []
     previous = None
     for n in range(100_000):

@@ -19,8 +19,8 @@ from catalog_fingerprint import differences, fingerprint
 from conftest import _admin_connect, create_database, drop_database, scalar
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
-# Every released version: each must update to this one (0.1.0 through 0.2.0 on the way).
-RELEASES = ["0.1.0", "0.2.0"]
+# Every released version: each must update to this one (through every release in between).
+RELEASES = ["0.1.0", "0.2.0", "0.3.0"]
 SAMPLE_TRANSCRIPTS = os.path.join(ROOT, "examples", "claude-projects", "-home-dev-shop")
 
 
