@@ -470,20 +470,40 @@ returns table (block_start timestamptz, block_end timestamptz, first_entry times
                remaining_minutes bigint)
 language sql stable security invoker parallel safe
 as $$
-    select b.*
-    from (
-        select array_agg(m."timestamp")                   as at,
-               array_agg(m.input_tokens::bigint)          as input,
-               array_agg(m.output_tokens::bigint)         as output,
-               array_agg(m.cache_creation_tokens::bigint) as cache_creation,
-               array_agg(m.cache_read_tokens::bigint)     as cache_read,
-               array_agg(coalesce(cco.usage_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
-                                                 m.cache_creation_tokens, m.cache_read_tokens), 0)::float8) as cost,
-               array_agg(m.model)                         as model
+    with usage as (
+        select m."timestamp" as at, m."timestamp"::date as day, m.model,
+               m.input_tokens, m.output_tokens, m.cache_creation_tokens, m.cache_read_tokens
         from cco.messages m
         where m.token_count > 0
           and (usage_blocks.project_ids is null or m.project_id = any (usage_blocks.project_ids))
           and (usage_blocks.since is null or m."timestamp" >= usage_blocks.since)
+    ),
+    -- Prices are looked up once per model and day, not once per message: a model's price per
+    -- million tokens of a kind is the cost of a million tokens of that kind.
+    prices as (
+        select d.model, d.day,
+               cco.usage_cost(d.model, d.day::timestamptz, 1000000, 0, 0, 0) as input_per_million,
+               cco.usage_cost(d.model, d.day::timestamptz, 0, 1000000, 0, 0) as output_per_million,
+               cco.usage_cost(d.model, d.day::timestamptz, 0, 0, 1000000, 0) as cache_write_per_million,
+               cco.usage_cost(d.model, d.day::timestamptz, 0, 0, 0, 1000000) as cache_read_per_million
+        from (select distinct model, day from usage) as d
+    )
+    select b.*
+    from (
+        select array_agg(u.at)                          as at,
+               array_agg(u.input_tokens::bigint)        as input,
+               array_agg(u.output_tokens::bigint)       as output,
+               array_agg(u.cache_creation_tokens::bigint) as cache_creation,
+               array_agg(u.cache_read_tokens::bigint)   as cache_read,
+               -- As cco.usage_cost prices each message: the same sum, rounded the same way.
+               array_agg(coalesce(round((u.input_tokens * p.input_per_million
+                                         + u.output_tokens * p.output_per_million
+                                         + u.cache_creation_tokens * p.cache_write_per_million
+                                         + u.cache_read_tokens * p.cache_read_per_million) / 1000000, 6),
+                                  0)::float8)           as cost,
+               array_agg(u.model)                       as model
+        from usage u
+        left join prices p on p.model = u.model and p.day = u.day
     ) as usage
     cross join lateral cco.compute_usage_blocks(usage.at, usage.input, usage.output, usage.cache_creation,
                                                 usage.cache_read, usage.cost, usage.model, now(),

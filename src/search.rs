@@ -58,8 +58,10 @@ fn search_length(search_vector: TsVector) -> i32 {
 #[pg_extern(immutable, parallel_safe)]
 fn rank(
     search_vector: Option<TsVector>,
-    terms: Option<Vec<Option<String>>>,
-    document_frequencies: Option<Vec<Option<i64>>>,
+    // Borrowed arrays: this runs once per matching message, and the arguments are the same for
+    // every one of them, so nothing is copied out of them.
+    terms: Option<Array<'_, &str>>,
+    document_frequencies: Option<Array<'_, i64>>,
     document_count: Option<i64>,
     average_length: Option<f64>,
     k1: default!(f64, 1.2),
@@ -71,14 +73,13 @@ fn rank(
     let Ok(view) = TsVectorView::new(vector.payload()) else {
         return 0.0;
     };
-    let frequencies = document_frequencies.unwrap_or_default();
     let corpus = CorpusStats {
         documents: document_count.unwrap_or(0) as f64,
         average_length: average_length.unwrap_or(0.0),
     };
     let matches = terms.iter().enumerate().filter_map(|(index, term)| {
-        let lexeme = view.find(term.as_deref()?.as_bytes()).ok()??;
-        let df = frequencies.get(index).copied().flatten().unwrap_or(1) as f64;
+        let lexeme = view.find(term?.as_bytes()).ok()??;
+        let df = document_frequencies.as_ref().and_then(|frequencies| frequencies.get(index).flatten()).unwrap_or(1) as f64;
         Some((lexeme.frequency(), df))
     });
     let length = view.occurrences().unwrap_or(0);

@@ -166,16 +166,29 @@ impl<'a> Bench<'a> {
         let corpus = self.corpus;
         let mut rng = Rng::new(2024);
         let sample: Vec<&str> = (0..4_000).map(|_| corpus.messages[rng.below(corpus.messages.len())].content.as_str()).collect();
-        let mut frequency: HashMap<String, usize> = HashMap::new();
+        // A selective query is a word whose term (what both engines look up, once stemmed) is
+        // rare wherever the tokenizer finds it: "actualing" is rare as written but searches for
+        // the common "actual", and a word seldom written alone can be common inside identifiers.
+        let mut term_frequency: HashMap<String, usize> = HashMap::new();
+        let mut words: HashMap<String, String> = HashMap::new();
         for text in &sample {
+            for term in cco_core::search::terms(text) {
+                *term_frequency.entry(term).or_default() += 1;
+            }
             for word in text.split_whitespace() {
                 let word = word.trim_matches(|c: char| !c.is_alphanumeric());
                 if word.len() >= 6 && word.chars().all(|c| c.is_ascii_lowercase()) {
-                    *frequency.entry(word.to_owned()).or_default() += 1;
+                    if let [term] = cco_core::search::terms(word).as_slice() {
+                        words.entry(word.to_owned()).or_insert_with(|| term.clone());
+                    }
                 }
             }
         }
-        let mut selective: Vec<&String> = frequency.iter().filter(|(_, &n)| n == 1).map(|(w, _)| w).collect();
+        let mut selective: Vec<&String> = words
+            .iter()
+            .filter(|(_, term)| term_frequency.get(term.as_str()) == Some(&1))
+            .map(|(word, _)| word)
+            .collect();
         selective.sort();
         let mut queries: Vec<(&'static str, String)> = Vec::new();
         for i in 0..8 {
@@ -378,6 +391,10 @@ impl<'a> Bench<'a> {
             self.figures.push(Figure::new(format!("dashboard: cco.{view} for the largest project ({messages} messages)"), "ms", Better::Lower)
                 .cco(ms).target("< 100 ms", ms < 100.0));
         }
+        let times = Self::time(&mut self.admin, "select * from cco.usage_blocks(array[$1]::uuid[])", &[&project], 3)?;
+        let ms = quantile(&times, 0.5);
+        self.figures.push(Figure::new(format!("dashboard: cco.usage_blocks for the largest project ({messages} messages)"), "ms", Better::Lower)
+            .cco(ms).target("< 100 ms", ms < 100.0));
         let times = Self::time(&mut self.admin, "select cco.refresh_analytics()", &[], 2)?;
         self.figures.push(Figure::new("refresh_analytics()", "ms", Better::Lower).cco(quantile(&times, 0.5)));
         Ok(())
