@@ -232,6 +232,41 @@ def test_a_growing_file_ends_as_if_loaded_once(cluster, fixture_files, cut):
         drop_database(grown)
 
 
+def chain_transcript(count: int, cwd: str) -> str:
+    lines, previous = [], None
+    for n in range(count):
+        uuid = f"00000000-0000-4000-a000-{n:012x}"
+        lines.append(json.dumps({"type": "user" if n % 2 == 0 else "assistant", "uuid": uuid, "parentUuid": previous,
+                                 "cwd": cwd, "timestamp": f"2025-05-01T{n // 3600 % 24:02d}:{n // 60 % 60:02d}:{n % 60:02d}Z",
+                                 "message": {"content": f"line {n}"}}))
+        previous = uuid
+    return "\n".join(lines)
+
+
+def test_a_large_load_refreshes_the_statistics_its_tables_outgrew(cluster):
+    # Foreign-key checks are planned from the tables' statistics and the plan is kept for the
+    # session; a large load refreshes outgrown statistics part way, inside its own transaction.
+    from conftest import create_database, drop_database
+    database = create_database("cco_ingest_statistics")
+    statistics = "select reltuples from pg_class where oid = 'cco.messages'::regclass"
+    try:
+        admin = database.admin
+        assert scalar(admin, statistics) < 0, "a new table has never been analyzed"
+        ingest(admin, chain_transcript(10, "/src/small"), "small.jsonl")
+        assert scalar(admin, statistics) < 0, "a small load leaves statistics to autovacuum"
+        # Through the API, as a user who does not own the tables (only their owner may analyze).
+        api = database.connect_api()
+        with request(api, new_id()):
+            report = scalar(api, "select cco.ingest_transcript(%s, '/h/u/large.jsonl')", [chain_transcript(5_000, "/src/large")])
+            assert report["messages_inserted"] == 5_000
+            assert scalar(api, statistics) >= 2_000, "analyzed once the first part was in"
+        depths = admin.execute("select min(depth), max(depth), count(*) from cco.messages m "
+                               "join cco.conversations c on c.id = m.conversation_id where c.file_path like '%large.jsonl'").fetchone()
+        assert depths == (0, 4_999, 5_000), "the two statements of the load make one thread"
+    finally:
+        drop_database(database)
+
+
 def test_bad_lines_are_skipped_and_the_rest_is_stored(db):
     lines = [
         json.dumps({"type": "user", "uuid": "bad-1", "parentUuid": None, "cwd": "/tmp/bad",
