@@ -71,6 +71,59 @@ create operator class cco.tsvector_search_ops for type tsvector using gin as
     function 6 gin_tsquery_triconsistent(internal, smallint, tsvector, integer, internal, internal, internal),
     storage text;
 
+-- The ranked search index (src/search_index, cco_core::search_index): an inverted index whose
+-- posting lists carry term frequencies, document lengths and per-block score bounds, kept per
+-- project. It answers "the best BM25 matches of this query in these projects" reading only the
+-- blocks that can hold them, where GIN can only list every match to be ranked afterwards.
+-- Access methods have no schema; the cco_ prefix says whose it is.
+create access method cco_rank type index handler cco.rank_index_handler;
+
+comment on function cco.rank_index_handler(internal) is
+    'Handler of the cco_rank index access method.';
+
+comment on access method cco_rank is
+    'Ranked search index of cco: top-k BM25 matches of a tsquery with block-max pruning, per project.';
+
+-- Orders rows by relevance: the negated BM25 score, so that the best match sorts first as
+-- distances do. The index computes it for the rows it returns; other plans call the function.
+create operator cco.<&> (
+    leftarg = tsvector,
+    rightarg = cco.ranking,
+    function = cco.ranked_distance
+);
+
+comment on operator cco.<&> (tsvector, cco.ranking) is
+    'Relevance as a distance: minus the BM25 score of a search vector under a ranking (ORDER BY search_vector <&> ranking puts the best first).';
+
+create operator class cco.tsvector_rank_ops default for type tsvector using cco_rank as
+    operator 1 cco.@@ (tsvector, tsquery),
+    operator 2 pg_catalog.@@ (tsvector, tsquery),
+    operator 3 cco.<&> (tsvector, cco.ranking) for order by pg_catalog.float_ops;
+
+-- A project within a search scope, every project when the scope is NULL: one condition that
+-- serves callers who see everything and callers limited to their projects. LEAKPROOF (it
+-- raises nothing) so that it can be an index condition under row level security.
+alter function cco.in_scope(uuid, uuid[]) leakproof;
+
+comment on function cco.in_scope(uuid, uuid[]) is
+    'True when the project is one of scope, or scope is NULL (every project): project_id <@ scope.';
+
+create operator cco.<@ (
+    leftarg = uuid,
+    rightarg = uuid[],
+    function = cco.in_scope
+);
+
+comment on operator cco.<@ (uuid, uuid[]) is
+    'A project within a search scope (NULL: every project).';
+
+create operator class cco.uuid_rank_ops default for type uuid using cco_rank as
+    operator 1 pg_catalog.= (uuid, uuid),
+    operator 2 cco.<@ (uuid, uuid[]);
+
+-- Searches of messages: matches of a query, best first, within the projects searched.
+create index messages_rank_idx on cco.messages using cco_rank (search_vector, project_id);
+
 -- Candidate retrieval for search: which messages contain the query's terms. Ranking and
 -- highlighting then work on those candidates only (sql/06_search.sql).
 create index messages_search_idx on cco.messages using gin (search_vector cco.tsvector_search_ops);

@@ -107,6 +107,58 @@ $$;
 comment on function cco.check_page(integer, integer, integer) is
     'Raises invalid_parameter_value for a negative or too large limit, or a negative offset.';
 
+-- The projects a search covers: those asked for (every one when none are) that the caller may
+-- read. NULL means every project, for callers who see everything and asked for no subset.
+create function cco.search_scope(project_ids uuid[] default null) returns uuid[]
+language plpgsql stable security invoker parallel safe
+as $$
+declare
+    readable uuid[];
+begin
+    if cco.has_full_access() then
+        return project_ids;
+    end if;
+    readable := cco.readable_project_ids();
+    if project_ids is null then
+        return readable;
+    end if;
+    return array(select unnest(readable) intersect select unnest(project_ids));
+end
+$$;
+
+comment on function cco.search_scope(uuid[]) is
+    'The projects a search of project_ids (all when NULL) covers for the caller: those the caller may read. NULL for callers with full access who asked for all.';
+
+-- Statistics of the projects the caller may read, never others: the function that reads them
+-- for any projects is the extension owner's alone, called here with the caller's scope.
+create function cco.message_ranking(search_query text, project_ids uuid[] default null)
+returns cco.ranking
+language plpgsql stable security definer parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    return cco.ranking_within('cco.messages_rank_idx'::regclass, search_query, cco.search_scope(project_ids));
+end
+$$;
+
+revoke execute on function cco.ranking_within(regclass, text, uuid[]) from public;
+
+comment on function cco.ranking_within(regclass, text, uuid[]) is
+    'The ranking of a query over the rows of some projects (all when NULL) as a cco_rank index counts them. For the extension owner: API callers use cco.message_ranking.';
+comment on function cco.message_ranking(text, uuid[]) is
+    'How a search of messages ranks: the query''s terms with their document frequencies, the number of messages and their total length, over the messages the caller may see (within project_ids when given). Read from the ranked search index in microseconds.';
+comment on function cco.ranked_distance(tsvector, cco.ranking) is
+    'Minus the BM25 score of a search vector under a ranking: what ORDER BY search_vector <&> ranking sorts by.';
+comment on function cco.optimize_rank_index(regclass) is
+    'Writes the pending entries of a cco_rank index out and merges its segments into one. VACUUM keeps the index in shape by itself; this is for after a bulk load.';
+
+comment on function cco.rank_index_segments(regclass) is
+    'The segments of a cco_rank index: documents, deleted documents, terms, postings and the bytes of their blocks, directories and dictionary. Reads the whole index.';
+
+-- Rewriting and walking a whole index are maintenance for its owner, not API calls.
+revoke execute on function cco.optimize_rank_index(regclass) from public;
+revoke execute on function cco.rank_index_segments(regclass) from public;
+
 create function cco.search_messages(
     search_query text,
     project_ids uuid[] default null,
@@ -121,37 +173,33 @@ language plpgsql stable security invoker parallel safe
 as $$
 #variable_conflict use_column
 declare
-    corpus record;
+    scope uuid[] := cco.search_scope(project_ids);
+    matching tsquery := cco.to_tsquery(search_query);
+    ranking cco.ranking;
 begin
     perform cco.check_page(limit_count, offset_count, 1000);
-    -- Once, before the search: parallel workers then share the figures instead of each
-    -- counting them again.
-    select * into corpus from cco.search_statistics(search_query, project_ids, conversation_ids);
-    if not found then
+    if numnode(matching) = 0 then
         return; -- nothing searchable in the query
     end if;
+    ranking := cco.message_ranking(search_query, project_ids);
+    -- The ranked index (messages_rank_idx) walks the best matches first and stops after the
+    -- page; the projects searched are an index condition, so it reads only theirs.
     return query
-    -- Only keys and scores go through the ordering: a common term matches hundreds of
-    -- thousands of messages, and carrying their contents through it would copy each one.
-    with ranked as (
-        select m.id, m.project_id, m."timestamp",
-               cco.rank(m.search_vector, corpus.terms, corpus.document_frequencies, corpus.document_count,
-                        corpus.average_length) as score
+    select m.id, m.conversation_id, m.project_id, m.role, m.content, m."timestamp", m.token_count,
+           (0 - m.distance)::real, cco.highlight(m.content, search_query), p.name, c.title
+    from (
+        select m.*, m.search_vector operator(cco.<&>) ranking as distance
         from cco.messages m
-        where m.search_vector operator(cco.@@) cco.to_tsquery(search_query)
-          and (project_ids is null or m.project_id = any (project_ids))
+        where m.search_vector operator(cco.@@) matching
+          and m.project_id operator(cco.<@) scope
           and (conversation_ids is null or m.conversation_id = any (conversation_ids))
           and (message_roles is null or m.role = any (message_roles))
-        order by score desc, m."timestamp" desc, m.id
+        order by m.search_vector operator(cco.<&>) ranking
         limit limit_count offset offset_count
-    )
-    select m.id, m.conversation_id, m.project_id, m.role, m.content, m."timestamp", m.token_count,
-           r.score, cco.highlight(m.content, search_query), p.name, c.title
-    from ranked r
-    join cco.messages m on m.id = r.id and m.project_id = r.project_id
+    ) as m
     join cco.projects p on p.id = m.project_id
     left join cco.conversations c on c.id = m.conversation_id and c.project_id = m.project_id
-    order by r.score desc, r."timestamp" desc, r.id;
+    order by m.distance, m."timestamp" desc, m.id;
 end
 $$;
 
@@ -172,8 +220,8 @@ as $$
 begin
     perform cco.check_page(limit_count, offset_count, 1000);
     return query
-    with statistics as (
-        select * from cco.search_statistics(search_query, project_ids)
+    with ranking as (
+        select cco.message_ranking(search_query, project_ids) as ranking
     ),
     message_hits as (
         -- per conversation: its best message, how well it matched, and how many messages matched
@@ -181,20 +229,16 @@ begin
                scored.conversation_id, scored.content, scored.score,
                count(*) over (partition by scored.conversation_id) as hits
         from (
-            select m.conversation_id, m.content,
-                   cco.rank(m.search_vector, s.terms, s.document_frequencies, s.document_count,
-                            s.average_length) as score
-            from statistics s
+            select m.conversation_id, m.content, 0 - (m.search_vector operator(cco.<&>) k.ranking) as score
+            from ranking k
             join cco.messages m on m.search_vector operator(cco.@@) cco.to_tsquery(search_query)
             where project_ids is null or m.project_id = any (project_ids)
         ) as scored
         order by scored.conversation_id, scored.score desc
     ),
     title_hits as (
-        select c.id,
-               cco.rank(c.search_vector, s.terms, s.document_frequencies, s.document_count,
-                        s.average_length) as score
-        from statistics s
+        select c.id, 0 - (c.search_vector operator(cco.<&>) k.ranking) as score
+        from ranking k
         join cco.conversations c on c.search_vector operator(cco.@@) cco.to_tsquery(search_query)
         where project_ids is null or c.project_id = any (project_ids)
     ),

@@ -139,3 +139,279 @@ as $$
                                                 usage_blocks.block_length) as b
     where usage.at is not null
 $$;
+
+-- Ranked search: the cco_rank index access method (src/search_index, cco_core::search_index)
+-- answers "the best BM25 matches of this query in these projects" reading only the posting
+-- blocks that can hold them, with statistics kept per project. search_messages and
+-- search_conversations rank through it; search_statistics is left as it was for its callers.
+-- Building messages_rank_idx reads every message once.
+
+create type cco.ranking as (
+    terms        text[],
+    frequencies  bigint[],
+    documents    bigint,
+    total_length bigint,
+    k1           double precision,
+    b            double precision
+);
+
+comment on type cco.ranking is
+    'How a search ranks (BM25): its terms with the number of messages holding each, the number of messages searched and their total length, and the parameters k1 and b. Made by cco.message_ranking over what the caller may see; rows are ordered by it with search_vector <&> ranking.';
+
+create function cco.ranked_distance(search_vector tsvector, ranking cco.ranking) returns double precision
+        language c immutable parallel safe cost 100 as 'MODULE_PATHNAME', 'ranked_distance_wrapper';
+
+CREATE  FUNCTION "in_scope"(
+	"project" uuid, /* Option < Uuid > */
+	"scope" uuid[] /* :: std :: option :: Option < pgrx :: Array < '_, Uuid > > */
+) RETURNS bool /* bool */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'in_scope_wrapper';
+
+create function cco.rank_index_handler(internal) returns index_am_handler
+        language c strict as 'MODULE_PATHNAME', 'rank_index_handler_wrapper';
+
+CREATE  FUNCTION "ranking_within"(
+	"index" regclass, /* pgrx :: PgRelation */
+	"search_query" TEXT, /* Option < & str > */
+	"scope" uuid[] /* :: std :: option :: Option < Vec < Option < Uuid > > > */
+) RETURNS cco.ranking /* :: pgrx :: heap_tuple :: PgHeapTuple < '_, :: pgrx :: pgbox :: AllocatedByRust
+> */
+STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'ranking_within_wrapper';
+
+CREATE  FUNCTION "optimize_rank_index"(
+	"index" regclass /* pgrx :: PgRelation */
+) RETURNS void
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'optimize_rank_index_wrapper';
+
+CREATE  FUNCTION "rank_index_segments"(
+	"index" regclass /* pgrx :: PgRelation */
+) RETURNS TABLE (
+	"segment" bigint,  /* i64 */
+	"documents" bigint,  /* i64 */
+	"deleted" bigint,  /* i64 */
+	"terms" bigint,  /* i64 */
+	"inline_terms" bigint,  /* i64 */
+	"postings" bigint,  /* i64 */
+	"block_bytes" bigint,  /* i64 */
+	"directory_bytes" bigint,  /* i64 */
+	"dictionary_bytes" bigint  /* i64 */
+)
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'rank_index_segments_wrapper';
+
+-- The ranked search index (src/search_index, cco_core::search_index): an inverted index whose
+-- posting lists carry term frequencies, document lengths and per-block score bounds, kept per
+-- project. It answers "the best BM25 matches of this query in these projects" reading only the
+-- blocks that can hold them, where GIN can only list every match to be ranked afterwards.
+-- Access methods have no schema; the cco_ prefix says whose it is.
+create access method cco_rank type index handler cco.rank_index_handler;
+
+comment on function cco.rank_index_handler(internal) is
+    'Handler of the cco_rank index access method.';
+
+comment on access method cco_rank is
+    'Ranked search index of cco: top-k BM25 matches of a tsquery with block-max pruning, per project.';
+
+-- Orders rows by relevance: the negated BM25 score, so that the best match sorts first as
+-- distances do. The index computes it for the rows it returns; other plans call the function.
+create operator cco.<&> (
+    leftarg = tsvector,
+    rightarg = cco.ranking,
+    function = cco.ranked_distance
+);
+
+comment on operator cco.<&> (tsvector, cco.ranking) is
+    'Relevance as a distance: minus the BM25 score of a search vector under a ranking (ORDER BY search_vector <&> ranking puts the best first).';
+
+create operator class cco.tsvector_rank_ops default for type tsvector using cco_rank as
+    operator 1 cco.@@ (tsvector, tsquery),
+    operator 2 pg_catalog.@@ (tsvector, tsquery),
+    operator 3 cco.<&> (tsvector, cco.ranking) for order by pg_catalog.float_ops;
+
+-- A project within a search scope, every project when the scope is NULL: one condition that
+-- serves callers who see everything and callers limited to their projects. LEAKPROOF (it
+-- raises nothing) so that it can be an index condition under row level security.
+alter function cco.in_scope(uuid, uuid[]) leakproof;
+
+comment on function cco.in_scope(uuid, uuid[]) is
+    'True when the project is one of scope, or scope is NULL (every project): project_id <@ scope.';
+
+create operator cco.<@ (
+    leftarg = uuid,
+    rightarg = uuid[],
+    function = cco.in_scope
+);
+
+comment on operator cco.<@ (uuid, uuid[]) is
+    'A project within a search scope (NULL: every project).';
+
+create operator class cco.uuid_rank_ops default for type uuid using cco_rank as
+    operator 1 pg_catalog.= (uuid, uuid),
+    operator 2 cco.<@ (uuid, uuid[]);
+
+-- Searches of messages: matches of a query, best first, within the projects searched.
+create index messages_rank_idx on cco.messages using cco_rank (search_vector, project_id);
+
+
+-- The projects a search covers: those asked for (every one when none are) that the caller may
+-- read. NULL means every project, for callers who see everything and asked for no subset.
+create function cco.search_scope(project_ids uuid[] default null) returns uuid[]
+language plpgsql stable security invoker parallel safe
+as $$
+declare
+    readable uuid[];
+begin
+    if cco.has_full_access() then
+        return project_ids;
+    end if;
+    readable := cco.readable_project_ids();
+    if project_ids is null then
+        return readable;
+    end if;
+    return array(select unnest(readable) intersect select unnest(project_ids));
+end
+$$;
+
+comment on function cco.search_scope(uuid[]) is
+    'The projects a search of project_ids (all when NULL) covers for the caller: those the caller may read. NULL for callers with full access who asked for all.';
+
+-- Statistics of the projects the caller may read, never others: the function that reads them
+-- for any projects is the extension owner's alone, called here with the caller's scope.
+create function cco.message_ranking(search_query text, project_ids uuid[] default null)
+returns cco.ranking
+language plpgsql stable security definer parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    return cco.ranking_within('cco.messages_rank_idx'::regclass, search_query, cco.search_scope(project_ids));
+end
+$$;
+
+revoke execute on function cco.ranking_within(regclass, text, uuid[]) from public;
+
+comment on function cco.ranking_within(regclass, text, uuid[]) is
+    'The ranking of a query over the rows of some projects (all when NULL) as a cco_rank index counts them. For the extension owner: API callers use cco.message_ranking.';
+comment on function cco.message_ranking(text, uuid[]) is
+    'How a search of messages ranks: the query''s terms with their document frequencies, the number of messages and their total length, over the messages the caller may see (within project_ids when given). Read from the ranked search index in microseconds.';
+comment on function cco.ranked_distance(tsvector, cco.ranking) is
+    'Minus the BM25 score of a search vector under a ranking: what ORDER BY search_vector <&> ranking sorts by.';
+comment on function cco.optimize_rank_index(regclass) is
+    'Writes the pending entries of a cco_rank index out and merges its segments into one. VACUUM keeps the index in shape by itself; this is for after a bulk load.';
+
+comment on function cco.rank_index_segments(regclass) is
+    'The segments of a cco_rank index: documents, deleted documents, terms, postings and the bytes of their blocks, directories and dictionary. Reads the whole index.';
+
+-- Rewriting and walking a whole index are maintenance for its owner, not API calls.
+revoke execute on function cco.optimize_rank_index(regclass) from public;
+revoke execute on function cco.rank_index_segments(regclass) from public;
+
+
+create or replace function cco.search_messages(
+    search_query text,
+    project_ids uuid[] default null,
+    conversation_ids uuid[] default null,
+    message_roles text[] default null,
+    limit_count integer default 50,
+    offset_count integer default 0)
+returns table (id uuid, conversation_id uuid, project_id uuid, role text, content text,
+               "timestamp" timestamptz, token_count integer, rank real, headline text,
+               project_name text, conversation_title text)
+language plpgsql stable security invoker parallel safe
+as $$
+#variable_conflict use_column
+declare
+    scope uuid[] := cco.search_scope(project_ids);
+    matching tsquery := cco.to_tsquery(search_query);
+    ranking cco.ranking;
+begin
+    perform cco.check_page(limit_count, offset_count, 1000);
+    if numnode(matching) = 0 then
+        return; -- nothing searchable in the query
+    end if;
+    ranking := cco.message_ranking(search_query, project_ids);
+    -- The ranked index (messages_rank_idx) walks the best matches first and stops after the
+    -- page; the projects searched are an index condition, so it reads only theirs.
+    return query
+    select m.id, m.conversation_id, m.project_id, m.role, m.content, m."timestamp", m.token_count,
+           (0 - m.distance)::real, cco.highlight(m.content, search_query), p.name, c.title
+    from (
+        select m.*, m.search_vector operator(cco.<&>) ranking as distance
+        from cco.messages m
+        where m.search_vector operator(cco.@@) matching
+          and m.project_id operator(cco.<@) scope
+          and (conversation_ids is null or m.conversation_id = any (conversation_ids))
+          and (message_roles is null or m.role = any (message_roles))
+        order by m.search_vector operator(cco.<&>) ranking
+        limit limit_count offset offset_count
+    ) as m
+    join cco.projects p on p.id = m.project_id
+    left join cco.conversations c on c.id = m.conversation_id and c.project_id = m.project_id
+    order by m.distance, m."timestamp" desc, m.id;
+end
+$$;
+
+create or replace function cco.search_conversations(
+    search_query text,
+    project_ids uuid[] default null,
+    limit_count integer default 50,
+    offset_count integer default 0)
+returns table (id uuid, project_id uuid, title text, file_path text, message_count integer,
+               created_at timestamptz, last_updated timestamptz, rank real, headline text,
+               project_name text)
+language plpgsql stable security invoker parallel safe
+as $$
+#variable_conflict use_column
+begin
+    perform cco.check_page(limit_count, offset_count, 1000);
+    return query
+    with ranking as (
+        select cco.message_ranking(search_query, project_ids) as ranking
+    ),
+    message_hits as (
+        -- per conversation: its best message, how well it matched, and how many messages matched
+        select distinct on (scored.conversation_id)
+               scored.conversation_id, scored.content, scored.score,
+               count(*) over (partition by scored.conversation_id) as hits
+        from (
+            select m.conversation_id, m.content, 0 - (m.search_vector operator(cco.<&>) k.ranking) as score
+            from ranking k
+            join cco.messages m on m.search_vector operator(cco.@@) cco.to_tsquery(search_query)
+            where project_ids is null or m.project_id = any (project_ids)
+        ) as scored
+        order by scored.conversation_id, scored.score desc
+    ),
+    title_hits as (
+        select c.id, 0 - (c.search_vector operator(cco.<&>) k.ranking) as score
+        from ranking k
+        join cco.conversations c on c.search_vector operator(cco.@@) cco.to_tsquery(search_query)
+        where project_ids is null or c.project_id = any (project_ids)
+    ),
+    ranked as (
+        -- A match in the title or file path counts double; many matching messages add a little.
+        select c.id, c.project_id, c.title, c.file_path, c.message_count, c.created_at, c.last_updated,
+               (2 * coalesce(t.score, 0) + coalesce(h.score, 0) + 0.5 * ln(1 + coalesce(h.hits, 0)))::real
+                   as score,
+               case when t.id is not null then cco.highlight(concat_ws(' — ', c.title, c.file_path), search_query)
+                    else cco.highlight(h.content, search_query) end as headline
+        from cco.conversations c
+        left join title_hits t on t.id = c.id
+        left join message_hits h on h.conversation_id = c.id
+        where (t.id is not null or h.conversation_id is not null)
+          and (project_ids is null or c.project_id = any (project_ids))
+        order by score desc, c.last_updated desc nulls last, c.id
+        limit limit_count offset offset_count
+    )
+    select r.id, r.project_id, r.title, r.file_path, r.message_count, r.created_at, r.last_updated,
+           r.score, r.headline, p.name
+    from ranked r
+    join cco.projects p on p.id = r.project_id
+    order by r.score desc, r.last_updated desc nulls last, r.id;
+end
+$$;

@@ -12,6 +12,7 @@ mod identity;
 mod ingest;
 mod queries;
 mod search;
+mod search_index;
 mod threads;
 mod text_search_types;
 
@@ -27,7 +28,16 @@ extension_sql_file!(
     name = "tables",
     requires = [identity::current_user_id, search::text_to_tsvector, search::search_length]
 );
-extension_sql_file!("../sql/02_indexes.sql", name = "indexes", requires = ["tables"]);
+extension_sql_file!(
+    "../sql/02_indexes.sql",
+    name = "indexes",
+    requires = [
+        "tables",
+        search_index::rank_index_handler,
+        search_index::ranking::ranked_distance,
+        search_index::ranking::in_scope
+    ]
+);
 extension_sql_file!(
     "../sql/03_security.sql",
     name = "security",
@@ -56,7 +66,10 @@ extension_sql_file!(
         search::rank,
         search::highlight,
         search::suggestion_query,
-        search::completions
+        search::completions,
+        search_index::ranking::ranking_within,
+        search_index::optimize_rank_index,
+        search_index::rank_index_segments
     ]
 );
 extension_sql_file!("../sql/07_ingest.sql", name = "ingest", requires = ["search", ingest::ingest_transcript]);

@@ -26,6 +26,12 @@ macro_rules! varlena_sql_type {
             pub fn from_payload(payload: &[u8]) -> $name {
                 $name { varlena: allocate_varlena(payload) }
             }
+
+            /// The bytes after the varlena header, for the readers in `cco_core`.
+            pub fn payload(&self) -> &[u8] {
+                // SAFETY: `varlena` is a detoasted, live value in the current memory context.
+                unsafe { pgrx::varlena::varlena_to_byte_slice(self.varlena) }
+            }
         }
 
         impl FromDatum for $name {
@@ -91,14 +97,6 @@ varlena_sql_type!(
     /// A `tsquery` datum in the current memory context.
     TsQuery, "tsquery", pg_sys::TSQUERYOID
 );
-
-impl TsVector {
-    /// The bytes after the varlena header, for `cco_core::tsvector::TsVectorView`.
-    pub fn payload(&self) -> &[u8] {
-        // SAFETY: `varlena` is a detoasted, live tsvector in the current memory context.
-        unsafe { pgrx::varlena::varlena_to_byte_slice(self.varlena) }
-    }
-}
 
 impl TsQuery {
     /// The query that matches nothing (PostgreSQL's empty tsquery: no items).

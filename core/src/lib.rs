@@ -5,6 +5,8 @@
 pub mod analytics;
 pub mod claims;
 pub mod search;
+pub mod search_index;
 pub mod threads;
 pub mod transcript;
+pub mod tsquery;
 pub mod tsvector;

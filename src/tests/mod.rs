@@ -2,5 +2,6 @@
 //! Client-visible behaviour (security, constraints, dumps) is tested from outside in tests/client.
 
 mod identity;
+mod search_index;
 mod tsvector;
 mod threads;

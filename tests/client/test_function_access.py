@@ -107,6 +107,12 @@ READ_CALLS = {
     "search_conversations": ("select * from cco.search_conversations(%s)", lambda i, w: [w]),
     "search_projects": ("select * from cco.search_projects(%s)", lambda i, w: [w]),
     "search_tool_usage": ("select * from cco.search_tool_usage(%s)", lambda i, w: [w + "*"]),
+    # Document frequencies count only what the caller may read.
+    "message_ranking": (
+        "select case when (frequencies)[1] > 0 then %s end from cco.message_ranking(%s)",
+        lambda i, w: [w, w]),
+    # NULL (every project) only for callers who see everything.
+    "search_scope": ("select coalesce(cco.search_scope(), array(select id from cco.projects))::text", lambda i, w: []),
     "search_statistics": (
         "select case when (document_frequencies)[1] > 0 then %s end from cco.search_statistics(%s)",
         lambda i, w: [w, w]),
@@ -231,6 +237,9 @@ COVERED_FUNCTIONS = {name.split(" ")[0] for name in READ_CALLS} | {
     "refresh_outgrown_statistics",
 }
 
+# Not for API roles at all (tests below check they cannot execute them).
+ADMINISTRATIVE_FUNCTIONS = {"optimize_rank_index", "ranking_within", "rank_index_segments"}
+
 
 def test_the_matrix_covers_every_function_and_view_the_api_can_reach(db):
     # Functions that read no table are immutable; aggregates and their support functions only
@@ -245,6 +254,7 @@ def test_the_matrix_covers_every_function_and_view_the_api_can_reach(db):
                or has_function_privilege('anon', p.oid, 'execute')
                or has_function_privilege('service_role', p.oid, 'execute'))
         """)}
+    assert reachable & ADMINISTRATIVE_FUNCTIONS == set(), "administrative functions must not be granted to API roles"
     assert reachable - COVERED_FUNCTIONS == set(), "add these functions to the access matrix"
     views = {row[0] for row in db.admin.execute(
         "select relname from pg_class where relnamespace = 'cco'::regnamespace and relkind in ('v', 'm')"

@@ -329,7 +329,15 @@ def test_searches_under_row_level_security_use_the_search_index(db, world):
                 plan = json.dumps(db.admin.execute(
                     "explain (format json) select id from cco.messages "
                     "where search_vector operator(cco.@@) cco.to_tsquery('cart')").fetchone()[0])
+                # A ranked search as cco.search_messages runs it: best first, in the caller's
+                # projects, through the ranked index.
+                ranking = db.admin.execute("select cco.message_ranking('cart')::text").fetchone()[0]
+                ranked_plan = json.dumps(db.admin.execute(
+                    "explain (format json) select id from cco.messages "
+                    "where search_vector operator(cco.@@) cco.to_tsquery('cart') and project_id = any (cco.search_scope()) "
+                    "order by search_vector operator(cco.<&>) %s::cco.ranking limit 50", [ranking]).fetchone()[0])
                 raise psycopg.Rollback()
     finally:
         db.admin.execute("reset enable_seqscan")
-    assert "messages_search_idx" in plan
+    assert "messages_search_idx" in plan or "messages_rank_idx" in plan
+    assert "messages_rank_idx" in ranked_plan and '"Sort"' not in ranked_plan

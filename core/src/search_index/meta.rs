@@ -1,0 +1,140 @@
+//! The index's root page: its segments, the pending list and the list being flushed. Changing
+//! the segments means writing a new root in one step, so a search sees either the old set or the
+//! new one.
+
+use super::encoding::{put_u16, put_u32, put_u64, Reader};
+use super::pages::{Pointer, PAGE_DATA_BYTES};
+use super::pending::NO_BLOCK;
+use super::IndexError;
+
+const META_MAGIC: u32 = 0x4343_4f4d; // "CCOM"
+const META_VERSION: u16 = 1;
+const SEGMENT_BYTES: usize = 8 + 2 * Pointer::BYTES + 8 + Pointer::BYTES + 8;
+const FIXED_BYTES: usize = 4 + 2 + 8 + 3 * 4 + 4 + 2;
+/// Segments one root page can list.
+pub const MAX_SEGMENTS: usize = (PAGE_DATA_BYTES - FIXED_BYTES) / SEGMENT_BYTES;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct SegmentEntry {
+    pub id: u64,
+    pub header: Pointer,
+    pub pages: Pointer,
+    pub documents: u64,
+    /// Chain of the keys (and lengths) of its documents that vacuum found gone.
+    pub deleted: Pointer,
+    pub deleted_documents: u64,
+}
+
+impl SegmentEntry {
+    pub fn live_documents(&self) -> u64 {
+        self.documents.saturating_sub(self.deleted_documents)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Meta {
+    pub next_segment_id: u64,
+    /// First and last page of the pending list.
+    pub pending_head: u32,
+    pub pending_tail: u32,
+    pub pending_documents: u32,
+    /// First page of the list being written out as a segment, or `NO_BLOCK`.
+    pub flushing_head: u32,
+    pub segments: Vec<SegmentEntry>,
+}
+
+impl Meta {
+    pub fn new(pending_page: u32) -> Meta {
+        Meta {
+            next_segment_id: 1,
+            pending_head: pending_page,
+            pending_tail: pending_page,
+            pending_documents: 0,
+            flushing_head: NO_BLOCK,
+            segments: Vec::new(),
+        }
+    }
+
+    pub fn encode(&self) -> Result<Vec<u8>, IndexError> {
+        if self.segments.len() > MAX_SEGMENTS {
+            return Err(IndexError::TooLarge("more segments than the root page lists"));
+        }
+        let mut out = Vec::with_capacity(FIXED_BYTES + SEGMENT_BYTES * self.segments.len());
+        put_u32(&mut out, META_MAGIC);
+        put_u16(&mut out, META_VERSION);
+        put_u64(&mut out, self.next_segment_id);
+        put_u32(&mut out, self.pending_head);
+        put_u32(&mut out, self.pending_tail);
+        put_u32(&mut out, self.pending_documents);
+        put_u32(&mut out, self.flushing_head);
+        put_u16(&mut out, self.segments.len() as u16);
+        for segment in &self.segments {
+            put_u64(&mut out, segment.id);
+            segment.header.write(&mut out);
+            segment.pages.write(&mut out);
+            put_u64(&mut out, segment.documents);
+            segment.deleted.write(&mut out);
+            put_u64(&mut out, segment.deleted_documents);
+        }
+        Ok(out)
+    }
+
+    pub fn decode(data: &[u8]) -> Result<Meta, IndexError> {
+        let mut reader = Reader::new(data);
+        if reader.u32()? != META_MAGIC {
+            return Err(IndexError::Corrupt("the root page is not a search index root"));
+        }
+        if reader.u16()? != META_VERSION {
+            return Err(IndexError::Corrupt("the search index was written by another version; REINDEX it"));
+        }
+        let next_segment_id = reader.u64()?;
+        let pending_head = reader.u32()?;
+        let pending_tail = reader.u32()?;
+        let pending_documents = reader.u32()?;
+        let flushing_head = reader.u32()?;
+        let count = usize::from(reader.u16()?);
+        if count > MAX_SEGMENTS {
+            return Err(IndexError::Corrupt("the root page lists too many segments"));
+        }
+        let mut segments = Vec::with_capacity(count);
+        for _ in 0..count {
+            segments.push(SegmentEntry {
+                id: reader.u64()?,
+                header: Pointer::read(&mut reader)?,
+                pages: Pointer::read(&mut reader)?,
+                documents: reader.u64()?,
+                deleted: Pointer::read(&mut reader)?,
+                deleted_documents: reader.u64()?,
+            });
+        }
+        Ok(Meta { next_segment_id, pending_head, pending_tail, pending_documents, flushing_head, segments })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_root_round_trips_with_as_many_segments_as_fit() {
+        let mut meta = Meta::new(1);
+        meta.flushing_head = 9;
+        for id in 0..MAX_SEGMENTS as u64 {
+            meta.segments.push(SegmentEntry {
+                id,
+                header: Pointer { block: id as u32, offset: 2 },
+                pages: Pointer { block: 7, offset: 0 },
+                documents: id * 10,
+                deleted: Pointer::NONE,
+                deleted_documents: id,
+            });
+        }
+        let bytes = meta.encode().unwrap();
+        assert!(bytes.len() <= PAGE_DATA_BYTES);
+        assert_eq!(Meta::decode(&bytes).unwrap(), meta);
+        meta.segments.push(meta.segments[0]);
+        assert!(meta.encode().is_err());
+        assert!(Meta::decode(&bytes[..10]).is_err());
+        assert!(Meta::decode(&[0; 64]).is_err());
+    }
+}

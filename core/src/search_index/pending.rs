@@ -1,0 +1,221 @@
+//! The pending list: documents inserted since the last flush, appended to a chain of pages in
+//! insertion order. A page's data area starts with `[next block u32][records u16][bytes used u16]`
+//! and holds length-prefixed records. A document is one record, or a first record and
+//! continuations when its terms do not fit in one; a reader that reaches the end of the chain in
+//! the middle of a document (one being appended right now) leaves it out.
+
+use super::encoding::{put_u16, put_u32, put_varint, Reader};
+use super::pages::PAGE_DATA_BYTES;
+use super::postings::Tid;
+use super::segment::{Document, ProjectId};
+use super::IndexError;
+
+pub const NO_BLOCK: u32 = u32::MAX;
+const HEADER_BYTES: usize = 8;
+/// The largest record a pending page holds.
+pub const MAX_PENDING_RECORD: usize = PAGE_DATA_BYTES - HEADER_BYTES - 2;
+
+const FIRST: u8 = 1;
+const CONTINUED: u8 = 2;
+
+/// A new, empty pending page (as many bytes as it uses).
+pub fn empty_page() -> Vec<u8> {
+    let mut page = Vec::with_capacity(PAGE_DATA_BYTES);
+    put_u32(&mut page, NO_BLOCK);
+    put_u16(&mut page, 0);
+    put_u16(&mut page, HEADER_BYTES as u16);
+    page
+}
+
+fn header(data: &[u8]) -> Result<(u32, u16, usize), IndexError> {
+    let mut reader = Reader::new(data);
+    let next = reader.u32()?;
+    let records = reader.u16()?;
+    let used = usize::from(reader.u16()?);
+    if !(HEADER_BYTES..=PAGE_DATA_BYTES.min(data.len())).contains(&used) {
+        return Err(IndexError::Corrupt("a pending page says it uses more than it has"));
+    }
+    Ok((next, records, used))
+}
+
+/// The page after this one in the chain (`NO_BLOCK` at the end).
+pub fn next_page(data: &[u8]) -> Result<u32, IndexError> {
+    Ok(header(data)?.0)
+}
+
+pub fn set_next_page(data: &mut [u8], next: u32) {
+    data[..4].copy_from_slice(&next.to_le_bytes());
+}
+
+/// Bytes of the page in use.
+pub fn used_bytes(data: &[u8]) -> Result<usize, IndexError> {
+    Ok(header(data)?.2)
+}
+
+/// Appends a record if it fits; `data` is the whole data area.
+pub fn append(data: &mut [u8], record: &[u8]) -> Result<bool, IndexError> {
+    let (_, records, used) = header(data)?;
+    if used + 2 + record.len() > PAGE_DATA_BYTES || records == u16::MAX {
+        return Ok(false);
+    }
+    data[used..used + 2].copy_from_slice(&(record.len() as u16).to_le_bytes());
+    data[used + 2..used + 2 + record.len()].copy_from_slice(record);
+    data[4..6].copy_from_slice(&(records + 1).to_le_bytes());
+    data[6..8].copy_from_slice(&((used + 2 + record.len()) as u16).to_le_bytes());
+    Ok(true)
+}
+
+/// The records of a page, in order.
+pub fn records(data: &[u8]) -> Result<Vec<&[u8]>, IndexError> {
+    let (_, count, used) = header(data)?;
+    let mut reader = Reader::new(&data[HEADER_BYTES..used]);
+    let mut out = Vec::with_capacity(usize::from(count));
+    for _ in 0..count {
+        let length = usize::from(reader.u16()?);
+        out.push(reader.bytes(length)?);
+    }
+    Ok(out)
+}
+
+fn put_term(out: &mut Vec<u8>, term: &[u8], frequency: u32) {
+    put_varint(out, term.len() as u64);
+    out.extend_from_slice(term);
+    put_varint(out, u64::from(frequency));
+}
+
+/// The records that store a document, each at most `MAX_PENDING_RECORD` bytes.
+pub fn encode_document(document: &Document) -> Result<Vec<Vec<u8>>, IndexError> {
+    let mut records = Vec::new();
+    let mut record = vec![FIRST];
+    put_u32(&mut record, document.tid.block);
+    put_u16(&mut record, document.tid.offset);
+    record.extend_from_slice(&document.project);
+    put_varint(&mut record, u64::from(document.length));
+    put_varint(&mut record, document.term_count() as u64);
+    for (term, frequency) in document.terms() {
+        let size = 2 * 5 + term.len();
+        if size + 1 > MAX_PENDING_RECORD {
+            return Err(IndexError::TooLarge("a term is longer than a page"));
+        }
+        if record.len() + size > MAX_PENDING_RECORD {
+            records.push(std::mem::replace(&mut record, vec![CONTINUED]));
+        }
+        put_term(&mut record, term, frequency);
+    }
+    records.push(record);
+    Ok(records)
+}
+
+/// Rebuilds documents from the records of a chain, fed in order.
+#[derive(Default)]
+pub struct Assembler {
+    partial: Option<(Document, u64)>,
+}
+
+impl Assembler {
+    pub fn new() -> Assembler {
+        Assembler::default()
+    }
+
+    fn take_terms(document: &mut Document, remaining: &mut u64, reader: &mut Reader<'_>) -> Result<(), IndexError> {
+        while !reader.is_empty() {
+            if *remaining == 0 {
+                return Err(IndexError::Corrupt("a pending document holds more terms than it says"));
+            }
+            let length = reader.varint()? as usize;
+            let term = reader.bytes(length)?;
+            let frequency = reader.varint_u32()?;
+            document.push_term(term, frequency).map_err(|_| IndexError::Corrupt("pending terms are out of order"))?;
+            *remaining -= 1;
+        }
+        Ok(())
+    }
+
+    /// Takes the next record; returns a document once its last record is in.
+    pub fn feed(&mut self, record: &[u8]) -> Result<Option<Document>, IndexError> {
+        let mut reader = Reader::new(record);
+        match reader.u8()? {
+            FIRST => {
+                if self.partial.is_some() {
+                    return Err(IndexError::Corrupt("a pending document was cut short"));
+                }
+                let tid = Tid { block: reader.u32()?, offset: reader.u16()? };
+                let project: ProjectId = reader.bytes(16)?.try_into().expect("16 bytes");
+                let length = reader.varint_u32()?;
+                let mut remaining = reader.varint()?;
+                let mut document = Document::new(tid, project, length);
+                Self::take_terms(&mut document, &mut remaining, &mut reader)?;
+                if remaining == 0 {
+                    return Ok(Some(document));
+                }
+                self.partial = Some((document, remaining));
+                Ok(None)
+            }
+            CONTINUED => {
+                let (mut document, mut remaining) =
+                    self.partial.take().ok_or(IndexError::Corrupt("a pending continuation without its start"))?;
+                Self::take_terms(&mut document, &mut remaining, &mut reader)?;
+                if remaining == 0 {
+                    return Ok(Some(document));
+                }
+                self.partial = Some((document, remaining));
+                Ok(None)
+            }
+            _ => Err(IndexError::Corrupt("an unknown pending record")),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::search_index::segment::tests::document;
+
+    #[test]
+    fn documents_round_trip_through_pages_even_when_larger_than_one() {
+        let text: String = (0..3_000).map(|i| format!("term{i:05} ")).collect();
+        let documents = vec![document(1, 1, "small one"), document(2, 2, &text), document(3, 1, "after")];
+        let mut pages = vec![empty_page()];
+        pages[0].resize(PAGE_DATA_BYTES, 0);
+        for document in &documents {
+            for record in encode_document(document).unwrap() {
+                assert!(record.len() <= MAX_PENDING_RECORD);
+                if !append(pages.last_mut().unwrap(), &record).unwrap() {
+                    let mut page = empty_page();
+                    page.resize(PAGE_DATA_BYTES, 0);
+                    assert!(append(&mut page, &record).unwrap());
+                    pages.push(page);
+                }
+            }
+        }
+        assert!(pages.len() > 3);
+        let mut assembler = Assembler::new();
+        let mut read = Vec::new();
+        for page in &pages {
+            for record in records(page).unwrap() {
+                read.extend(assembler.feed(record).unwrap());
+            }
+        }
+        assert_eq!(read, documents);
+    }
+
+    #[test]
+    fn a_document_cut_off_at_the_end_is_left_out() {
+        let text: String = (0..3_000).map(|i| format!("term{i:05} ")).collect();
+        let records = encode_document(&document(2, 2, &text)).unwrap();
+        let mut assembler = Assembler::new();
+        for record in &records[..records.len() - 1] {
+            assert_eq!(assembler.feed(record).unwrap(), None);
+        }
+    }
+
+    #[test]
+    fn damaged_pages_are_errors() {
+        let mut page = empty_page();
+        page.resize(PAGE_DATA_BYTES, 0);
+        page[6..8].copy_from_slice(&9000u16.to_le_bytes());
+        assert!(records(&page).is_err());
+        assert!(Assembler::new().feed(&[9]).is_err());
+        assert!(Assembler::new().feed(&[CONTINUED]).is_err());
+    }
+}

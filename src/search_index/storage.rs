@@ -1,0 +1,418 @@
+//! The index's pages in PostgreSQL: buffers, page headers, write-ahead logging and free space.
+//!
+//! Every page has PostgreSQL's standard header, the core's data area (`PAGE_DATA_BYTES`) and an
+//! 8-byte trailer naming its kind. Every change goes through generic WAL records, so the index
+//! survives crashes and replicates. Freed pages are stamped with the next transaction id and
+//! reused only once no running transaction can be reading them: searches read segments without
+//! holding locks, relying on this.
+
+use cco_core::search_index::meta::Meta;
+use cco_core::search_index::pages::{PageSink, PageSource, PAGE_DATA_BYTES};
+use cco_core::search_index::pending::{self, Assembler, NO_BLOCK};
+use cco_core::search_index::segment::Document;
+use cco_core::search_index::IndexError;
+use pgrx::pg_sys;
+
+pub const META_BLOCK: u32 = 0;
+const HEADER_BYTES: usize = 24;
+const TRAILER_BYTES: usize = 8;
+const _: () = assert!(pg_sys::BLCKSZ as usize == HEADER_BYTES + PAGE_DATA_BYTES + TRAILER_BYTES);
+const _: () = assert!(std::mem::offset_of!(pg_sys::PageHeaderData, pd_linp) == HEADER_BYTES);
+
+/// What a page holds, in its trailer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u16)]
+pub enum PageKind {
+    Meta = 1,
+    Pending = 2,
+    Records = 3,
+    Free = 4,
+}
+
+fn page_kind(page: pg_sys::Page) -> Option<PageKind> {
+    // SAFETY: a page of this index is BLCKSZ bytes; the trailer is its last 8.
+    let bytes = unsafe { std::slice::from_raw_parts((page as *const u8).add(HEADER_BYTES + PAGE_DATA_BYTES), 2) };
+    match u16::from_le_bytes([bytes[0], bytes[1]]) {
+        1 => Some(PageKind::Meta),
+        2 => Some(PageKind::Pending),
+        3 => Some(PageKind::Records),
+        4 => Some(PageKind::Free),
+        _ => None,
+    }
+}
+
+/// The data area of a page.
+///
+/// # Safety
+/// `page` must point to a pinned buffer's page (or a generic WAL copy of one), locked as needed.
+unsafe fn data<'a>(page: pg_sys::Page) -> &'a mut [u8] {
+    unsafe { std::slice::from_raw_parts_mut((page as *mut u8).add(HEADER_BYTES), PAGE_DATA_BYTES) }
+}
+
+/// Makes `page` an empty page of `kind` holding `contents`.
+///
+/// # Safety
+/// As for `data`, with the page writable.
+unsafe fn format_page(page: pg_sys::Page, kind: PageKind, contents: &[u8]) {
+    unsafe {
+        pg_sys::PageInit(page, pg_sys::BLCKSZ as usize, TRAILER_BYTES);
+        let trailer = std::slice::from_raw_parts_mut((page as *mut u8).add(HEADER_BYTES + PAGE_DATA_BYTES), 2);
+        trailer.copy_from_slice(&(kind as u16).to_le_bytes());
+        data(page)[..contents.len()].copy_from_slice(contents);
+        set_used(page, contents.len());
+    }
+}
+
+/// Changes a page of `kind` in place: its data area from the start, the trailer kept. Logged as
+/// a difference from the page before, so a small change costs a small WAL record.
+///
+/// # Safety
+/// As for `data`, with the page writable and already formatted.
+unsafe fn overwrite_page(page: pg_sys::Page, kind: PageKind, contents: &[u8]) {
+    unsafe {
+        let trailer = std::slice::from_raw_parts_mut((page as *mut u8).add(HEADER_BYTES + PAGE_DATA_BYTES), 2);
+        trailer.copy_from_slice(&(kind as u16).to_le_bytes());
+        data(page)[..contents.len()].copy_from_slice(contents);
+        set_used(page, contents.len());
+    }
+}
+
+/// Tells PostgreSQL how much of the data area is in use, so WAL full-page images skip the rest.
+unsafe fn set_used(page: pg_sys::Page, used: usize) {
+    unsafe {
+        (*(page as *mut pg_sys::PageHeaderData)).pd_lower = (HEADER_BYTES + used.min(PAGE_DATA_BYTES)) as u16;
+    }
+}
+
+/// A pinned buffer, share- or exclusive-locked; unlocked and unpinned when dropped.
+pub struct Locked {
+    buffer: pg_sys::Buffer,
+}
+
+impl Locked {
+    pub fn share(index: pg_sys::Relation, block: u32) -> Locked {
+        Self::lock(index, block, pg_sys::BUFFER_LOCK_SHARE)
+    }
+
+    pub fn exclusive(index: pg_sys::Relation, block: u32) -> Locked {
+        Self::lock(index, block, pg_sys::BUFFER_LOCK_EXCLUSIVE)
+    }
+
+    fn lock(index: pg_sys::Relation, block: u32, mode: u32) -> Locked {
+        // SAFETY: the index is open; reading a block past its end raises a PostgreSQL error.
+        unsafe {
+            let buffer = pg_sys::ReadBufferExtended(index, pg_sys::ForkNumber::MAIN_FORKNUM, block, pg_sys::ReadBufferMode::RBM_NORMAL, std::ptr::null_mut());
+            pg_sys::LockBuffer(buffer, mode as i32);
+            Locked { buffer }
+        }
+    }
+
+    pub fn page(&self) -> pg_sys::Page {
+        // SAFETY: the buffer is pinned.
+        unsafe { pg_sys::BufferGetPage(self.buffer) }
+    }
+
+    pub fn kind(&self) -> Option<PageKind> {
+        page_kind(self.page())
+    }
+
+    pub fn data(&self) -> &[u8] {
+        // SAFETY: pinned and locked.
+        unsafe { data(self.page()) }
+    }
+}
+
+impl Drop for Locked {
+    fn drop(&mut self) {
+        // SAFETY: pinned and locked by us.
+        unsafe { pg_sys::UnlockReleaseBuffer(self.buffer) }
+    }
+}
+
+/// One generic WAL record changing up to four locked buffers atomically.
+pub struct Change {
+    state: *mut pg_sys::GenericXLogState,
+    registered: usize,
+}
+
+impl Change {
+    pub fn start(index: pg_sys::Relation) -> Change {
+        // SAFETY: the index is open.
+        Change { state: unsafe { pg_sys::GenericXLogStart(index) }, registered: 0 }
+    }
+
+    /// The copy of a page to modify; `whole` logs the full page (for pages rewritten entirely).
+    pub fn page(&mut self, locked: &Locked, whole: bool) -> pg_sys::Page {
+        assert!(self.registered < 4, "a generic WAL record holds at most four pages");
+        self.registered += 1;
+        let flags = if whole { pg_sys::GENERIC_XLOG_FULL_IMAGE as i32 } else { 0 };
+        // SAFETY: the buffer is exclusively locked by the caller.
+        unsafe { pg_sys::GenericXLogRegisterBuffer(self.state, locked.buffer, flags) }
+    }
+
+    pub fn finish(self) {
+        // SAFETY: every registered buffer is still locked.
+        unsafe {
+            pg_sys::GenericXLogFinish(self.state);
+        }
+    }
+}
+
+/// Rewrites a locked page as `kind` with `contents`, logged as a full image.
+pub fn rewrite(index: pg_sys::Relation, locked: &Locked, kind: PageKind, contents: &[u8]) {
+    let mut change = Change::start(index);
+    let page = change.page(locked, true);
+    // SAFETY: the copy is ours until finish.
+    unsafe { format_page(page, kind, contents) };
+    change.finish();
+}
+
+pub fn read_meta(index: pg_sys::Relation) -> Result<Meta, IndexError> {
+    let locked = Locked::share(index, META_BLOCK);
+    if locked.kind() != Some(PageKind::Meta) {
+        return Err(IndexError::Corrupt("the first page is not the index root"));
+    }
+    Meta::decode(locked.data())
+}
+
+/// Writes the root page: the caller holds it exclusively locked. Logged as the bytes that
+/// changed, which for an insert are a counter's.
+pub fn write_meta(index: pg_sys::Relation, locked: &Locked, meta: &Meta) -> Result<(), IndexError> {
+    let bytes = meta.encode()?;
+    let mut change = Change::start(index);
+    let page = change.page(locked, false);
+    // SAFETY: the WAL copy is ours until finish; a new root page gets its header first.
+    unsafe {
+        if pg_sys::PageIsNew(page) || page_kind(page) != Some(PageKind::Meta) {
+            format_page(page, PageKind::Meta, &bytes);
+        } else {
+            overwrite_page(page, PageKind::Meta, &bytes);
+        }
+    }
+    change.finish();
+    Ok(())
+}
+
+/// Changes a formatted page's kind and leading data in place (a small WAL record).
+fn retag(index: pg_sys::Relation, locked: &Locked, kind: PageKind, contents: &[u8]) {
+    let mut change = Change::start(index);
+    let page = change.page(locked, false);
+    // SAFETY: the WAL copy is ours until finish.
+    unsafe {
+        if pg_sys::PageIsNew(page) || page_kind(page).is_none() {
+            format_page(page, kind, contents);
+        } else {
+            overwrite_page(page, kind, contents);
+        }
+    }
+    change.finish();
+}
+
+/// The index's pages as the core reads and writes them.
+pub struct IndexPages {
+    pub index: pg_sys::Relation,
+}
+
+impl PageSource for IndexPages {
+    fn with_page<R>(&self, block: u32, read: impl FnOnce(&[u8]) -> R) -> Result<R, IndexError> {
+        // A block past the end makes PostgreSQL raise "could not read block", which is what a
+        // damaged pointer deserves; checking the size first would cost a system call per page.
+        let locked = Locked::share(self.index, block);
+        match locked.kind() {
+            Some(PageKind::Records) => Ok(read(locked.data())),
+            _ => Err(IndexError::Corrupt("a pointer leads to a page that holds no records")),
+        }
+    }
+}
+
+impl PageSink for IndexPages {
+    fn allocate(&self) -> Result<u32, IndexError> {
+        loop {
+            // SAFETY: the index is open.
+            let block = unsafe { pg_sys::GetFreeIndexPage(self.index) };
+            if block == u32::MAX {
+                break;
+            }
+            let locked = Locked::exclusive(self.index, block);
+            let page = locked.page();
+            // SAFETY: pinned and locked.
+            let usable = unsafe { pg_sys::PageIsNew(page) } || (locked.kind() == Some(PageKind::Free) && free_page_recyclable(locked.data()));
+            if usable {
+                // Claimed at once, so vacuum does not offer it again before it is written.
+                retag(self.index, &locked, PageKind::Records, &[]);
+                return Ok(block);
+            }
+            // Still visible to some running search; vacuum records it again later.
+        }
+        // SAFETY: extending under the relation extension lock, as PostgreSQL requires.
+        unsafe {
+            pg_sys::LockRelationForExtension(self.index, pg_sys::ExclusiveLock as i32);
+            let buffer = pg_sys::ReadBufferExtended(self.index, pg_sys::ForkNumber::MAIN_FORKNUM, u32::MAX, pg_sys::ReadBufferMode::RBM_NORMAL, std::ptr::null_mut());
+            pg_sys::UnlockRelationForExtension(self.index, pg_sys::ExclusiveLock as i32);
+            let block = pg_sys::BufferGetBlockNumber(buffer);
+            pg_sys::ReleaseBuffer(buffer);
+            Ok(block)
+        }
+    }
+
+    fn write(&self, block: u32, contents: &[u8]) -> Result<(), IndexError> {
+        let locked = Locked::exclusive(self.index, block);
+        rewrite(self.index, &locked, PageKind::Records, contents);
+        Ok(())
+    }
+}
+
+fn next_transaction_id() -> u64 {
+    // SAFETY: reads shared state under its own lock.
+    unsafe { pg_sys::ReadNextFullTransactionId().value }
+}
+
+fn free_page_recyclable(data: &[u8]) -> bool {
+    let stamp = u64::from_le_bytes(data[..8].try_into().expect("eight bytes"));
+    // SAFETY: a plain horizon check. NULL asks for the most conservative horizon.
+    unsafe { pg_sys::GlobalVisCheckRemovableFullXid(std::ptr::null_mut(), pg_sys::FullTransactionId { value: stamp }) }
+}
+
+/// Frees pages: marks each free as of now and offers it to the free space map, which hands it out
+/// again once no transaction running now can still read it.
+pub fn free_pages(index: pg_sys::Relation, blocks: &[u32]) {
+    let stamp = next_transaction_id().to_le_bytes();
+    for &block in blocks {
+        if block == META_BLOCK || block == NO_BLOCK {
+            continue;
+        }
+        let locked = Locked::exclusive(index, block);
+        retag(index, &locked, PageKind::Free, &stamp);
+        drop(locked);
+        // SAFETY: the index is open.
+        unsafe { pg_sys::RecordFreeIndexPage(index, block) };
+    }
+}
+
+/// Offers every free page to the free space map again (vacuum does this, since a page that was not
+/// yet recyclable when offered is skipped and forgotten), and updates the map's upper levels.
+pub fn record_free_pages(index: pg_sys::Relation) -> u64 {
+    // SAFETY: the index is open.
+    let blocks = unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) };
+    let mut free = 0;
+    for block in 1..blocks {
+        let locked = Locked::share(index, block);
+        if locked.kind() == Some(PageKind::Free) {
+            free += 1;
+            drop(locked);
+            // SAFETY: the index is open.
+            unsafe { pg_sys::RecordFreeIndexPage(index, block) };
+        }
+    }
+    // SAFETY: the index is open.
+    unsafe { pg_sys::IndexFreeSpaceMapVacuum(index) };
+    free
+}
+
+/// A new empty pending page.
+pub fn new_pending_page(index: pg_sys::Relation) -> Result<u32, IndexError> {
+    let block = IndexPages { index }.allocate()?;
+    let locked = Locked::exclusive(index, block);
+    rewrite(index, &locked, PageKind::Pending, &pending::empty_page());
+    Ok(block)
+}
+
+/// Every complete document of a pending chain, and the pages holding it.
+pub fn read_pending(index: pg_sys::Relation, head: u32) -> Result<(Vec<Document>, Vec<u32>), IndexError> {
+    let mut documents = Vec::new();
+    let mut pages = Vec::new();
+    let mut assembler = Assembler::new();
+    let mut block = head;
+    // SAFETY: the index is open.
+    let limit = unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) } as usize;
+    while block != NO_BLOCK {
+        if pages.len() > limit {
+            return Err(IndexError::Corrupt("the pending list loops"));
+        }
+        pages.push(block);
+        let locked = Locked::share(index, block);
+        if locked.kind() != Some(PageKind::Pending) {
+            return Err(IndexError::Corrupt("the pending list leads to another kind of page"));
+        }
+        for record in pending::records(locked.data())? {
+            documents.extend(assembler.feed(record)?);
+        }
+        block = pending::next_page(locked.data())?;
+    }
+    Ok((documents, pages))
+}
+
+/// Appends a document to the pending list; returns the pending documents and whether the list
+/// grew by a page.
+pub fn append_pending(index: pg_sys::Relation, document: &Document) -> Result<u32, IndexError> {
+    let records = pending::encode_document(document)?;
+    let meta_page = Locked::exclusive(index, META_BLOCK);
+    if meta_page.kind() != Some(PageKind::Meta) {
+        return Err(IndexError::Corrupt("the first page is not the index root"));
+    }
+    let mut meta = Meta::decode(meta_page.data())?;
+    let last = records.len() - 1;
+    for (at, record) in records.iter().enumerate() {
+        let tail = Locked::exclusive(index, meta.pending_tail);
+        if tail.kind() != Some(PageKind::Pending) {
+            return Err(IndexError::Corrupt("the pending list's tail is another kind of page"));
+        }
+        let used = pending::used_bytes(tail.data())?;
+        if used + 2 + record.len() <= PAGE_DATA_BYTES {
+            let mut change = Change::start(index);
+            let page = change.page(&tail, false);
+            // SAFETY: the WAL copy is ours until finish.
+            let contents = unsafe { data(page) };
+            if !pending::append(contents, record)? {
+                return Err(IndexError::Corrupt("a pending page is fuller than it says"));
+            }
+            // SAFETY: as above.
+            unsafe { set_used(page, pending::used_bytes(contents)?) };
+            if at == last {
+                meta.pending_documents += 1;
+                let root = change.page(&meta_page, false);
+                // SAFETY: as above.
+                unsafe { overwrite_page(root, PageKind::Meta, &meta.encode()?) };
+            }
+            change.finish();
+            continue;
+        }
+        // A new page at the end of the chain, linked and named the tail in one step.
+        let block = IndexPages { index }.allocate()?;
+        let fresh = Locked::exclusive(index, block);
+        let mut contents = pending::empty_page();
+        contents.resize(PAGE_DATA_BYTES, 0);
+        if !pending::append(&mut contents, record)? {
+            return Err(IndexError::TooLarge("a pending record is larger than a page"));
+        }
+        let used = pending::used_bytes(&contents)?;
+        meta.pending_tail = block;
+        if at == last {
+            meta.pending_documents += 1;
+        }
+        let mut change = Change::start(index);
+        let page = change.page(&fresh, true);
+        // SAFETY: the WAL copies are ours until finish.
+        unsafe { format_page(page, PageKind::Pending, &contents[..used]) };
+        let previous = change.page(&tail, false);
+        // SAFETY: as above.
+        unsafe { pending::set_next_page(data(previous), block) };
+        let root = change.page(&meta_page, false);
+        // SAFETY: as above.
+        unsafe { overwrite_page(root, PageKind::Meta, &meta.encode()?) };
+        change.finish();
+    }
+    Ok(meta.pending_documents)
+}
+
+/// Creates the root page and an empty pending list in a new, empty index.
+pub fn initialize(index: pg_sys::Relation) -> Result<(), IndexError> {
+    let pages = IndexPages { index };
+    let root = pages.allocate()?;
+    if root != META_BLOCK {
+        return Err(IndexError::Invalid("initializing an index that is not empty"));
+    }
+    let pending_block = new_pending_page(index)?;
+    let locked = Locked::exclusive(index, META_BLOCK);
+    write_meta(index, &locked, &Meta::new(pending_block))
+}
