@@ -121,12 +121,10 @@ create operator class cco.uuid_rank_ops default for type uuid using cco_rank as
     operator 1 pg_catalog.= (uuid, uuid),
     operator 2 cco.<@ (uuid, uuid[]);
 
--- Searches of messages: matches of a query, best first, within the projects searched.
-create index messages_rank_idx on cco.messages using cco_rank (search_vector, project_id);
-
--- Candidate retrieval for search: which messages contain the query's terms. Ranking and
--- highlighting then work on those candidates only (sql/06_search.sql).
-create index messages_search_idx on cco.messages using gin (search_vector cco.tsvector_search_ops);
+-- Searches of messages: matches of a query, best first, within the projects searched. It also
+-- answers plain @@ conditions (which messages match, unranked), so messages need no GIN index:
+-- every insert maintains one search index, not two.
+create index messages_rank_idx on cco.messages using cco_rank (project_id, search_vector);
 
 -- Conversations by title and file path, projects by name, path and description.
 create index conversations_search_idx on cco.conversations

@@ -143,8 +143,8 @@ $$;
 -- Ranked search: the cco_rank index access method (src/search_index, cco_core::search_index)
 -- answers "the best BM25 matches of this query in these projects" reading only the posting
 -- blocks that can hold them, with statistics kept per project. search_messages and
--- search_conversations rank through it; search_statistics is left as it was for its callers.
--- Building messages_rank_idx reads every message once.
+-- search_conversations rank through it, and it answers plain @@ conditions too, so it replaces
+-- the GIN index on messages. Building messages_rank_idx reads every message once.
 
 create type cco.ranking as (
     terms        text[],
@@ -159,7 +159,7 @@ comment on type cco.ranking is
     'How a search ranks (BM25): its terms with the number of messages holding each, the number of messages searched and their total length, and the parameters k1 and b. Made by cco.message_ranking over what the caller may see; rows are ordered by it with search_vector <&> ranking.';
 
 create function cco.ranked_distance(search_vector tsvector, ranking cco.ranking) returns double precision
-        language c immutable parallel safe cost 100 as 'MODULE_PATHNAME', 'ranked_distance_wrapper';
+        language c immutable parallel safe cost 1000 as 'MODULE_PATHNAME', 'ranked_distance_wrapper';
 
 CREATE  FUNCTION "in_scope"(
 	"project" uuid, /* Option < Uuid > */
@@ -256,9 +256,13 @@ create operator class cco.uuid_rank_ops default for type uuid using cco_rank as
     operator 1 pg_catalog.= (uuid, uuid),
     operator 2 cco.<@ (uuid, uuid[]);
 
--- Searches of messages: matches of a query, best first, within the projects searched.
-create index messages_rank_idx on cco.messages using cco_rank (search_vector, project_id);
+-- Searches of messages: matches of a query, best first, within the projects searched. It also
+-- answers plain @@ conditions (which messages match, unranked), so messages need no GIN index:
+-- every insert maintains one search index, not two.
+create index messages_rank_idx on cco.messages using cco_rank (project_id, search_vector);
 
+
+drop index cco.messages_search_idx;
 
 -- The projects a search covers: those asked for (every one when none are) that the caller may
 -- read. NULL means every project, for callers who see everything and asked for no subset.

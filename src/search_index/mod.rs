@@ -9,8 +9,10 @@
 //! - `scan`: `@@` conditions and `<&>` ordering
 //! - `ranking`: the `cco.ranking` value, `cco.message_ranking` and the ordering operator
 //!
-//! The index has two columns: the search vector (opclass `cco.tsvector_rank_ops`) and the row's
-//! project (`cco.uuid_rank_ops`), so a search restricted to projects reads only theirs.
+//! The index has two columns: the row's project (opclass `cco.uuid_rank_ops`), so a search
+//! restricted to projects reads only theirs, and the search vector (`cco.tsvector_rank_ops`).
+//! The project comes first because PostgreSQL gives up an index's ordering when an `= any`
+//! condition is on a later column.
 
 mod maintenance;
 pub(crate) mod ranking;
@@ -56,21 +58,47 @@ fn tid_of(pointer: &pg_sys::ItemPointerData) -> Tid {
     Tid { block: (u32::from(pointer.ip_blkid.bi_hi) << 16) | u32::from(pointer.ip_blkid.bi_lo), offset: pointer.ip_posid }
 }
 
+/// Which of an index's columns holds what: a project (optional) and the search vector.
+#[derive(Clone, Copy)]
+pub(crate) struct Columns {
+    /// Zero-based; `None` when the index has no project column (every row is one project's).
+    pub project: Option<usize>,
+    pub vector: usize,
+}
+
+impl Columns {
+    /// Reads the index's column types; raises for an index the access method cannot serve.
+    pub fn of(index: pg_sys::Relation) -> Columns {
+        // SAFETY: an open index relation and its tuple descriptor.
+        let types: Vec<pg_sys::Oid> = unsafe {
+            let descriptor = (*index).rd_att;
+            (0..(*descriptor).natts as usize).map(|at| (*(*descriptor).attrs.as_ptr().add(at)).atttypid).collect()
+        };
+        match types.as_slice() {
+            [vector] if *vector == pg_sys::TSVECTOROID => Columns { project: None, vector: 0 },
+            [project, vector] if *project == pg_sys::UUIDOID && *vector == pg_sys::TSVECTOROID => Columns { project: Some(0), vector: 1 },
+            _ => raise(
+                PgSqlErrorCode::ERRCODE_INVALID_OBJECT_DEFINITION,
+                "a cco_rank index takes a tsvector column, optionally after a uuid column naming the row's project",
+            ),
+        }
+    }
+}
+
 /// The document an index entry stands for: the search vector's terms and length, the project.
 ///
 /// # Safety
-/// `values` and `isnull` hold the index's two columns.
-unsafe fn document(values: *mut pg_sys::Datum, isnull: *mut bool, tid: Tid) -> Document {
+/// `values` and `isnull` hold the index's columns, as `columns` describes them.
+unsafe fn document(columns: Columns, values: *mut pg_sys::Datum, isnull: *mut bool, tid: Tid) -> Document {
     unsafe {
-        let project = if *isnull.add(1) {
-            [0; 16]
-        } else {
-            pgrx::Uuid::from_datum(*values.add(1), false).map_or([0; 16], |id| *id.as_bytes())
+        let project = match columns.project {
+            Some(at) if !*isnull.add(at) => pgrx::Uuid::from_datum(*values.add(at), false).map_or([0; 16], |id| *id.as_bytes()),
+            _ => [0; 16],
         };
-        if *isnull {
+        if *isnull.add(columns.vector) {
             return Document::new(tid, project, 0);
         }
-        let vector = crate::text_search_types::TsVector::from_datum(*values, false).expect("a non-null tsvector");
+        let vector = crate::text_search_types::TsVector::from_datum(*values.add(columns.vector), false).expect("a non-null tsvector");
         let view = TsVectorView::new(vector.payload()).unwrap_or_else(|error| raise(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, format!("a search vector is damaged: {error}")));
         let mut terms: Vec<(&[u8], u32)> = Vec::with_capacity(view.len());
         for lexeme in view.lexemes() {
@@ -126,6 +154,7 @@ fn rank_index_handler(_fcinfo: pg_sys::FunctionCallInfo) -> pgrx::datum::Interna
         am.ambeginscan = Some(scan::ambeginscan);
         am.amrescan = Some(scan::amrescan);
         am.amgettuple = Some(scan::amgettuple);
+        am.amgetbitmap = Some(scan::amgetbitmap);
         am.amendscan = Some(scan::amendscan);
         pgrx::datum::Internal::from(Some(pg_sys::Datum::from(routine)))
     }
@@ -133,6 +162,7 @@ fn rank_index_handler(_fcinfo: pg_sys::FunctionCallInfo) -> pgrx::datum::Interna
 
 struct BuildState {
     index: pg_sys::Relation,
+    columns: Columns,
     batch: Vec<Document>,
     batch_limit: usize,
     segments: Vec<SegmentLocation>,
@@ -160,7 +190,7 @@ unsafe extern "C-unwind" fn build_callback(
     // SAFETY: called by table_index_build_scan with our state and the row's index values.
     unsafe {
         let state = &mut *(state as *mut BuildState);
-        state.batch.push(document(values, isnull, tid_of(&*tid)));
+        state.batch.push(document(state.columns, values, isnull, tid_of(&*tid)));
         state.tuples += 1.0;
         if state.batch.len() >= state.batch_limit {
             state.write_batch();
@@ -172,10 +202,11 @@ unsafe extern "C-unwind" fn build_callback(
 unsafe extern "C-unwind" fn ambuild(heap: pg_sys::Relation, index: pg_sys::Relation, info: *mut pg_sys::IndexInfo) -> *mut pg_sys::IndexBuildResult {
     // SAFETY: PostgreSQL's build protocol: an empty index, the table scanned once.
     unsafe {
+        let columns = Columns::of(index);
         initialize(index).unwrap_or_else(|error| index_error(error));
         // Documents held in memory before a segment is written: about 4 kB each.
         let budget = (pg_sys::maintenance_work_mem as usize).saturating_mul(1024);
-        let mut state = BuildState { index, batch: Vec::new(), batch_limit: (budget / 4096).max(1024), segments: Vec::new(), tuples: 0.0 };
+        let mut state = BuildState { index, columns, batch: Vec::new(), batch_limit: (budget / 4096).max(1024), segments: Vec::new(), tuples: 0.0 };
         let heap_tuples = pg_sys::table_index_build_scan(heap, index, info, true, true, Some(build_callback), (&mut state as *mut BuildState).cast(), std::ptr::null_mut());
         state.write_batch();
         let locked = storage::Locked::exclusive(index, storage::META_BLOCK);
@@ -222,7 +253,7 @@ unsafe extern "C-unwind" fn aminsert(
 ) -> bool {
     // SAFETY: the row's index values and tuple id, as PostgreSQL passes them.
     unsafe {
-        let document = document(values, isnull, tid_of(&*heap_tid));
+        let document = document(Columns::of(index), values, isnull, tid_of(&*heap_tid));
         let pending = storage::append_pending(index, &document).unwrap_or_else(|error| index_error(error));
         if pending >= cco_core::search_index::policy::FLUSH_DOCUMENTS {
             after_insert(index).unwrap_or_else(|error| index_error(error));
@@ -306,6 +337,21 @@ unsafe extern "C-unwind" fn amcostestimate(
 ) {
     // SAFETY: the planner's protocol.
     unsafe {
+        // The index is for searching: without a condition on the search vector and without a
+        // ranking it would list a whole project's rows, which other indexes do better.
+        let info = (*path).indexinfo;
+        let vector_column = (0..(*info).ncolumns as usize).find(|&at| *(*info).opcintype.add(at) == pg_sys::TSVECTOROID);
+        let searches = pgrx::PgList::<pg_sys::IndexClause>::from_pg((*path).indexclauses)
+            .iter_ptr()
+            .any(|clause| Some((*clause).indexcol as usize) == vector_column);
+        if !searches && (*path).indexorderbys.is_null() {
+            *startup_cost = 1.0e10;
+            *total_cost = 1.0e10;
+            *selectivity = 1.0;
+            *correlation = 0.0;
+            *pages = 0.0;
+            return;
+        }
         let mut costs = pg_sys::GenericCosts::default();
         pg_sys::genericcostestimate(root, path, loop_count, &mut costs);
         *selectivity = costs.indexSelectivity;

@@ -71,7 +71,7 @@ impl Ranking {
 /// taken apart once per call site instead of once per row.
 #[pg_extern(sql = "
     create function cco.ranked_distance(search_vector tsvector, ranking cco.ranking) returns double precision
-        language c immutable parallel safe cost 100 as 'MODULE_PATHNAME', '@FUNCTION_NAME@';
+        language c immutable parallel safe cost 1000 as 'MODULE_PATHNAME', '@FUNCTION_NAME@';
 ")]
 pub fn ranked_distance(fcinfo: pg_sys::FunctionCallInfo) -> f64 {
     // SAFETY: the call has the two arguments its SQL declaration names.

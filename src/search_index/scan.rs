@@ -24,8 +24,6 @@ use super::storage::IndexPages;
 use crate::text_search_types::TsQuery;
 
 const FIRST_BATCH: usize = 100;
-/// The index's second column: the row's project.
-const PROJECT_COLUMN: i16 = 2;
 /// `project_id <@ scope` (cco.uuid_rank_ops strategy 2): in the array, or anywhere when NULL.
 const IN_SCOPE_STRATEGY: u16 = 2;
 const LARGEST_BATCH: usize = 1 << 16;
@@ -97,11 +95,12 @@ pub unsafe extern "C-unwind" fn amrescan(scan: pg_sys::IndexScanDesc, keys: pg_s
         let state = &mut *(scan.opaque as *mut ScanState);
         *state = ScanState::new();
         let mut plans = Vec::new();
+        let project_column = super::Columns::of(scan.indexRelation).project.map(|at| at as i16 + 1);
         let keys: &[pg_sys::ScanKeyData] =
             if scan.keyData.is_null() || scan.numberOfKeys <= 0 { &[] } else { std::slice::from_raw_parts(scan.keyData, scan.numberOfKeys as usize) };
         for key in keys {
             let null = key.sk_flags & pg_sys::SK_ISNULL as i32 != 0;
-            if key.sk_attno == PROJECT_COLUMN {
+            if Some(key.sk_attno) == project_column {
                 if null && key.sk_strategy == IN_SCOPE_STRATEGY {
                     continue; // project <@ NULL: every project
                 }
@@ -232,6 +231,34 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _directi
                 Phase::Done => return false,
             }
         }
+    }
+}
+
+/// Every match at once, for a bitmap heap scan (which rechecks only when told to).
+#[pg_guard]
+pub unsafe extern "C-unwind" fn amgetbitmap(scan: pg_sys::IndexScanDesc, bitmap: *mut pg_sys::TIDBitmap) -> i64 {
+    // SAFETY: the scan descriptor and its state are ours for the scan's lifetime.
+    unsafe {
+        let scan = &mut *scan;
+        let index = scan.indexRelation;
+        let state = &mut *(scan.opaque as *mut ScanState);
+        let snapshot = snapshot(index).unwrap_or_else(|error| index_error(error));
+        let plan = state.plan.clone().unwrap_or(Plan::Everything);
+        let pages = IndexPages { index };
+        let found = matching(&pages, &snapshot.segments, &snapshot.pending, &plan, &state.projects).unwrap_or_else(|error| index_error(error));
+        let recheck = state.plan.is_some() && !state.exact;
+        let mut pointers: Vec<pg_sys::ItemPointerData> = found
+            .iter()
+            .map(|&tid| {
+                let mut pointer = pg_sys::ItemPointerData::default();
+                set_tid(&mut pointer, tid);
+                pointer
+            })
+            .collect();
+        for chunk in pointers.chunks_mut(1 << 16) {
+            pg_sys::tbm_add_tuples(bitmap, chunk.as_mut_ptr(), chunk.len() as i32, recheck);
+        }
+        found.len() as i64
     }
 }
 

@@ -1,10 +1,11 @@
 //! The index's pages in PostgreSQL: buffers, page headers, write-ahead logging and free space.
 //!
-//! Every page has PostgreSQL's standard header, the core's data area (`PAGE_DATA_BYTES`) and an
-//! 8-byte trailer naming its kind. Every change goes through generic WAL records, so the index
-//! survives crashes and replicates. Freed pages are stamped with the next transaction id and
-//! reused only once no running transaction can be reading them: searches read segments without
-//! holding locks, relying on this.
+//! Every page has PostgreSQL's standard header, the core's data area (`PAGE_DATA_BYTES`) and a
+//! 16-byte trailer: its kind, whether it is freed, and since when. Every change goes through
+//! generic WAL records, so the index survives crashes and replicates. A freed page keeps its
+//! contents and is stamped with the next transaction id; it is reused only once no running
+//! transaction can be reading it. Searches read segments and the pending list without holding
+//! locks, relying on this.
 
 use cco_core::search_index::meta::Meta;
 use cco_core::search_index::pages::{PageSink, PageSource, PAGE_DATA_BYTES};
@@ -15,7 +16,9 @@ use pgrx::pg_sys;
 
 pub const META_BLOCK: u32 = 0;
 const HEADER_BYTES: usize = 24;
-const TRAILER_BYTES: usize = 8;
+const TRAILER_BYTES: usize = 16;
+const TRAILER_AT: usize = HEADER_BYTES + PAGE_DATA_BYTES;
+const FREED: u16 = 1;
 const _: () = assert!(pg_sys::BLCKSZ as usize == HEADER_BYTES + PAGE_DATA_BYTES + TRAILER_BYTES);
 const _: () = assert!(std::mem::offset_of!(pg_sys::PageHeaderData, pd_linp) == HEADER_BYTES);
 
@@ -26,19 +29,33 @@ pub enum PageKind {
     Meta = 1,
     Pending = 2,
     Records = 3,
-    Free = 4,
+}
+
+/// The trailer: `[kind u16][flags u16][unused u32][freed at u64]`.
+///
+/// # Safety
+/// `page` points to a page of this index (BLCKSZ bytes).
+unsafe fn trailer<'a>(page: pg_sys::Page) -> &'a mut [u8] {
+    unsafe { std::slice::from_raw_parts_mut((page as *mut u8).add(TRAILER_AT), TRAILER_BYTES) }
 }
 
 fn page_kind(page: pg_sys::Page) -> Option<PageKind> {
-    // SAFETY: a page of this index is BLCKSZ bytes; the trailer is its last 8.
-    let bytes = unsafe { std::slice::from_raw_parts((page as *const u8).add(HEADER_BYTES + PAGE_DATA_BYTES), 2) };
+    // SAFETY: a page of this index.
+    let bytes = unsafe { trailer(page) };
     match u16::from_le_bytes([bytes[0], bytes[1]]) {
         1 => Some(PageKind::Meta),
         2 => Some(PageKind::Pending),
         3 => Some(PageKind::Records),
-        4 => Some(PageKind::Free),
         _ => None,
     }
+}
+
+/// When the page was freed (the next transaction id then), if it was.
+fn freed_at(page: pg_sys::Page) -> Option<u64> {
+    // SAFETY: a page of this index.
+    let bytes = unsafe { trailer(page) };
+    let flags = u16::from_le_bytes([bytes[2], bytes[3]]);
+    (flags & FREED != 0).then(|| u64::from_le_bytes(bytes[8..16].try_into().expect("eight bytes")))
 }
 
 /// The data area of a page.
@@ -56,8 +73,7 @@ unsafe fn data<'a>(page: pg_sys::Page) -> &'a mut [u8] {
 unsafe fn format_page(page: pg_sys::Page, kind: PageKind, contents: &[u8]) {
     unsafe {
         pg_sys::PageInit(page, pg_sys::BLCKSZ as usize, TRAILER_BYTES);
-        let trailer = std::slice::from_raw_parts_mut((page as *mut u8).add(HEADER_BYTES + PAGE_DATA_BYTES), 2);
-        trailer.copy_from_slice(&(kind as u16).to_le_bytes());
+        trailer(page)[..2].copy_from_slice(&(kind as u16).to_le_bytes());
         data(page)[..contents.len()].copy_from_slice(contents);
         set_used(page, contents.len());
     }
@@ -70,8 +86,8 @@ unsafe fn format_page(page: pg_sys::Page, kind: PageKind, contents: &[u8]) {
 /// As for `data`, with the page writable and already formatted.
 unsafe fn overwrite_page(page: pg_sys::Page, kind: PageKind, contents: &[u8]) {
     unsafe {
-        let trailer = std::slice::from_raw_parts_mut((page as *mut u8).add(HEADER_BYTES + PAGE_DATA_BYTES), 2);
-        trailer.copy_from_slice(&(kind as u16).to_le_bytes());
+        trailer(page).fill(0);
+        trailer(page)[..2].copy_from_slice(&(kind as u16).to_le_bytes());
         data(page)[..contents.len()].copy_from_slice(contents);
         set_used(page, contents.len());
     }
@@ -236,7 +252,7 @@ impl PageSink for IndexPages {
             let locked = Locked::exclusive(self.index, block);
             let page = locked.page();
             // SAFETY: pinned and locked.
-            let usable = unsafe { pg_sys::PageIsNew(page) } || (locked.kind() == Some(PageKind::Free) && free_page_recyclable(locked.data()));
+            let usable = unsafe { pg_sys::PageIsNew(page) } || freed_at(page).is_some_and(recyclable);
             if usable {
                 // Claimed at once, so vacuum does not offer it again before it is written.
                 retag(self.index, &locked, PageKind::Records, &[]);
@@ -267,14 +283,14 @@ fn next_transaction_id() -> u64 {
     unsafe { pg_sys::ReadNextFullTransactionId().value }
 }
 
-fn free_page_recyclable(data: &[u8]) -> bool {
-    let stamp = u64::from_le_bytes(data[..8].try_into().expect("eight bytes"));
+fn recyclable(stamp: u64) -> bool {
     // SAFETY: a plain horizon check. NULL asks for the most conservative horizon.
     unsafe { pg_sys::GlobalVisCheckRemovableFullXid(std::ptr::null_mut(), pg_sys::FullTransactionId { value: stamp }) }
 }
 
-/// Frees pages: marks each free as of now and offers it to the free space map, which hands it out
-/// again once no transaction running now can still read it.
+/// Frees pages: marks each freed as of now, contents untouched (a search that started earlier may
+/// still read it), and offers it to the free space map; it is handed out again only once no
+/// transaction running now can still read it.
 pub fn free_pages(index: pg_sys::Relation, blocks: &[u32]) {
     let stamp = next_transaction_id().to_le_bytes();
     for &block in blocks {
@@ -282,7 +298,15 @@ pub fn free_pages(index: pg_sys::Relation, blocks: &[u32]) {
             continue;
         }
         let locked = Locked::exclusive(index, block);
-        retag(index, &locked, PageKind::Free, &stamp);
+        let mut change = Change::start(index);
+        let page = change.page(&locked, false);
+        // SAFETY: the WAL copy is ours until finish.
+        unsafe {
+            let trailer = trailer(page);
+            trailer[2..4].copy_from_slice(&FREED.to_le_bytes());
+            trailer[8..16].copy_from_slice(&stamp);
+        }
+        change.finish();
         drop(locked);
         // SAFETY: the index is open.
         unsafe { pg_sys::RecordFreeIndexPage(index, block) };
@@ -297,7 +321,7 @@ pub fn record_free_pages(index: pg_sys::Relation) -> u64 {
     let mut free = 0;
     for block in 1..blocks {
         let locked = Locked::share(index, block);
-        if locked.kind() == Some(PageKind::Free) {
+        if freed_at(locked.page()).is_some() {
             free += 1;
             drop(locked);
             // SAFETY: the index is open.

@@ -33,7 +33,7 @@ mod tests {
         Spi::run(
             "create table docs (id serial primary key, project uuid not null, body text not null,
                                 v tsvector generated always as (cco.to_tsvector(body)) stored);
-             create index docs_rank on docs using cco_rank (v, project);
+             create index docs_rank on docs using cco_rank (project, v);
              insert into docs (project, body)
              select (array['11111111-1111-4111-8111-111111111111', '22222222-2222-4222-8222-222222222222'])[1 + g % 2]::uuid,
                     'handler ' || repeat('error ', g % 5) || 'line ' || g || case when g % 3 = 0 then ' getUserData timeout' else '' end

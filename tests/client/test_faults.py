@@ -139,6 +139,19 @@ def test_committed_loads_survive_kill_9_of_the_postmaster(db, project):
             assert depth == MESSAGES_PER_LOAD - 1
             # statistics match a recount
             assert (count, tokens) == (recount, retokens) == (MESSAGES_PER_LOAD, full_tokens)
+        # the ranked search index agrees with the heap, before and after merging it whole
+        def found(query: str, through_index: bool) -> int:
+            with check.transaction():
+                check.execute(f"set local enable_seqscan = {'off' if through_index else 'on'}")
+                check.execute(f"set local enable_bitmapscan = {'on' if through_index else 'off'}")
+                check.execute(f"set local enable_indexscan = {'on' if through_index else 'off'}")
+                return scalar(check, "select count(*) from cco.messages where project_id = %s "
+                                     "and search_vector @@ cco.to_tsquery(%s)", [project, query])
+        for query in ("load", "line 7", "line -7"):
+            assert found(query, True) == found(query, False), query
+        check.execute("select cco.optimize_rank_index('cco.messages_rank_idx')")
+        for query in ("load", "line 7"):
+            assert found(query, True) == found(query, False), query
         # the database is healthy: indexes agree with the heap
         check.execute("create extension if not exists amcheck")
         for index in check.execute(

@@ -12,9 +12,9 @@ use std::cell::RefCell;
 use super::encoding::{put_u16, put_u32, Reader};
 use super::IndexError;
 
-/// What an 8 KB PostgreSQL page leaves for data after its 24-byte header and the 8-byte trailer
+/// What an 8 KB PostgreSQL page leaves for data after its 24-byte header and the 16-byte trailer
 /// the extension keeps at its end.
-pub const PAGE_DATA_BYTES: usize = 8192 - 24 - 8;
+pub const PAGE_DATA_BYTES: usize = 8192 - 24 - 16;
 
 /// The largest record: a page less its 2-byte length prefix.
 pub const MAX_RECORD_BYTES: usize = PAGE_DATA_BYTES - 2;
