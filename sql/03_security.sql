@@ -20,43 +20,51 @@ comment on function cco.is_service_role() is
     'True when the request''s role claim is service_role, which sees and changes everything.';
 
 -- The membership helpers run as the extension owner so that the policies on project_members do not
--- recurse into themselves. They return only the caller's own project ids.
+-- recurse into themselves. They return only the caller's own project ids. PL/pgSQL rather than
+-- SQL: a search calls them for every table it reads, and PL/pgSQL keeps their plans where a SQL
+-- function with these settings is planned again at every call.
 create function cco.readable_project_ids() returns uuid[]
-language sql stable security definer parallel safe
+language plpgsql stable security definer parallel safe
 set search_path = pg_catalog, pg_temp
 as $$
-    select coalesce(array_agg(distinct project_id), '{}')
-    from (
-        select p.id from cco.projects p where p.owner_id = cco.current_user_id()
-        union all
-        select m.project_id from cco.project_members m where m.user_id = cco.current_user_id()
-    ) as mine(project_id)
+begin
+    return (select coalesce(array_agg(distinct project_id), '{}')
+            from (
+                select p.id from cco.projects p where p.owner_id = cco.current_user_id()
+                union all
+                select m.project_id from cco.project_members m where m.user_id = cco.current_user_id()
+            ) as mine(project_id));
+end
 $$;
 
 create function cco.writable_project_ids() returns uuid[]
-language sql stable security definer parallel safe
+language plpgsql stable security definer parallel safe
 set search_path = pg_catalog, pg_temp
 as $$
-    select coalesce(array_agg(distinct project_id), '{}')
-    from (
-        select p.id from cco.projects p where p.owner_id = cco.current_user_id()
-        union all
-        select m.project_id from cco.project_members m
-        where m.user_id = cco.current_user_id() and m.role in ('editor', 'owner')
-    ) as mine(project_id)
+begin
+    return (select coalesce(array_agg(distinct project_id), '{}')
+            from (
+                select p.id from cco.projects p where p.owner_id = cco.current_user_id()
+                union all
+                select m.project_id from cco.project_members m
+                where m.user_id = cco.current_user_id() and m.role in ('editor', 'owner')
+            ) as mine(project_id));
+end
 $$;
 
 create function cco.owned_project_ids() returns uuid[]
-language sql stable security definer parallel safe
+language plpgsql stable security definer parallel safe
 set search_path = pg_catalog, pg_temp
 as $$
-    select coalesce(array_agg(distinct project_id), '{}')
-    from (
-        select p.id from cco.projects p where p.owner_id = cco.current_user_id()
-        union all
-        select m.project_id from cco.project_members m
-        where m.user_id = cco.current_user_id() and m.role = 'owner'
-    ) as mine(project_id)
+begin
+    return (select coalesce(array_agg(distinct project_id), '{}')
+            from (
+                select p.id from cco.projects p where p.owner_id = cco.current_user_id()
+                union all
+                select m.project_id from cco.project_members m
+                where m.user_id = cco.current_user_id() and m.role = 'owner'
+            ) as mine(project_id));
+end
 $$;
 
 -- Operators' views (sizes, row counts, index use) describe the whole database, so they show

@@ -419,3 +419,48 @@ begin
     order by r.score desc, r.last_updated desc nulls last, r.id;
 end
 $$;
+
+-- The membership helpers keep their plans (PL/pgSQL): searches call them for every table they read.
+create or replace function cco.readable_project_ids() returns uuid[]
+language plpgsql stable security definer parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    return (select coalesce(array_agg(distinct project_id), '{}')
+            from (
+                select p.id from cco.projects p where p.owner_id = cco.current_user_id()
+                union all
+                select m.project_id from cco.project_members m where m.user_id = cco.current_user_id()
+            ) as mine(project_id));
+end
+$$;
+
+create or replace function cco.writable_project_ids() returns uuid[]
+language plpgsql stable security definer parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    return (select coalesce(array_agg(distinct project_id), '{}')
+            from (
+                select p.id from cco.projects p where p.owner_id = cco.current_user_id()
+                union all
+                select m.project_id from cco.project_members m
+                where m.user_id = cco.current_user_id() and m.role in ('editor', 'owner')
+            ) as mine(project_id));
+end
+$$;
+
+create or replace function cco.owned_project_ids() returns uuid[]
+language plpgsql stable security definer parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    return (select coalesce(array_agg(distinct project_id), '{}')
+            from (
+                select p.id from cco.projects p where p.owner_id = cco.current_user_id()
+                union all
+                select m.project_id from cco.project_members m
+                where m.user_id = cco.current_user_id() and m.role = 'owner'
+            ) as mine(project_id));
+end
+$$;

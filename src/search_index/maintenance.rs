@@ -84,11 +84,11 @@ pub fn flush(index: pg_sys::Relation, _lock: &MaintenanceLock) -> Result<(), Ind
         Ok(Some((meta.flushing_head, true)))
     })?;
     let Some((head, used_fresh)) = flushing else {
-        free_pages(index, &[fresh]);
+        free_pages(index, &[fresh])?;
         return Ok(());
     };
     if !used_fresh {
-        free_pages(index, &[fresh]);
+        free_pages(index, &[fresh])?;
     }
     let (documents, pages) = read_pending(index, head)?;
     let location = build_segment(&IndexPages { index }, documents)?;
@@ -99,7 +99,7 @@ pub fn flush(index: pg_sys::Relation, _lock: &MaintenanceLock) -> Result<(), Ind
         meta.flushing_head = NO_BLOCK;
         Ok(())
     })?;
-    free_pages(index, &pages);
+    free_pages(index, &pages)?;
     Ok(())
 }
 
@@ -134,7 +134,7 @@ pub fn merge(index: pg_sys::Relation, ids: &[u64], _lock: &MaintenanceLock) -> R
         }
         Ok(())
     })?;
-    free_pages(index, &freed);
+    free_pages(index, &freed)?;
     Ok(())
 }
 
@@ -220,7 +220,7 @@ pub fn record_deletions(index: pg_sys::Relation, mut is_dead: impl FnMut(Tid) ->
             stored.deleted_documents = count;
             Ok(())
         })?;
-        free_pages(index, &old_blocks);
+        free_pages(index, &old_blocks)?;
     }
     Ok((removed, remaining))
 }

@@ -313,8 +313,8 @@ unsafe extern "C-unwind" fn amvacuumcleanup(info: *mut pg_sys::IndexVacuumInfo, 
         };
         let lock = MaintenanceLock::acquire(index);
         tidy(index, &lock).unwrap_or_else(|error| index_error(error));
-        let free = storage::record_free_pages(index);
         drop(lock);
+        let free = storage::free_page_count(index).unwrap_or_else(|error| index_error(error));
         let meta = read_meta(index).unwrap_or_else(|error| index_error(error));
         (*stats).num_index_tuples = live_documents(&meta) as f64;
         (*stats).estimated_count = false;

@@ -7,7 +7,7 @@
 //! transaction can be reading it. Searches read segments and the pending list without holding
 //! locks, relying on this.
 
-use cco_core::search_index::meta::Meta;
+use cco_core::search_index::meta::{FreeListPage, Meta};
 use cco_core::search_index::pages::{PageSink, PageSource, PAGE_DATA_BYTES};
 use cco_core::search_index::pending::{self, Assembler, NO_BLOCK};
 use cco_core::search_index::segment::Document;
@@ -29,9 +29,11 @@ pub enum PageKind {
     Meta = 1,
     Pending = 2,
     Records = 3,
+    FreeList = 4,
 }
 
-/// The trailer: `[kind u16][flags u16][unused u32][freed at u64]`.
+/// The trailer: `[kind u16][flags u16][unused u32][freed at u64]`. The freed flag and stamp are
+/// for whoever inspects the pages; the free-list queue is what allocation reads.
 ///
 /// # Safety
 /// `page` points to a page of this index (BLCKSZ bytes).
@@ -46,16 +48,9 @@ fn page_kind(page: pg_sys::Page) -> Option<PageKind> {
         1 => Some(PageKind::Meta),
         2 => Some(PageKind::Pending),
         3 => Some(PageKind::Records),
+        4 => Some(PageKind::FreeList),
         _ => None,
     }
-}
-
-/// When the page was freed (the next transaction id then), if it was.
-fn freed_at(page: pg_sys::Page) -> Option<u64> {
-    // SAFETY: a page of this index.
-    let bytes = unsafe { trailer(page) };
-    let flags = u16::from_le_bytes([bytes[2], bytes[3]]);
-    (flags & FREED != 0).then(|| u64::from_le_bytes(bytes[8..16].try_into().expect("eight bytes")))
 }
 
 /// The data area of a page.
@@ -209,21 +204,6 @@ pub fn write_meta(index: pg_sys::Relation, locked: &Locked, meta: &Meta) -> Resu
     Ok(())
 }
 
-/// Changes a formatted page's kind and leading data in place (a small WAL record).
-fn retag(index: pg_sys::Relation, locked: &Locked, kind: PageKind, contents: &[u8]) {
-    let mut change = Change::start(index);
-    let page = change.page(locked, false);
-    // SAFETY: the WAL copy is ours until finish.
-    unsafe {
-        if pg_sys::PageIsNew(page) || page_kind(page).is_none() {
-            format_page(page, kind, contents);
-        } else {
-            overwrite_page(page, kind, contents);
-        }
-    }
-    change.finish();
-}
-
 /// The index's pages as the core reads and writes them.
 pub struct IndexPages {
     pub index: pg_sys::Relation,
@@ -243,32 +223,14 @@ impl PageSource for IndexPages {
 
 impl PageSink for IndexPages {
     fn allocate(&self) -> Result<u32, IndexError> {
-        loop {
-            // SAFETY: the index is open.
-            let block = unsafe { pg_sys::GetFreeIndexPage(self.index) };
-            if block == u32::MAX {
-                break;
-            }
-            let locked = Locked::exclusive(self.index, block);
-            let page = locked.page();
-            // SAFETY: pinned and locked.
-            let usable = unsafe { pg_sys::PageIsNew(page) } || freed_at(page).is_some_and(recyclable);
-            if usable {
-                // Claimed at once, so vacuum does not offer it again before it is written.
-                retag(self.index, &locked, PageKind::Records, &[]);
-                return Ok(block);
-            }
-            // Still visible to some running search; vacuum records it again later.
+        let root = lock_root(self.index)?;
+        let mut meta = Meta::decode(root.data())?;
+        if let Some(block) = take_free_page(self.index, &mut meta)? {
+            write_meta(self.index, &root, &meta)?;
+            return Ok(block);
         }
-        // SAFETY: extending under the relation extension lock, as PostgreSQL requires.
-        unsafe {
-            pg_sys::LockRelationForExtension(self.index, pg_sys::ExclusiveLock as i32);
-            let buffer = pg_sys::ReadBufferExtended(self.index, pg_sys::ForkNumber::MAIN_FORKNUM, u32::MAX, pg_sys::ReadBufferMode::RBM_NORMAL, std::ptr::null_mut());
-            pg_sys::UnlockRelationForExtension(self.index, pg_sys::ExclusiveLock as i32);
-            let block = pg_sys::BufferGetBlockNumber(buffer);
-            pg_sys::ReleaseBuffer(buffer);
-            Ok(block)
-        }
+        drop(root);
+        Ok(extend(self.index))
     }
 
     fn write(&self, block: u32, contents: &[u8]) -> Result<(), IndexError> {
@@ -278,9 +240,119 @@ impl PageSink for IndexPages {
     }
 }
 
-fn next_transaction_id() -> u64 {
-    // SAFETY: reads shared state under its own lock.
-    unsafe { pg_sys::ReadNextFullTransactionId().value }
+/// The root page, exclusively locked: the lock every change of the index's structure takes.
+fn lock_root(index: pg_sys::Relation) -> Result<Locked, IndexError> {
+    let root = Locked::exclusive(index, META_BLOCK);
+    if root.kind() != Some(PageKind::Meta) {
+        return Err(IndexError::Corrupt("the first page is not the index root"));
+    }
+    Ok(root)
+}
+
+/// A new block at the end of the index.
+fn extend(index: pg_sys::Relation) -> u32 {
+    // SAFETY: extending under the relation extension lock, as PostgreSQL requires.
+    unsafe {
+        pg_sys::LockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
+        let buffer = pg_sys::ReadBufferExtended(index, pg_sys::ForkNumber::MAIN_FORKNUM, u32::MAX, pg_sys::ReadBufferMode::RBM_NORMAL, std::ptr::null_mut());
+        pg_sys::UnlockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
+        let block = pg_sys::BufferGetBlockNumber(buffer);
+        pg_sys::ReleaseBuffer(buffer);
+        block
+    }
+}
+
+fn read_free_list_page(index: pg_sys::Relation, block: u32) -> Result<FreeListPage, IndexError> {
+    let locked = Locked::share(index, block);
+    if locked.kind() != Some(PageKind::FreeList) {
+        return Err(IndexError::Corrupt("the free-list queue leads to another kind of page"));
+    }
+    FreeListPage::decode(locked.data())
+}
+
+/// The oldest freed page, if no running transaction can still read it. The caller holds the root
+/// exclusively and writes `meta` back. A free-list page emptied on the way is itself reused: no
+/// search ever reads one.
+fn take_free_page(index: pg_sys::Relation, meta: &mut Meta) -> Result<Option<u32>, IndexError> {
+    while meta.free_head != NO_BLOCK {
+        let head = read_free_list_page(index, meta.free_head)?;
+        match head.entries.get(usize::from(meta.free_head_taken)) {
+            Some(&(block, freed_at)) => {
+                if !recyclable(freed_at) {
+                    return Ok(None); // every later entry was freed later still
+                }
+                meta.free_head_taken += 1;
+                meta.free_pages = meta.free_pages.saturating_sub(1);
+                return Ok(Some(block));
+            }
+            None if head.next == NO_BLOCK => {
+                // The queue is empty: its last page goes back to use.
+                let emptied = meta.free_head;
+                meta.free_head = NO_BLOCK;
+                meta.free_tail = NO_BLOCK;
+                meta.free_head_taken = 0;
+                return Ok(Some(emptied));
+            }
+            None => {
+                let emptied = meta.free_head;
+                meta.free_head = head.next;
+                meta.free_head_taken = 0;
+                return Ok(Some(emptied));
+            }
+        }
+    }
+    Ok(None)
+}
+
+/// Queues freed pages (the caller holds the root exclusively and writes `meta` back).
+fn queue_free_pages(index: pg_sys::Relation, meta: &mut Meta, blocks: &[u32], freed_at: u64) -> Result<(), IndexError> {
+    let mut remaining = blocks;
+    while !remaining.is_empty() {
+        let (tail_block, mut tail) = if meta.free_tail == NO_BLOCK {
+            (NO_BLOCK, FreeListPage::new())
+        } else {
+            (meta.free_tail, read_free_list_page(index, meta.free_tail)?)
+        };
+        if tail_block == NO_BLOCK || tail.is_full() {
+            // A new queue page at the end of the index (a page that could be reused is in the
+            // queue it would have to be taken from).
+            let fresh = extend(index);
+            let mut page = FreeListPage::new();
+            let room = FreeListPage::CAPACITY.min(remaining.len());
+            page.entries.extend(remaining[..room].iter().map(|&block| (block, freed_at)));
+            remaining = &remaining[room..];
+            let fresh_page = Locked::exclusive(index, fresh);
+            let mut change = Change::start(index);
+            let copy = change.page(&fresh_page, true);
+            // SAFETY: the WAL copies are ours until finish.
+            unsafe { format_page(copy, PageKind::FreeList, &page.encode()) };
+            if tail_block != NO_BLOCK {
+                tail.next = fresh;
+                let previous = Locked::exclusive(index, tail_block);
+                let copy = change.page(&previous, false);
+                // SAFETY: as above.
+                unsafe { overwrite_page(copy, PageKind::FreeList, &tail.encode()) };
+                change.finish();
+            } else {
+                change.finish();
+                meta.free_head = fresh;
+                meta.free_head_taken = 0;
+            }
+            meta.free_tail = fresh;
+        } else {
+            let room = (FreeListPage::CAPACITY - tail.entries.len()).min(remaining.len());
+            tail.entries.extend(remaining[..room].iter().map(|&block| (block, freed_at)));
+            remaining = &remaining[room..];
+            let locked = Locked::exclusive(index, tail_block);
+            let mut change = Change::start(index);
+            let copy = change.page(&locked, false);
+            // SAFETY: the WAL copy is ours until finish.
+            unsafe { overwrite_page(copy, PageKind::FreeList, &tail.encode()) };
+            change.finish();
+        }
+    }
+    meta.free_pages += blocks.len() as u64;
+    Ok(())
 }
 
 fn recyclable(stamp: u64) -> bool {
@@ -288,15 +360,14 @@ fn recyclable(stamp: u64) -> bool {
     unsafe { pg_sys::GlobalVisCheckRemovableFullXid(std::ptr::null_mut(), pg_sys::FullTransactionId { value: stamp }) }
 }
 
-/// Frees pages: marks each freed as of now, contents untouched (a search that started earlier may
-/// still read it), and offers it to the free space map; it is handed out again only once no
-/// transaction running now can still read it.
-pub fn free_pages(index: pg_sys::Relation, blocks: &[u32]) {
-    let stamp = next_transaction_id().to_le_bytes();
-    for &block in blocks {
-        if block == META_BLOCK || block == NO_BLOCK {
-            continue;
-        }
+/// Frees pages: marks each one freed as of now, contents untouched (a search that started earlier
+/// may still be reading it), and queues it to be reused once no transaction running now can read
+/// it.
+pub fn free_pages(index: pg_sys::Relation, blocks: &[u32]) -> Result<(), IndexError> {
+    // SAFETY: reads shared state under its own lock.
+    let freed_at = unsafe { pg_sys::ReadNextFullTransactionId().value };
+    let blocks: Vec<u32> = blocks.iter().copied().filter(|&block| block != META_BLOCK && block != NO_BLOCK).collect();
+    for &block in &blocks {
         let locked = Locked::exclusive(index, block);
         let mut change = Change::start(index);
         let page = change.page(&locked, false);
@@ -304,33 +375,19 @@ pub fn free_pages(index: pg_sys::Relation, blocks: &[u32]) {
         unsafe {
             let trailer = trailer(page);
             trailer[2..4].copy_from_slice(&FREED.to_le_bytes());
-            trailer[8..16].copy_from_slice(&stamp);
+            trailer[8..16].copy_from_slice(&freed_at.to_le_bytes());
         }
         change.finish();
-        drop(locked);
-        // SAFETY: the index is open.
-        unsafe { pg_sys::RecordFreeIndexPage(index, block) };
     }
+    let root = lock_root(index)?;
+    let mut meta = Meta::decode(root.data())?;
+    queue_free_pages(index, &mut meta, &blocks, freed_at)?;
+    write_meta(index, &root, &meta)
 }
 
-/// Offers every free page to the free space map again (vacuum does this, since a page that was not
-/// yet recyclable when offered is skipped and forgotten), and updates the map's upper levels.
-pub fn record_free_pages(index: pg_sys::Relation) -> u64 {
-    // SAFETY: the index is open.
-    let blocks = unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) };
-    let mut free = 0;
-    for block in 1..blocks {
-        let locked = Locked::share(index, block);
-        if freed_at(locked.page()).is_some() {
-            free += 1;
-            drop(locked);
-            // SAFETY: the index is open.
-            unsafe { pg_sys::RecordFreeIndexPage(index, block) };
-        }
-    }
-    // SAFETY: the index is open.
-    unsafe { pg_sys::IndexFreeSpaceMapVacuum(index) };
-    free
+/// Pages waiting to be reused.
+pub fn free_page_count(index: pg_sys::Relation) -> Result<u64, IndexError> {
+    Ok(read_meta(index)?.free_pages)
 }
 
 /// A new empty pending page.
@@ -366,15 +423,21 @@ pub fn read_pending(index: pg_sys::Relation, head: u32) -> Result<(Vec<Document>
     Ok((documents, pages))
 }
 
-/// Appends a document to the pending list; returns the pending documents and whether the list
-/// grew by a page.
+/// Appends a document to the pending list; returns how many documents it then holds.
+///
+/// Appending holds the root exclusively, so one document's records are never interleaved with
+/// another's. A full tail page is followed by the spare page the root keeps ready, and a new spare
+/// is allocated after the root is released; a document too large for one new page gets the pages
+/// it needs allocated before.
 pub fn append_pending(index: pg_sys::Relation, document: &Document) -> Result<u32, IndexError> {
     let records = pending::encode_document(document)?;
-    let meta_page = Locked::exclusive(index, META_BLOCK);
-    if meta_page.kind() != Some(PageKind::Meta) {
-        return Err(IndexError::Corrupt("the first page is not the index root"));
+    let pages = IndexPages { index };
+    let mut reserved: Vec<u32> = Vec::new();
+    for _ in 1..records.len() {
+        reserved.push(pages.allocate()?);
     }
-    let mut meta = Meta::decode(meta_page.data())?;
+    let root = lock_root(index)?;
+    let mut meta = Meta::decode(root.data())?;
     let last = records.len() - 1;
     for (at, record) in records.iter().enumerate() {
         let tail = Locked::exclusive(index, meta.pending_tail);
@@ -382,6 +445,9 @@ pub fn append_pending(index: pg_sys::Relation, document: &Document) -> Result<u3
             return Err(IndexError::Corrupt("the pending list's tail is another kind of page"));
         }
         let used = pending::used_bytes(tail.data())?;
+        if at == last {
+            meta.pending_documents += 1;
+        }
         if used + 2 + record.len() <= PAGE_DATA_BYTES {
             let mut change = Change::start(index);
             let page = change.page(&tail, false);
@@ -393,16 +459,19 @@ pub fn append_pending(index: pg_sys::Relation, document: &Document) -> Result<u3
             // SAFETY: as above.
             unsafe { set_used(page, pending::used_bytes(contents)?) };
             if at == last {
-                meta.pending_documents += 1;
-                let root = change.page(&meta_page, false);
+                let copy = change.page(&root, false);
                 // SAFETY: as above.
-                unsafe { overwrite_page(root, PageKind::Meta, &meta.encode()?) };
+                unsafe { overwrite_page(copy, PageKind::Meta, &meta.encode()?) };
             }
             change.finish();
             continue;
         }
         // A new page at the end of the chain, linked and named the tail in one step.
-        let block = IndexPages { index }.allocate()?;
+        let block = match reserved.pop() {
+            Some(block) => block,
+            None if meta.spare != NO_BLOCK => std::mem::replace(&mut meta.spare, NO_BLOCK),
+            None => extend(index),
+        };
         let fresh = Locked::exclusive(index, block);
         let mut contents = pending::empty_page();
         contents.resize(PAGE_DATA_BYTES, 0);
@@ -411,9 +480,6 @@ pub fn append_pending(index: pg_sys::Relation, document: &Document) -> Result<u3
         }
         let used = pending::used_bytes(&contents)?;
         meta.pending_tail = block;
-        if at == last {
-            meta.pending_documents += 1;
-        }
         let mut change = Change::start(index);
         let page = change.page(&fresh, true);
         // SAFETY: the WAL copies are ours until finish.
@@ -421,22 +487,46 @@ pub fn append_pending(index: pg_sys::Relation, document: &Document) -> Result<u3
         let previous = change.page(&tail, false);
         // SAFETY: as above.
         unsafe { pending::set_next_page(data(previous), block) };
-        let root = change.page(&meta_page, false);
+        let copy = change.page(&root, false);
         // SAFETY: as above.
-        unsafe { overwrite_page(root, PageKind::Meta, &meta.encode()?) };
+        unsafe { overwrite_page(copy, PageKind::Meta, &meta.encode()?) };
         change.finish();
     }
-    Ok(meta.pending_documents)
+    let documents = meta.pending_documents;
+    let needs_spare = meta.spare == NO_BLOCK;
+    drop(root);
+    if needs_spare {
+        let spare = pages.allocate()?;
+        let root = lock_root(index)?;
+        let mut meta = Meta::decode(root.data())?;
+        if meta.spare == NO_BLOCK {
+            meta.spare = spare;
+            write_meta(index, &root, &meta)?;
+        } else {
+            // Another append kept one ready meanwhile; this one was never seen by anyone.
+            queue_free_pages(index, &mut meta, &[spare], 0)?;
+            write_meta(index, &root, &meta)?;
+        }
+    }
+    // Reserved pages a large document turned out not to need were never seen by anyone either.
+    if !reserved.is_empty() {
+        let root = lock_root(index)?;
+        let mut meta = Meta::decode(root.data())?;
+        queue_free_pages(index, &mut meta, &reserved, 0)?;
+        write_meta(index, &root, &meta)?;
+    }
+    Ok(documents)
 }
 
 /// Creates the root page and an empty pending list in a new, empty index.
 pub fn initialize(index: pg_sys::Relation) -> Result<(), IndexError> {
-    let pages = IndexPages { index };
-    let root = pages.allocate()?;
-    if root != META_BLOCK {
+    if extend(index) != META_BLOCK {
         return Err(IndexError::Invalid("initializing an index that is not empty"));
     }
-    let pending_block = new_pending_page(index)?;
+    let pending_block = extend(index);
+    let pending_page = Locked::exclusive(index, pending_block);
+    rewrite(index, &pending_page, PageKind::Pending, &pending::empty_page());
+    drop(pending_page);
     let locked = Locked::exclusive(index, META_BLOCK);
     write_meta(index, &locked, &Meta::new(pending_block))
 }

@@ -1,6 +1,10 @@
-//! The index's root page: its segments, the pending list and the list being flushed. Changing
-//! the segments means writing a new root in one step, so a search sees either the old set or the
-//! new one.
+//! The index's root page: its segments, the pending list and the list being flushed, and the
+//! queue of freed pages. Changing the segments means writing a new root in one step, so a search
+//! sees either the old set or the new one.
+//!
+//! Freed pages wait in a first-in first-out queue of free-list pages (`FreeListPage`), each entry
+//! a block and the transaction id after which it was freed: the oldest entry is the first that
+//! can be reused, so allocation looks at one entry, not at every freed page.
 
 use super::encoding::{put_u16, put_u32, put_u64, Reader};
 use super::pages::{Pointer, PAGE_DATA_BYTES};
@@ -8,9 +12,9 @@ use super::pending::NO_BLOCK;
 use super::IndexError;
 
 const META_MAGIC: u32 = 0x4343_4f4d; // "CCOM"
-const META_VERSION: u16 = 1;
+const META_VERSION: u16 = 2;
 const SEGMENT_BYTES: usize = 8 + 2 * Pointer::BYTES + 8 + Pointer::BYTES + 8;
-const FIXED_BYTES: usize = 4 + 2 + 8 + 3 * 4 + 4 + 2;
+const FIXED_BYTES: usize = 4 + 2 + 8 + 3 * 4 + 4 + 4 + 4 + 2 + 4 + 8 + 2;
 /// Segments one root page can list.
 pub const MAX_SEGMENTS: usize = (PAGE_DATA_BYTES - FIXED_BYTES) / SEGMENT_BYTES;
 
@@ -40,6 +44,14 @@ pub struct Meta {
     pub pending_documents: u32,
     /// First page of the list being written out as a segment, or `NO_BLOCK`.
     pub flushing_head: u32,
+    /// An empty page kept ready for the pending list to grow into, or `NO_BLOCK`.
+    pub spare: u32,
+    /// The free-list queue: its oldest page (and how many of its entries are taken) and newest.
+    pub free_head: u32,
+    pub free_head_taken: u16,
+    pub free_tail: u32,
+    /// Pages waiting in the queue.
+    pub free_pages: u64,
     pub segments: Vec<SegmentEntry>,
 }
 
@@ -51,6 +63,11 @@ impl Meta {
             pending_tail: pending_page,
             pending_documents: 0,
             flushing_head: NO_BLOCK,
+            spare: NO_BLOCK,
+            free_head: NO_BLOCK,
+            free_head_taken: 0,
+            free_tail: NO_BLOCK,
+            free_pages: 0,
             segments: Vec::new(),
         }
     }
@@ -67,6 +84,11 @@ impl Meta {
         put_u32(&mut out, self.pending_tail);
         put_u32(&mut out, self.pending_documents);
         put_u32(&mut out, self.flushing_head);
+        put_u32(&mut out, self.spare);
+        put_u32(&mut out, self.free_head);
+        put_u16(&mut out, self.free_head_taken);
+        put_u32(&mut out, self.free_tail);
+        put_u64(&mut out, self.free_pages);
         put_u16(&mut out, self.segments.len() as u16);
         for segment in &self.segments {
             put_u64(&mut out, segment.id);
@@ -92,6 +114,11 @@ impl Meta {
         let pending_tail = reader.u32()?;
         let pending_documents = reader.u32()?;
         let flushing_head = reader.u32()?;
+        let spare = reader.u32()?;
+        let free_head = reader.u32()?;
+        let free_head_taken = reader.u16()?;
+        let free_tail = reader.u32()?;
+        let free_pages = reader.u64()?;
         let count = usize::from(reader.u16()?);
         if count > MAX_SEGMENTS {
             return Err(IndexError::Corrupt("the root page lists too many segments"));
@@ -107,7 +134,65 @@ impl Meta {
                 deleted_documents: reader.u64()?,
             });
         }
-        Ok(Meta { next_segment_id, pending_head, pending_tail, pending_documents, flushing_head, segments })
+        Ok(Meta {
+            next_segment_id,
+            pending_head,
+            pending_tail,
+            pending_documents,
+            flushing_head,
+            spare,
+            free_head,
+            free_head_taken,
+            free_tail,
+            free_pages,
+            segments,
+        })
+    }
+}
+
+/// A page of the free-list queue: `[next u32][count u16]`, then `count` entries of
+/// `[block u32][freed at u64]`, oldest first.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct FreeListPage {
+    pub next: u32,
+    pub entries: Vec<(u32, u64)>,
+}
+
+impl FreeListPage {
+    /// Entries one page holds.
+    pub const CAPACITY: usize = (PAGE_DATA_BYTES - 6) / 12;
+
+    pub fn new() -> FreeListPage {
+        FreeListPage { next: NO_BLOCK, entries: Vec::new() }
+    }
+
+    pub fn is_full(&self) -> bool {
+        self.entries.len() >= Self::CAPACITY
+    }
+
+    pub fn encode(&self) -> Vec<u8> {
+        let mut out = Vec::with_capacity(6 + 12 * self.entries.len());
+        put_u32(&mut out, self.next);
+        put_u16(&mut out, self.entries.len() as u16);
+        for &(block, freed_at) in &self.entries {
+            put_u32(&mut out, block);
+            put_u64(&mut out, freed_at);
+        }
+        out
+    }
+
+    pub fn decode(data: &[u8]) -> Result<FreeListPage, IndexError> {
+        let mut reader = Reader::new(data);
+        let next = reader.u32()?;
+        let count = usize::from(reader.u16()?);
+        if count > Self::CAPACITY {
+            return Err(IndexError::Corrupt("a free-list page holds more entries than fit"));
+        }
+        let mut entries = Vec::with_capacity(count);
+        for _ in 0..count {
+            entries.push((reader.u32()?, reader.u64()?));
+        }
+        Ok(FreeListPage { next, entries })
     }
 }
 
@@ -134,6 +219,10 @@ mod tests {
         assert_eq!(Meta::decode(&bytes).unwrap(), meta);
         meta.segments.push(meta.segments[0]);
         assert!(meta.encode().is_err());
+        let page = FreeListPage { next: 3, entries: (0..FreeListPage::CAPACITY as u32).map(|b| (b, u64::from(b) << 33)).collect() };
+        let bytes = page.encode();
+        assert!(bytes.len() <= PAGE_DATA_BYTES);
+        assert_eq!(FreeListPage::decode(&bytes).unwrap(), page);
         assert!(Meta::decode(&bytes[..10]).is_err());
         assert!(Meta::decode(&[0; 64]).is_err());
     }
