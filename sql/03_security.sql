@@ -72,14 +72,17 @@ $$;
 -- (the one SET ROLE chose, else the one they logged in as), never by current_user: inside a
 -- SECURITY DEFINER function current_user is the function's owner, not the caller.
 create function cco.has_full_access() returns boolean
-language sql stable security invoker parallel safe
+language plpgsql stable security invoker parallel safe
 as $$
-    select cco.is_service_role()
+begin
+    return cco.is_service_role()
         or exists (select 1 from pg_catalog.pg_roles r
                    where r.rolname = coalesce(nullif(current_setting('role'), 'none'), session_user)
-                     and (r.rolsuper or r.rolbypassrls))
+                     and (r.rolsuper or r.rolbypassrls));
+end
 $$;
 
+-- PL/pgSQL, like the membership helpers: a SQL function is planned anew at every call here.
 comment on function cco.has_full_access() is
     'True when the caller (the role they act as, also inside SECURITY DEFINER functions) has the service role claim, is a superuser or bypasses row level security.';
 

@@ -170,6 +170,10 @@ returns table (id uuid, conversation_id uuid, project_id uuid, role text, conten
                "timestamp" timestamptz, token_count integer, rank real, headline text,
                project_name text, conversation_title text)
 language plpgsql stable security invoker parallel safe
+-- One plan for every query: the ranked index serves them all alike, and planning afresh for each
+-- query's words (what PostgreSQL does while it judges a custom plan cheaper) would take longer than
+-- many searches.
+set plan_cache_mode = force_generic_plan
 as $$
 #variable_conflict use_column
 declare

@@ -328,6 +328,10 @@ returns table (id uuid, conversation_id uuid, project_id uuid, role text, conten
                "timestamp" timestamptz, token_count integer, rank real, headline text,
                project_name text, conversation_title text)
 language plpgsql stable security invoker parallel safe
+-- One plan for every query: the ranked index serves them all alike, and planning afresh for each
+-- query's words (what PostgreSQL does while it judges a custom plan cheaper) would take longer than
+-- many searches.
+set plan_cache_mode = force_generic_plan
 as $$
 #variable_conflict use_column
 declare
@@ -462,5 +466,16 @@ begin
                 select m.project_id from cco.project_members m
                 where m.user_id = cco.current_user_id() and m.role = 'owner'
             ) as mine(project_id));
+end
+$$;
+
+create or replace function cco.has_full_access() returns boolean
+language plpgsql stable security invoker parallel safe
+as $$
+begin
+    return cco.is_service_role()
+        or exists (select 1 from pg_catalog.pg_roles r
+                   where r.rolname = coalesce(nullif(current_setting('role'), 'none'), session_user)
+                     and (r.rolsuper or r.rolbypassrls));
 end
 $$;

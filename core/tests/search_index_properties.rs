@@ -71,18 +71,15 @@ fn case() -> impl Strategy<Value = Case> {
         prop::option::of(prop::collection::btree_set(0..4u8, 0..3)),
         1..60usize,
         1..4usize,
+        prop::option::weighted(0.3, 0..WORDS.len()),
     )
-        .prop_map(|(documents, cuts, pending, deleted, merge, query, terms, projects, limit, pages)| Case {
-            documents,
-            cuts,
-            pending,
-            deleted,
-            merge,
-            query,
-            terms,
-            projects,
-            limit,
-            pages,
+        .prop_map(|(documents, cuts, pending, deleted, merge, query, terms, projects, limit, pages, single)| {
+            // Often the most common search: one word, ranked by itself.
+            let (query, terms) = match single {
+                Some(w) => (TsQueryNode::Operand { lexeme: WORDS[w].as_bytes().to_vec(), prefix: false, weights: 0 }, BTreeSet::from([w])),
+                None => (query, terms),
+            };
+            Case { documents, cuts, pending, deleted, merge, query, terms, projects, limit, pages }
         })
 }
 

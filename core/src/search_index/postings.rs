@@ -314,12 +314,20 @@ impl BlockRef {
     }
 }
 
-/// Reads one term's postings within some key ranges: block by block, decoding a block only when
-/// a posting in it is asked for.
+/// Reads one term's postings within some key ranges: block by block, reading the directory a
+/// chunk at a time as the cursor moves on and decoding a block only when a posting in it is asked
+/// for, so a search that needs a few blocks of a long list reads little of it.
 pub struct PostingCursor {
     blocks: Vec<BlockRef>,
-    /// Documents of the list inside the ranges.
-    frequency: u64,
+    ranges: KeyRanges,
+    /// The next directory chunk to read (`Pointer::NONE` once all are read), and what reading it
+    /// needs to know.
+    next_chunk: Pointer,
+    base: u64,
+    seen: u64,
+    expected: u64,
+    total: u64,
+    weights: Option<Box<dyn Fn(u32, u32) -> f64>>,
     block: usize,
     decoded: Vec<Posting>,
     decoded_block: usize,
@@ -331,12 +339,19 @@ pub struct PostingCursor {
 impl PostingCursor {
     /// Opens the list a dictionary value describes, restricted to `ranges`.
     pub fn open<S: PageSource>(source: &S, value: &[u8], ranges: &KeyRanges) -> Result<PostingCursor, IndexError> {
+        let _ = source;
         let mut reader = Reader::new(value);
         let total = reader.varint()?;
         let kind = reader.u8()?;
         let mut cursor = PostingCursor {
             blocks: Vec::new(),
-            frequency: 0,
+            ranges: ranges.clone(),
+            next_chunk: Pointer::NONE,
+            base: 0,
+            seen: 0,
+            expected: 0,
+            total,
+            weights: None,
             block: 0,
             decoded: Vec::new(),
             decoded_block: usize::MAX,
@@ -362,7 +377,6 @@ impl PostingCursor {
                         best: 0.0,
                     });
                 }
-                cursor.frequency = postings.len() as u64;
                 cursor.inline = postings;
             }
             KIND_BLOCK => {
@@ -371,76 +385,107 @@ impl PostingCursor {
                     return Err(IndexError::Corrupt("a one-block list holds another count than it says"));
                 }
                 if ranges.contains(last) {
-                    cursor.frequency = total;
                     cursor.blocks.push(BlockRef { base: 0, first_block: true, last, pointer, count: postings, impacts, best: 0.0 });
                 }
             }
             KIND_BLOCKS => {
-                let blocks = reader.varint()?;
-                let mut chunk_pointer = Pointer::read(&mut reader)?;
-                let mut base = 0u64;
-                let mut seen = 0u64;
-                let mut chunk = Vec::new();
-                while !chunk_pointer.is_none() {
-                    read_record(source, chunk_pointer, &mut chunk)?;
-                    let mut reader = Reader::new(&chunk);
-                    let count = reader.u16()?;
-                    for _ in 0..count {
-                        let (last, pointer, postings, impacts) = read_entry(&mut reader, base)?;
-                        if seen > 0 && last <= base {
-                            return Err(IndexError::Corrupt("a posting directory is out of order"));
-                        }
-                        // A block holds one project's postings: its last key says which.
-                        if ranges.contains(last) {
-                            cursor.frequency += u64::from(postings);
-                            cursor.blocks.push(BlockRef { base, first_block: seen == 0, last, pointer, count: postings, impacts, best: 0.0 });
-                        }
-                        base = last;
-                        seen += 1;
-                    }
-                    chunk_pointer = Pointer::read(&mut reader)?;
-                    if seen > blocks {
-                        return Err(IndexError::Corrupt("a posting directory holds more blocks than it says"));
-                    }
-                }
-                if seen != blocks {
-                    return Err(IndexError::Corrupt("a posting directory holds fewer blocks than it says"));
-                }
+                cursor.expected = reader.varint()?;
+                cursor.next_chunk = Pointer::read(&mut reader)?;
             }
             _ => return Err(IndexError::Corrupt("an unknown kind of posting list")),
         }
         Ok(cursor)
     }
 
-    /// Documents of this list within the cursor's ranges.
-    pub fn frequency(&self) -> u64 {
-        self.frequency
+    /// Reads the next directory chunk; false when there is none.
+    fn read_chunk<S: PageSource>(&mut self, source: &S) -> Result<bool, IndexError> {
+        if self.next_chunk.is_none() {
+            if self.expected > 0 && self.seen != self.expected {
+                return Err(IndexError::Corrupt("a posting directory holds fewer blocks than it says"));
+            }
+            return Ok(false);
+        }
+        let mut chunk = std::mem::take(&mut self.buffer);
+        read_record(source, self.next_chunk, &mut chunk)?;
+        let mut reader = Reader::new(&chunk);
+        let count = reader.u16()?;
+        for _ in 0..count {
+            let (last, pointer, postings, impacts) = read_entry(&mut reader, self.base)?;
+            if self.seen > 0 && last <= self.base {
+                return Err(IndexError::Corrupt("a posting directory is out of order"));
+            }
+            // A block holds one project's postings: its last key says which.
+            if self.ranges.contains(last) {
+                let best = self.weights.as_ref().map_or(0.0, |score| impacts.iter().map(|&(f, l)| score(f, l)).fold(0.0, f64::max));
+                self.blocks.push(BlockRef { base: self.base, first_block: self.seen == 0, last, pointer, count: postings, impacts, best });
+            }
+            self.base = last;
+            self.seen += 1;
+        }
+        self.next_chunk = Pointer::read(&mut reader)?;
+        if self.seen > self.expected {
+            return Err(IndexError::Corrupt("a posting directory holds more blocks than it says"));
+        }
+        self.buffer = chunk;
+        Ok(true)
+    }
+
+    fn read_whole_directory<S: PageSource>(&mut self, source: &S) -> Result<(), IndexError> {
+        while self.read_chunk(source)? {}
+        Ok(())
+    }
+
+    /// Documents of the whole list (in every range).
+    pub fn total(&self) -> u64 {
+        self.total
+    }
+
+    /// Documents of this list within the cursor's ranges (reads the whole directory).
+    pub fn frequency<S: PageSource>(&mut self, source: &S) -> Result<u64, IndexError> {
+        self.read_whole_directory(source)?;
+        Ok(self.blocks.iter().map(|block| u64::from(block.count)).sum())
+    }
+
+    /// Whether the list has a posting within the ranges (reads the directory up to the first).
+    pub fn is_empty<S: PageSource>(&mut self, source: &S) -> Result<bool, IndexError> {
+        while self.blocks.is_empty() {
+            if !self.read_chunk(source)? {
+                return Ok(true);
+            }
+        }
+        Ok(false)
     }
 
     /// Sets each block's best possible score: `score(frequency, length)` over its impacts.
-    pub fn set_weights(&mut self, score: impl Fn(u32, u32) -> f64) {
+    pub fn set_weights(&mut self, score: impl Fn(u32, u32) -> f64 + 'static) {
         for block in &mut self.blocks {
             block.best = block.impacts.iter().map(|&(frequency, length)| score(frequency, length)).fold(0.0, f64::max);
         }
+        self.weights = Some(Box::new(score));
     }
 
-    fn seek_block(&mut self, key: u64) {
-        while self.block < self.blocks.len() && self.blocks[self.block].last < key {
-            self.block += 1;
+    fn seek_block<S: PageSource>(&mut self, source: &S, key: u64) -> Result<(), IndexError> {
+        loop {
+            while self.block < self.blocks.len() && self.blocks[self.block].last < key {
+                self.block += 1;
+            }
+            if self.block < self.blocks.len() || !self.read_chunk(source)? {
+                return Ok(());
+            }
         }
     }
 
     /// For the keys from `key` on: the last key up to which the answer holds, and the best score
     /// any document there can get. `(u64::MAX, 0)` once the list is exhausted.
-    pub fn bound(&mut self, key: u64) -> (u64, f64) {
-        self.seek_block(key);
-        match self.blocks.get(self.block) {
+    pub fn bound<S: PageSource>(&mut self, source: &S, key: u64) -> Result<(u64, f64), IndexError> {
+        self.seek_block(source, key)?;
+        Ok(match self.blocks.get(self.block) {
             None => (u64::MAX, 0.0),
             Some(block) => {
                 let lowest = block.lowest_possible_key();
                 if key < lowest { (lowest - 1, 0.0) } else { (block.last, block.best) }
             }
-        }
+        })
     }
 
     fn decode<S: PageSource>(&mut self, source: &S) -> Result<(), IndexError> {
@@ -469,7 +514,7 @@ impl PostingCursor {
 
     /// Moves to the first posting with a key of at least `key`; `None` when there is none.
     pub fn advance<S: PageSource>(&mut self, source: &S, key: u64) -> Result<Option<Posting>, IndexError> {
-        self.seek_block(key);
+        self.seek_block(source, key)?;
         if self.block >= self.blocks.len() {
             return Ok(None);
         }
@@ -483,9 +528,28 @@ impl PostingCursor {
         Ok(self.decoded.get(at).copied())
     }
 
+    /// Blocks of the list within the ranges (reads the whole directory).
+    pub fn block_count<S: PageSource>(&mut self, source: &S) -> Result<usize, IndexError> {
+        self.read_whole_directory(source)?;
+        Ok(self.blocks.len())
+    }
+
+    /// The best score of a block under the weights set.
+    pub fn block_best(&self, block: usize) -> f64 {
+        self.blocks[block].best
+    }
+
+    /// The postings of one block.
+    pub fn block_postings<S: PageSource>(&mut self, source: &S, block: usize) -> Result<&[Posting], IndexError> {
+        self.block = block;
+        self.decode(source)?;
+        Ok(&self.decoded)
+    }
+
     /// Every posting within the ranges, in key order.
     pub fn collect<S: PageSource>(&mut self, source: &S) -> Result<Vec<Posting>, IndexError> {
-        let mut all = Vec::with_capacity(self.frequency as usize);
+        self.read_whole_directory(source)?;
+        let mut all = Vec::with_capacity(self.blocks.iter().map(|block| usize::from(block.count)).sum());
         for index in 0..self.blocks.len() {
             self.block = index;
             self.decode(source)?;
@@ -541,7 +605,7 @@ mod tests {
             let only_second = KeyRanges::of_projects(vec![1]);
             let mut cursor = PostingCursor::open(&pages, &value, &only_second).unwrap();
             let expected: Vec<Posting> = list.iter().copied().filter(|p| key_project(p.key) == 1).collect();
-            assert_eq!(cursor.frequency(), expected.len() as u64);
+            assert_eq!(cursor.frequency(&pages).unwrap(), expected.len() as u64);
             assert_eq!(cursor.collect(&pages).unwrap(), expected);
         }
     }
@@ -555,7 +619,7 @@ mod tests {
         cursor.set_weights(|frequency, length| f64::from(frequency) / f64::from(length));
         for target in [0u64, 3, 4, 13, 999, 1_000, 15_555, 29_993, 29_994] {
             let expected = list.iter().find(|p| p.key >= target).copied();
-            let (last, best) = cursor.bound(target);
+            let (last, best) = cursor.bound(&pages, target).unwrap();
             if let Some(posting) = expected {
                 if posting.key <= last {
                     assert!(f64::from(posting.frequency) / f64::from(posting.length) <= best + 1e-12);

@@ -311,8 +311,8 @@ impl<'s, S: PageSource> Opened<'s, S> {
         match self.value(term)? {
             None => Ok(None),
             Some(value) => {
-                let cursor = PostingCursor::open(self.segment.source(), &value, &self.ranges)?;
-                Ok((cursor.frequency() > 0).then_some(cursor))
+                let mut cursor = PostingCursor::open(self.segment.source(), &value, &self.ranges)?;
+                Ok((!cursor.is_empty(self.segment.source())?).then_some(cursor))
             }
         }
     }
@@ -482,9 +482,13 @@ pub fn statistics<S: PageSource>(
         statistics.documents += opened.documents;
         statistics.total_length += opened.length;
         for (index, term) in terms.iter().enumerate() {
-            if let Some(cursor) = opened.cursor(term)? {
-                statistics.frequencies[index] += cursor.frequency();
-            }
+            let Some(value) = opened.value(term)? else { continue };
+            let mut cursor = PostingCursor::open(source, &value, &opened.ranges)?;
+            // Over every project the list says its length; over some, count their blocks.
+            statistics.frequencies[index] += match projects {
+                Projects::All => cursor.total(),
+                Projects::Only(_) => cursor.frequency(source)?,
+            };
         }
     }
     for document in pending.iter().filter(|document| projects.contains(&document.project)) {
@@ -582,6 +586,71 @@ pub fn top<S: PageSource>(source: &S, segments: &[SegmentView], pending: &[Docum
         return Ok(Vec::new());
     }
     let mut frequencies = vec![0u32; request.terms.len()];
+    if matches!(request.plan, Plan::Term(term) if request.terms == std::slice::from_ref(term)) {
+        top_of_one_term(source, segments, request, &mut top)?;
+    } else {
+        top_by_document(source, segments, request, &mut top, &mut frequencies)?;
+    }
+    for document in pending {
+        if !request.projects.contains(&document.project) || !request.plan.matches(document) {
+            continue;
+        }
+        for (index, term) in request.terms.iter().enumerate() {
+            frequencies[index] = document.frequency(term);
+        }
+        top.offer(Ranked { score: request.scorer.score(&frequencies, document.length), tid: document.tid });
+    }
+    let mut results: Vec<Ranked> = top.heap.into_iter().map(|worst| worst.0).collect();
+    results.sort_by(Ranked::order);
+    Ok(results)
+}
+
+/// One term, ranked by itself (the most common search): its blocks best first, from every
+/// segment at once, until the next block's best score cannot enter the results.
+fn top_of_one_term<S: PageSource>(source: &S, segments: &[SegmentView], request: &TopRequest<'_>, top: &mut TopK) -> Result<(), IndexError> {
+    let term = &request.terms[0];
+    let mut lists = Vec::with_capacity(segments.len());
+    for view in segments {
+        let mut opened = Opened::open(source, view, request.projects)?;
+        if opened.ranges.is_empty() {
+            continue;
+        }
+        if let Some(mut cursor) = opened.cursor(term)? {
+            let scorer = request.scorer.clone();
+            cursor.set_weights(move |frequency, length| scorer.bound(0, frequency, length));
+            lists.push((opened, cursor));
+        }
+    }
+    let mut blocks: Vec<(f64, usize, usize)> = Vec::new();
+    for (list, (_, cursor)) in lists.iter_mut().enumerate() {
+        let count = cursor.block_count(source)?;
+        blocks.extend((0..count).map(|block| (cursor.block_best(block), list, block)));
+    }
+    // Best first; equal bounds in key order, so the ties a page ends on are always the same.
+    blocks.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)).then(a.2.cmp(&b.2)));
+    for (best, list, block) in blocks {
+        if top.full() && best < top.threshold() {
+            break;
+        }
+        let (opened, cursor) = &mut lists[list];
+        for posting in cursor.block_postings(source, block)? {
+            if !opened.is_deleted(posting.key) {
+                top.offer(Ranked { score: request.scorer.score(&[posting.frequency], posting.length), tid: key_tid(posting.key) });
+            }
+        }
+    }
+    Ok(())
+}
+
+/// Any query: documents in key order, segment by segment, skipping stretches of keys whose best
+/// possible score cannot enter the results.
+fn top_by_document<S: PageSource>(
+    source: &S,
+    segments: &[SegmentView],
+    request: &TopRequest<'_>,
+    top: &mut TopK,
+    frequencies: &mut [u32],
+) -> Result<(), IndexError> {
     for view in segments {
         let mut opened = Opened::open(source, view, request.projects)?;
         if opened.ranges.is_empty() {
@@ -594,7 +663,8 @@ pub fn top<S: PageSource>(source: &S, segments: &[SegmentView], pending: &[Docum
         let mut ranking = Vec::with_capacity(request.terms.len());
         for (index, term) in request.terms.iter().enumerate() {
             let cursor = opened.cursor(term)?.map(|mut cursor| {
-                cursor.set_weights(|frequency, length| request.scorer.bound(index, frequency, length));
+                let scorer = request.scorer.clone();
+                cursor.set_weights(move |frequency, length| scorer.bound(index, frequency, length));
                 cursor
             });
             ranking.push(cursor);
@@ -605,7 +675,7 @@ pub fn top<S: PageSource>(source: &S, segments: &[SegmentView], pending: &[Docum
             // (or gap), and the best score a document there can get.
             let (mut end, mut best) = (u64::MAX, 0.0f64);
             for cursor in ranking.iter_mut().flatten() {
-                let (last, bound) = cursor.bound(from);
+                let (last, bound) = cursor.bound(source, from)?;
                 end = end.min(last);
                 best += bound;
             }
@@ -636,7 +706,7 @@ pub fn top<S: PageSource>(source: &S, segments: &[SegmentView], pending: &[Docum
                         }
                     }
                 }
-                top.offer(Ranked { score: request.scorer.score(&frequencies, length), tid: key_tid(key) });
+                top.offer(Ranked { score: request.scorer.score(frequencies, length), tid: key_tid(key) });
             }
             match key.checked_add(1) {
                 Some(next) => from = next,
@@ -644,18 +714,7 @@ pub fn top<S: PageSource>(source: &S, segments: &[SegmentView], pending: &[Docum
             }
         }
     }
-    for document in pending {
-        if !request.projects.contains(&document.project) || !request.plan.matches(document) {
-            continue;
-        }
-        for (index, term) in request.terms.iter().enumerate() {
-            frequencies[index] = document.frequency(term);
-        }
-        top.offer(Ranked { score: request.scorer.score(&frequencies, document.length), tid: document.tid });
-    }
-    let mut results: Vec<Ranked> = top.heap.into_iter().map(|worst| worst.0).collect();
-    results.sort_by(Ranked::order);
-    Ok(results)
+    Ok(())
 }
 
 /// Every document the relaxed query matches, in no particular order.
