@@ -241,6 +241,7 @@ unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
 }
 
 #[pg_guard]
+#[allow(clippy::too_many_arguments)] // PostgreSQL's signature
 unsafe extern "C-unwind" fn aminsert(
     index: pg_sys::Relation,
     values: *mut pg_sys::Datum,
@@ -325,6 +326,7 @@ unsafe extern "C-unwind" fn amvacuumcleanup(info: *mut pg_sys::IndexVacuumInfo, 
 }
 
 #[pg_guard]
+#[allow(clippy::too_many_arguments)] // PostgreSQL's signature
 unsafe extern "C-unwind" fn amcostestimate(
     root: *mut pg_sys::PlannerInfo,
     path: *mut pg_sys::IndexPath,
@@ -399,6 +401,7 @@ fn optimize_rank_index(index: pgrx::PgRelation) {
 /// The segments of a cco_rank index: documents, deletions and where the bytes go. Reads the whole
 /// index; for sizing and diagnosis.
 #[pg_extern(volatile, parallel_unsafe)]
+#[allow(clippy::type_complexity)] // the SQL result's columns
 fn rank_index_segments(
     index: pgrx::PgRelation,
 ) -> TableIterator<

@@ -274,34 +274,28 @@ fn read_free_list_page(index: pg_sys::Relation, block: u32) -> Result<FreeListPa
 /// exclusively and writes `meta` back. A free-list page emptied on the way is itself reused: no
 /// search ever reads one.
 fn take_free_page(index: pg_sys::Relation, meta: &mut Meta) -> Result<Option<u32>, IndexError> {
-    while meta.free_head != NO_BLOCK {
-        let head = read_free_list_page(index, meta.free_head)?;
-        match head.entries.get(usize::from(meta.free_head_taken)) {
-            Some(&(block, freed_at)) => {
-                if !recyclable(freed_at) {
-                    return Ok(None); // every later entry was freed later still
-                }
-                meta.free_head_taken += 1;
-                meta.free_pages = meta.free_pages.saturating_sub(1);
-                return Ok(Some(block));
-            }
-            None if head.next == NO_BLOCK => {
-                // The queue is empty: its last page goes back to use.
-                let emptied = meta.free_head;
-                meta.free_head = NO_BLOCK;
+    if meta.free_head == NO_BLOCK {
+        return Ok(None);
+    }
+    let head = read_free_list_page(index, meta.free_head)?;
+    let emptied = meta.free_head;
+    match head.entries.get(usize::from(meta.free_head_taken)) {
+        Some(&(_, freed_at)) if !recyclable(freed_at) => Ok(None), // every later entry was freed later still
+        Some(&(block, _)) => {
+            meta.free_head_taken += 1;
+            meta.free_pages = meta.free_pages.saturating_sub(1);
+            Ok(Some(block))
+        }
+        None => {
+            // The head page is used up: it goes back to use itself.
+            meta.free_head = head.next;
+            if head.next == NO_BLOCK {
                 meta.free_tail = NO_BLOCK;
-                meta.free_head_taken = 0;
-                return Ok(Some(emptied));
             }
-            None => {
-                let emptied = meta.free_head;
-                meta.free_head = head.next;
-                meta.free_head_taken = 0;
-                return Ok(Some(emptied));
-            }
+            meta.free_head_taken = 0;
+            Ok(Some(emptied))
         }
     }
-    Ok(None)
 }
 
 /// Queues freed pages (the caller holds the root exclusively and writes `meta` back).

@@ -127,10 +127,13 @@ impl TreeBuilder {
     }
 }
 
+/// A key and its value.
+pub type TreeEntry = (Vec<u8>, Vec<u8>);
+
 /// One decoded node.
 struct Node {
     level: u8,
-    entries: Vec<(Vec<u8>, Vec<u8>)>,
+    entries: Vec<TreeEntry>,
 }
 
 fn read_node<S: PageSource>(source: &S, pointer: Pointer, buffer: &mut Vec<u8>) -> Result<Node, IndexError> {
@@ -245,7 +248,7 @@ impl<'s, S: PageSource> TreeCursor<'s, S> {
 
     /// The next entry, or `None` after the last.
     #[allow(clippy::should_implement_trait)]
-    pub fn next(&mut self) -> Result<Option<(Vec<u8>, Vec<u8>)>, IndexError> {
+    pub fn next(&mut self) -> Result<Option<TreeEntry>, IndexError> {
         loop {
             let Some((node, at)) = self.stack.last_mut() else { return Ok(None) };
             if *at < node.entries.len() {

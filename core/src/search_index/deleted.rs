@@ -41,8 +41,11 @@ pub fn write_deleted<S: PageSink>(writer: &mut RecordWriter<'_, S>, deleted: &[(
     Ok(next)
 }
 
+/// Deleted documents: key and length, keys ascending.
+pub type Deleted = Vec<(u64, u32)>;
+
 /// The list, and the blocks holding it.
-pub fn read_deleted<S: PageSource>(source: &S, mut pointer: Pointer) -> Result<(Vec<(u64, u32)>, Vec<u32>), IndexError> {
+pub fn read_deleted<S: PageSource>(source: &S, mut pointer: Pointer) -> Result<(Deleted, Vec<u32>), IndexError> {
     let mut deleted = Vec::new();
     let mut blocks = Vec::new();
     let mut record = Vec::new();

@@ -27,7 +27,7 @@ pub fn put_varint(out: &mut Vec<u8>, mut value: u64) {
 
 /// How many bytes `put_varint` writes for `value`.
 pub fn varint_len(value: u64) -> usize {
-    ((64 - (value | 1).leading_zeros() as usize) + 6) / 7
+    (64 - (value | 1).leading_zeros() as usize).div_ceil(7)
 }
 
 /// Reads what the `put_*` functions wrote, failing cleanly on short or malformed input.

@@ -106,10 +106,7 @@ pub fn merge_segments<S: PageSource + PageSink>(store: &S, inputs: &[MergeInput]
     for input in &mut opened {
         input.head = input.terms.next()?;
     }
-    loop {
-        let Some(term) = opened.iter().filter_map(|input| input.head.as_ref().map(|(term, _)| term)).min().cloned() else {
-            break;
-        };
+    while let Some(term) = opened.iter().filter_map(|input| input.head.as_ref().map(|(term, _)| term)).min().cloned() {
         let mut lists = Vec::new();
         for input in &mut opened {
             if input.head.as_ref().is_some_and(|(head, _)| *head == term) {

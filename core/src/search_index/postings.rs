@@ -229,8 +229,11 @@ fn put_entry(out: &mut Vec<u8>, entry: &Entry, previous_last: u64) {
     }
 }
 
-/// Reads an entry `put_entry` wrote: the block's last key, where it is, its count and impacts.
-fn read_entry(reader: &mut Reader<'_>, previous_last: u64) -> Result<(u64, Pointer, u8, Vec<(u32, u32)>), IndexError> {
+/// A directory entry as read: the block's last key, where it is, its count and impacts.
+type EntryRead = (u64, Pointer, u8, Vec<(u32, u32)>);
+
+/// Reads an entry `put_entry` wrote.
+fn read_entry(reader: &mut Reader<'_>, previous_last: u64) -> Result<EntryRead, IndexError> {
     let last = previous_last.checked_add(reader.varint()?).ok_or(IndexError::Corrupt("a block key overflows"))?;
     let pointer = Pointer::read(reader)?;
     let postings = reader.u8()?;
