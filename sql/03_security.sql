@@ -73,6 +73,7 @@ $$;
 -- SECURITY DEFINER function current_user is the function's owner, not the caller.
 create function cco.has_full_access() returns boolean
 language plpgsql stable security invoker parallel safe
+set search_path = pg_catalog, pg_temp
 as $$
 begin
     return cco.is_service_role()
@@ -82,7 +83,10 @@ begin
 end
 $$;
 
--- PL/pgSQL, like the membership helpers: a SQL function is planned anew at every call here.
+-- PL/pgSQL, like the membership helpers: a SQL function is planned anew at every call. Its
+-- search_path is pinned because it is called from functions that pin theirs and from functions
+-- that do not: PostgreSQL replans a function's statements whenever it is called under another
+-- search_path than the last time.
 comment on function cco.has_full_access() is
     'True when the caller (the role they act as, also inside SECURITY DEFINER functions) has the service role claim, is a superuser or bypasses row level security.';
 

@@ -111,6 +111,9 @@ comment on function cco.check_page(integer, integer, integer) is
 -- read. NULL means every project, for callers who see everything and asked for no subset.
 create function cco.search_scope(project_ids uuid[] default null) returns uuid[]
 language plpgsql stable security invoker parallel safe
+-- Pinned like every function on a search's path, so none of them is replanned for running under
+-- another search_path than last time (see cco.has_full_access).
+set search_path = pg_catalog, pg_temp
 as $$
 declare
     readable uuid[];
@@ -172,8 +175,9 @@ returns table (id uuid, conversation_id uuid, project_id uuid, role text, conten
 language plpgsql stable security invoker parallel safe
 -- One plan for every query: the ranked index serves them all alike, and planning afresh for each
 -- query's words (what PostgreSQL does while it judges a custom plan cheaper) would take longer than
--- many searches.
+-- many searches. The search_path is pinned for the reason cco.search_scope's is.
 set plan_cache_mode = force_generic_plan
+set search_path = pg_catalog, pg_temp
 as $$
 #variable_conflict use_column
 declare
