@@ -484,3 +484,5 @@ begin
                      and (r.rolsuper or r.rolbypassrls));
 end
 $$;
+
+-- End of the ranked search changes.
