@@ -100,16 +100,19 @@ unsafe fn document(columns: Columns, values: *mut pg_sys::Datum, isnull: *mut bo
         }
         let vector = crate::text_search_types::TsVector::from_datum(*values.add(columns.vector), false).expect("a non-null tsvector");
         let view = TsVectorView::new(vector.payload()).unwrap_or_else(|error| raise(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, format!("a search vector is damaged: {error}")));
-        let mut terms: Vec<(&[u8], u32)> = Vec::with_capacity(view.len());
+        let mut terms: Vec<(&[u8], u32, Vec<u16>)> = Vec::with_capacity(view.len());
         for lexeme in view.lexemes() {
             let lexeme = lexeme.unwrap_or_else(|error| raise(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, format!("a search vector is damaged: {error}")));
-            terms.push((lexeme.text, lexeme.frequency()));
+            let mut positions: Vec<u16> = lexeme.positions().collect();
+            positions.sort_unstable();
+            positions.dedup();
+            terms.push((lexeme.text, lexeme.frequency(), positions));
         }
         terms.sort_unstable_by(|a, b| a.0.cmp(b.0));
         let mut document = Document::new(tid, project, view.occurrences().unwrap_or(0));
-        for (term, frequency) in terms {
+        for (term, frequency, positions) in terms {
             // tsvector lexemes are distinct, so the sorted terms ascend strictly.
-            document.push_term(term, frequency).unwrap_or_else(|error| index_error(error));
+            document.push_term_at(term, frequency, &positions).unwrap_or_else(|error| index_error(error));
         }
         document
     }

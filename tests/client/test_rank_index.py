@@ -16,6 +16,7 @@ from conftest import scalar, sqlstate_of
 QUERIES = [
     "error", "handler timeout", '"retry later"', "getUserData", "E0382 or E0499", "deploy -staging",
     "src/api/handler.rs", "cache or session", "timeout -error", "user data", "later",
+    '"later retry" -"deploy staging"', '"handler timeout" or "cache session"', '"the the"',
 ]
 WORDS = ["error", "handler", "timeout", "retry", "later", "deploy", "staging", "cache", "session", "the",
          "getUserData", "E0382", "E0499", "src/api/handler.rs", "config", "value", "borrowed", "user", "data"]
@@ -41,8 +42,10 @@ def ranked(connection, query: str, projects=None, use_index=True, limit=40) -> l
     """(distance, id) of the best matches, through the ranked index or row by row."""
     ranking = scalar(connection, "select cco.message_ranking(%s, %s)::text", [query, projects])
     with connection.transaction():
-        # Either plan, whatever the (possibly stale) statistics make the planner expect.
+        # Either plan, whatever the (possibly stale) statistics make the planner expect; row by
+        # row means reading the table, so the index decides nothing of what matches.
         connection.execute("set local enable_indexscan = %s" % ("on" if use_index else "off"))
+        connection.execute("set local enable_bitmapscan = %s" % ("on" if use_index else "off"))
         connection.execute("set local enable_sort = %s" % ("off" if use_index else "on"))
         plan = "\n".join(row[0] for row in connection.execute(
             "explain select id from cco.messages where search_vector operator(cco.@@) cco.to_tsquery(%s) "

@@ -40,6 +40,17 @@ impl<S: PageSource> Input<'_, S> {
         let postings = cursor.collect(source)?;
         Ok(postings.into_iter().filter(|posting| self.live(posting.key)).map(|posting| self.renumbered(posting)).collect())
     }
+
+    fn postings_with_positions(&self, value: &[u8]) -> Result<Vec<(Posting, Vec<u16>)>, IndexError> {
+        let source = self.segment.source();
+        let mut cursor = PostingCursor::open(source, value, &KeyRanges::all())?;
+        let postings = cursor.collect_with_positions(source)?;
+        Ok(postings
+            .into_iter()
+            .filter(|(posting, _)| self.live(posting.key))
+            .map(|(posting, positions)| (self.renumbered(posting), positions))
+            .collect())
+    }
 }
 
 fn sorted_union(mut lists: Vec<Vec<Posting>>) -> Vec<Posting> {
@@ -107,22 +118,25 @@ pub fn merge_segments<S: PageSource + PageSink>(store: &S, inputs: &[MergeInput]
         input.head = input.terms.next()?;
     }
     while let Some(term) = opened.iter().filter_map(|input| input.head.as_ref().map(|(term, _)| term)).min().cloned() {
-        let mut lists = Vec::new();
+        let mut merged: Vec<(Posting, Vec<u16>)> = Vec::new();
+        let mut inputs_with_term = 0;
         for input in &mut opened {
             if input.head.as_ref().is_some_and(|(head, _)| *head == term) {
                 let (_, value) = input.head.take().expect("a head");
-                let postings = input.postings(&value)?;
-                if !postings.is_empty() {
-                    lists.push(postings);
-                }
+                merged.extend(input.postings_with_positions(&value)?);
+                inputs_with_term += 1;
                 input.head = input.terms.next()?;
             }
         }
-        if lists.is_empty() {
+        if merged.is_empty() {
             continue;
         }
-        let postings = sorted_union(lists);
-        let value = write_postings(&mut writer, &postings)?;
+        if inputs_with_term > 1 {
+            merged.sort_unstable_by_key(|(posting, _)| posting.key);
+        }
+        let postings: Vec<Posting> = merged.iter().map(|(posting, _)| *posting).collect();
+        let positions: Vec<&[u16]> = merged.iter().map(|(_, positions)| positions.as_slice()).collect();
+        let value = write_postings(&mut writer, &postings, &positions)?;
         dictionary.push(&mut writer, &term, &value)?;
     }
     let terms = dictionary.len();

@@ -12,7 +12,7 @@ use super::pending::NO_BLOCK;
 use super::IndexError;
 
 const META_MAGIC: u32 = 0x4343_4f4d; // "CCOM"
-const META_VERSION: u16 = 2;
+const META_VERSION: u16 = 3;
 const SEGMENT_BYTES: usize = 8 + 2 * Pointer::BYTES + 8 + Pointer::BYTES + 8;
 const FIXED_BYTES: usize = 4 + 2 + 8 + 3 * 4 + 4 + 4 + 4 + 2 + 4 + 8 + 2;
 /// Segments one root page can list.

@@ -77,10 +77,16 @@ pub fn records(data: &[u8]) -> Result<Vec<&[u8]>, IndexError> {
     Ok(out)
 }
 
-fn put_term(out: &mut Vec<u8>, term: &[u8], frequency: u32) {
+fn put_term(out: &mut Vec<u8>, term: &[u8], frequency: u32, positions: &[u16]) {
     put_varint(out, term.len() as u64);
     out.extend_from_slice(term);
     put_varint(out, u64::from(frequency));
+    put_varint(out, positions.len() as u64);
+    let mut previous = 0u16;
+    for &position in positions {
+        put_varint(out, u64::from(position.wrapping_sub(previous)));
+        previous = position;
+    }
 }
 
 /// The records that store a document, each at most `MAX_PENDING_RECORD` bytes.
@@ -92,15 +98,15 @@ pub fn encode_document(document: &Document) -> Result<Vec<Vec<u8>>, IndexError> 
     record.extend_from_slice(&document.project);
     put_varint(&mut record, u64::from(document.length));
     put_varint(&mut record, document.term_count() as u64);
-    for (term, frequency) in document.terms() {
-        let size = 2 * 5 + term.len();
+    for (term, frequency, positions) in document.terms() {
+        let size = 3 * 5 + term.len() + 3 * positions.len();
         if size + 1 > MAX_PENDING_RECORD {
             return Err(IndexError::TooLarge("a term is longer than a page"));
         }
         if record.len() + size > MAX_PENDING_RECORD {
             records.push(std::mem::replace(&mut record, vec![CONTINUED]));
         }
-        put_term(&mut record, term, frequency);
+        put_term(&mut record, term, frequency, positions);
     }
     records.push(record);
     Ok(records)
@@ -125,7 +131,18 @@ impl Assembler {
             let length = reader.varint()? as usize;
             let term = reader.bytes(length)?;
             let frequency = reader.varint_u32()?;
-            document.push_term(term, frequency).map_err(|_| IndexError::Corrupt("pending terms are out of order"))?;
+            let count = reader.varint()? as usize;
+            if count > 1 << 16 {
+                return Err(IndexError::Corrupt("a pending term has more positions than a tsvector holds"));
+            }
+            let mut positions = Vec::with_capacity(count);
+            let mut position = 0u16;
+            for _ in 0..count {
+                let gap = u16::try_from(reader.varint()?).map_err(|_| IndexError::Corrupt("a position gap is too large"))?;
+                position = position.wrapping_add(gap);
+                positions.push(position);
+            }
+            document.push_term_at(term, frequency, &positions).map_err(|_| IndexError::Corrupt("pending terms are out of order"))?;
             *remaining -= 1;
         }
         Ok(())

@@ -11,7 +11,7 @@
 //!
 //! A list of at most `INLINE_POSTINGS` is stored inside its dictionary entry instead.
 
-use super::encoding::{put_u16, put_varint, Reader};
+use super::encoding::{put_u16, put_varint, varint_len, Reader};
 use super::pages::{read_record, PageSink, PageSource, Pointer, RecordWriter};
 use super::IndexError;
 
@@ -125,6 +125,57 @@ fn encode_postings(out: &mut Vec<u8>, postings: &[Posting], base: u64) {
     }
 }
 
+/// A block's record stays below this, whatever its positions.
+const MAX_BLOCK_BYTES: usize = 6000;
+/// An inline list must leave room for its term in a dictionary node.
+const MAX_INLINE_BYTES: usize = 1500;
+
+/// The bytes a posting and its positions take encoded after `previous_key`.
+fn encoded_bytes(postings: &[Posting], positions: &[&[u16]], at: usize, previous_key: u64) -> usize {
+    let posting = &postings[at];
+    let mut bytes = varint_len(posting.key - previous_key) + varint_len(u64::from(posting.frequency)) + varint_len(u64::from(posting.length));
+    bytes += varint_len(positions[at].len() as u64);
+    let mut previous = 0u16;
+    for &position in positions[at] {
+        bytes += varint_len(u64::from(position.wrapping_sub(previous)));
+        previous = position;
+    }
+    bytes
+}
+
+/// Positions follow the postings they belong to: for each, their count and their gaps.
+fn encode_positions(out: &mut Vec<u8>, positions: &[&[u16]]) {
+    for list in positions {
+        put_varint(out, list.len() as u64);
+        let mut previous = 0u16;
+        for &position in *list {
+            put_varint(out, u64::from(position.wrapping_sub(previous)));
+            previous = position;
+        }
+    }
+}
+
+/// Reads `count` position lists into one buffer and a range per posting.
+fn decode_positions(reader: &mut Reader<'_>, count: usize, into: &mut Vec<u16>, ranges: &mut Vec<(u32, u32)>) -> Result<(), IndexError> {
+    into.clear();
+    ranges.clear();
+    for _ in 0..count {
+        let length = reader.varint()? as usize;
+        if length > 1 << 16 {
+            return Err(IndexError::Corrupt("a posting has more positions than a tsvector holds"));
+        }
+        let start = into.len() as u32;
+        let mut position = 0u16;
+        for _ in 0..length {
+            let gap = u16::try_from(reader.varint()?).map_err(|_| IndexError::Corrupt("a position gap is too large"))?;
+            position = position.wrapping_add(gap);
+            into.push(position);
+        }
+        ranges.push((start, into.len() as u32));
+    }
+    Ok(())
+}
+
 fn decode_postings(reader: &mut Reader<'_>, count: usize, base: u64, into: &mut Vec<Posting>) -> Result<(), IndexError> {
     into.clear();
     let mut key = base;
@@ -149,20 +200,25 @@ struct Entry {
     impacts: Vec<(u32, u32)>,
 }
 
-/// Writes a posting list (keys ascending, at least one posting) and returns the dictionary value
-/// that finds it.
-pub fn write_postings<S: PageSink>(writer: &mut RecordWriter<'_, S>, postings: &[Posting]) -> Result<Vec<u8>, IndexError> {
+/// Writes a posting list (keys ascending, at least one posting), each posting with its word
+/// positions, and returns the dictionary value that finds it.
+pub fn write_postings<S: PageSink>(writer: &mut RecordWriter<'_, S>, postings: &[Posting], positions: &[&[u16]]) -> Result<Vec<u8>, IndexError> {
     if postings.is_empty() {
         return Err(IndexError::Invalid("an empty posting list"));
+    }
+    if positions.len() != postings.len() {
+        return Err(IndexError::Invalid("every posting needs its positions"));
     }
     if postings.windows(2).any(|pair| pair[0].key >= pair[1].key) {
         return Err(IndexError::Invalid("posting keys must ascend"));
     }
     let mut value = Vec::new();
     put_varint(&mut value, postings.len() as u64);
-    if postings.len() <= INLINE_POSTINGS {
+    let inline_bytes: usize = (0..postings.len()).map(|at| encoded_bytes(postings, positions, at, 0)).sum();
+    if postings.len() <= INLINE_POSTINGS && inline_bytes <= MAX_INLINE_BYTES {
         value.push(KIND_INLINE);
         encode_postings(&mut value, postings, 0);
+        encode_positions(&mut value, positions);
         return Ok(value);
     }
     let mut entries = Vec::new();
@@ -172,13 +228,23 @@ pub fn write_postings<S: PageSink>(writer: &mut RecordWriter<'_, S>, postings: &
     while start < postings.len() {
         let project = key_project(postings[start].key);
         let mut end = start + 1;
+        let mut bytes = 1 + encoded_bytes(postings, positions, start, base);
         while end < postings.len() && end - start < BLOCK_POSTINGS && key_project(postings[end].key) == project {
+            let more = encoded_bytes(postings, positions, end, postings[end - 1].key);
+            if bytes + more > MAX_BLOCK_BYTES {
+                break; // long position lists: a shorter block still fits in a page
+            }
+            bytes += more;
             end += 1;
         }
         let block = &postings[start..end];
         record.clear();
         record.push(block.len() as u8);
         encode_postings(&mut record, block, base);
+        encode_positions(&mut record, &positions[start..end]);
+        if record.len() > super::pages::MAX_RECORD_BYTES {
+            return Err(IndexError::TooLarge("a block of postings with their positions is larger than a page"));
+        }
         let pointer = writer.append(&record)?;
         let last = block[block.len() - 1].key;
         entries.push(Entry { last, pointer, count: block.len() as u8, impacts: impacts(block) });
@@ -337,6 +403,15 @@ pub struct PostingCursor {
     at: usize,
     buffer: Vec<u8>,
     inline: Vec<Posting>,
+    /// The decoded block's record, and where its positions start in it.
+    block_record: Vec<u8>,
+    positions_offset: usize,
+    /// The decoded block's positions, once asked for: all of them, and each posting's range.
+    positions: Vec<u16>,
+    position_ranges: Vec<(u32, u32)>,
+    positions_block: usize,
+    inline_positions: Vec<u16>,
+    inline_ranges: Vec<(u32, u32)>,
 }
 
 impl PostingCursor {
@@ -361,14 +436,31 @@ impl PostingCursor {
             at: 0,
             buffer: Vec::new(),
             inline: Vec::new(),
+            block_record: Vec::new(),
+            positions_offset: 0,
+            positions: Vec::new(),
+            position_ranges: Vec::new(),
+            positions_block: usize::MAX,
+            inline_positions: Vec::new(),
+            inline_ranges: Vec::new(),
         };
         match kind {
             KIND_INLINE => {
                 let count = usize::try_from(total).ok().filter(|&count| count <= INLINE_POSTINGS);
                 let count = count.ok_or(IndexError::Corrupt("an inline posting list is too long"))?;
+                let mut all = Vec::new();
+                decode_postings(&mut reader, count, 0, &mut all)?;
+                let (mut positions, mut position_ranges) = (Vec::new(), Vec::new());
+                decode_positions(&mut reader, count, &mut positions, &mut position_ranges)?;
                 let mut postings = Vec::new();
-                decode_postings(&mut reader, count, 0, &mut postings)?;
-                postings.retain(|posting| ranges.contains(posting.key));
+                for (posting, &(start, end)) in all.iter().zip(&position_ranges) {
+                    if ranges.contains(posting.key) {
+                        postings.push(*posting);
+                        let from = cursor.inline_positions.len() as u32;
+                        cursor.inline_positions.extend_from_slice(&positions[start as usize..end as usize]);
+                        cursor.inline_ranges.push((from, cursor.inline_positions.len() as u32));
+                    }
+                }
                 if let (Some(first), Some(last)) = (postings.first(), postings.last()) {
                     cursor.blocks.push(BlockRef {
                         base: first.key,
@@ -499,8 +591,8 @@ impl PostingCursor {
         if block.pointer.is_none() {
             self.decoded = self.inline.clone();
         } else {
-            read_record(source, block.pointer, &mut self.buffer)?;
-            let mut reader = Reader::new(&self.buffer);
+            read_record(source, block.pointer, &mut self.block_record)?;
+            let mut reader = Reader::new(&self.block_record);
             let count = reader.u8()?;
             if count != block.count {
                 return Err(IndexError::Corrupt("a block holds another count than its directory says"));
@@ -509,6 +601,7 @@ impl PostingCursor {
             if self.decoded.last().map(|p| p.key) != Some(block.last) {
                 return Err(IndexError::Corrupt("a block ends at another key than its directory says"));
             }
+            self.positions_offset = reader.position();
         }
         self.decoded_block = self.block;
         self.at = 0;
@@ -549,6 +642,42 @@ impl PostingCursor {
         Ok(&self.decoded)
     }
 
+    /// The word positions of the posting `advance` last returned (empty for a document stored
+    /// without positions).
+    pub fn positions(&mut self) -> Result<&[u16], IndexError> {
+        if self.decoded_block >= self.blocks.len() || self.at >= self.decoded.len() {
+            return Err(IndexError::Invalid("positions asked for without a current posting"));
+        }
+        if self.blocks[self.decoded_block].pointer.is_none() {
+            let (start, end) = self.inline_ranges[self.at];
+            return Ok(&self.inline_positions[start as usize..end as usize]);
+        }
+        if self.positions_block != self.decoded_block {
+            let mut reader = Reader::new(&self.block_record[self.positions_offset..]);
+            decode_positions(&mut reader, self.decoded.len(), &mut self.positions, &mut self.position_ranges)?;
+            self.positions_block = self.decoded_block;
+        }
+        let (start, end) = self.position_ranges[self.at];
+        Ok(&self.positions[start as usize..end as usize])
+    }
+
+    /// Every posting within the ranges with its positions, in key order (for merges).
+    pub fn collect_with_positions<S: PageSource>(&mut self, source: &S) -> Result<Vec<(Posting, Vec<u16>)>, IndexError> {
+        self.read_whole_directory(source)?;
+        let mut all = Vec::new();
+        for index in 0..self.blocks.len() {
+            self.block = index;
+            self.decode(source)?;
+            for at in 0..self.decoded.len() {
+                self.at = at;
+                let posting = self.decoded[at];
+                all.push((posting, self.positions()?.to_vec()));
+            }
+        }
+        self.block = 0;
+        Ok(all)
+    }
+
     /// Every posting within the ranges, in key order.
     pub fn collect<S: PageSource>(&mut self, source: &S) -> Result<Vec<Posting>, IndexError> {
         self.read_whole_directory(source)?;
@@ -576,7 +705,9 @@ mod tests {
 
     fn write(pages: &MemoryPages, list: &[Posting]) -> Vec<u8> {
         let mut writer = RecordWriter::new(pages);
-        let value = write_postings(&mut writer, list).unwrap();
+        let positions: Vec<Vec<u16>> = list.iter().map(|p| (0..p.frequency as u16).map(|i| i * 3 + (p.key % 5) as u16).collect()).collect();
+        let borrowed: Vec<&[u16]> = positions.iter().map(Vec::as_slice).collect();
+        let value = write_postings(&mut writer, list, &borrowed).unwrap();
         writer.finish().unwrap();
         value
     }
@@ -605,6 +736,11 @@ mod tests {
             assert_eq!(document_frequency(&value).unwrap(), size as u64);
             let mut cursor = PostingCursor::open(&pages, &value, &KeyRanges::all()).unwrap();
             assert_eq!(cursor.collect(&pages).unwrap(), list);
+            let mut cursor = PostingCursor::open(&pages, &value, &KeyRanges::all()).unwrap();
+            for (posting, positions) in cursor.collect_with_positions(&pages).unwrap() {
+                let expected: Vec<u16> = (0..posting.frequency as u16).map(|i| i * 3 + (posting.key % 5) as u16).collect();
+                assert_eq!(positions, expected);
+            }
             let only_second = KeyRanges::of_projects(vec![1]);
             let mut cursor = PostingCursor::open(&pages, &value, &only_second).unwrap();
             let expected: Vec<Posting> = list.iter().copied().filter(|p| key_project(p.key) == 1).collect();

@@ -48,6 +48,8 @@ pub enum Plan {
     Everything,
     Term(Vec<u8>),
     Prefix(Vec<u8>),
+    /// Words at fixed distances from the first: a phrase of plain words, decided by positions.
+    Phrase(Vec<(Vec<u8>, u16)>),
     /// All of the first, none of the second.
     And(Vec<Plan>, Vec<Exclusion>),
     Or(Vec<Plan>),
@@ -57,6 +59,33 @@ pub enum Plan {
 pub enum Exclusion {
     Term(Vec<u8>),
     Prefix(Vec<u8>),
+    Phrase(Vec<(Vec<u8>, u16)>),
+}
+
+/// Whether a phrase's words stand at their distances in a document. A word stored without
+/// positions makes the answer "maybe", as in PostgreSQL, which counts that as a match: `maybe`
+/// says what to answer then.
+pub fn phrase_at(positions: &[&[u16]], offsets: &[u16], maybe: bool) -> bool {
+    if positions.iter().any(|list| list.is_empty()) {
+        return maybe;
+    }
+    positions[0].iter().any(|&first| {
+        positions.iter().zip(offsets).skip(1).all(|(list, &offset)| {
+            u32::from(first) + u32::from(offset) <= u32::from(u16::MAX) && list.binary_search(&(first + offset)).is_ok()
+        })
+    })
+}
+
+fn document_has_phrase(document: &Document, phrase: &[(Vec<u8>, u16)], maybe: bool) -> bool {
+    let mut positions = Vec::with_capacity(phrase.len());
+    for (term, _) in phrase {
+        match document.positions(term) {
+            Some(list) => positions.push(list),
+            None => return false,
+        }
+    }
+    let offsets: Vec<u16> = phrase.iter().map(|(_, offset)| *offset).collect();
+    phrase_at(&positions, &offsets, maybe)
 }
 
 impl Plan {
@@ -96,11 +125,13 @@ impl Plan {
             Plan::Everything => true,
             Plan::Term(term) => document.frequency(term) > 0,
             Plan::Prefix(prefix) => document.has_prefix(prefix),
+            Plan::Phrase(phrase) => document_has_phrase(document, phrase, true),
             Plan::And(all, none) => {
                 all.iter().all(|plan| plan.matches(document))
                     && !none.iter().any(|exclusion| match exclusion {
                         Exclusion::Term(term) => document.frequency(term) > 0,
                         Exclusion::Prefix(prefix) => document.has_prefix(prefix),
+                        Exclusion::Phrase(phrase) => document_has_phrase(document, phrase, false),
                     })
             }
             Plan::Or(any) => any.iter().any(|plan| plan.matches(document)),
@@ -122,6 +153,24 @@ fn is_exact(node: &TsQueryNode) -> bool {
     }
 }
 
+/// A phrase of plain words (no weights, prefixes or other operators inside) as words and their
+/// distances from the first, and its width (the distance from its first word to its last).
+fn phrase_chain(node: &TsQueryNode) -> Option<(Vec<(Vec<u8>, u16)>, u16)> {
+    match node {
+        TsQueryNode::Operand { lexeme, prefix: false, weights: 0 } => Some((vec![(lexeme.clone(), 0)], 0)),
+        TsQueryNode::Phrase(left, right, distance) => {
+            let (mut words, left_width) = phrase_chain(left)?;
+            let (right_words, right_width) = phrase_chain(right)?;
+            let shift = left_width.checked_add(*distance)?;
+            for (word, offset) in right_words {
+                words.push((word, offset.checked_add(shift)?));
+            }
+            Some((words, shift.checked_add(right_width)?))
+        }
+        _ => None,
+    }
+}
+
 fn operand(lexeme: &[u8], prefix: bool) -> Plan {
     match (prefix, lexeme.is_empty()) {
         (true, true) => Plan::Everything,
@@ -140,6 +189,8 @@ fn conjunction(children: [&TsQueryNode; 2], in_phrase: bool) -> Plan {
             TsQueryNode::Not(negated) if !in_phrase => {
                 if let TsQueryNode::Operand { lexeme, prefix, weights: 0 } = negated.as_ref() {
                     none.push(if *prefix { Exclusion::Prefix(lexeme.clone()) } else { Exclusion::Term(lexeme.clone()) });
+                } else if let Some((phrase, _)) = phrase_chain(negated) {
+                    none.push(Exclusion::Phrase(phrase));
                 }
             }
             _ => match relax(child, in_phrase) {
@@ -170,7 +221,10 @@ fn relax(node: &TsQueryNode, in_phrase: bool) -> Plan {
         // Alone, or under OR, a negation matches almost everything.
         TsQueryNode::Not(_) => Plan::Everything,
         TsQueryNode::And(left, right) => conjunction([left, right], in_phrase),
-        TsQueryNode::Phrase(left, right, _) => conjunction([left, right], true),
+        TsQueryNode::Phrase(left, right, _) => match phrase_chain(node) {
+            Some((phrase, _)) => Plan::Phrase(phrase),
+            None => conjunction([left, right], true),
+        },
         TsQueryNode::Or(left, right) => {
             let mut any = Vec::new();
             for child in [left, right] {
@@ -342,12 +396,25 @@ impl<'s, S: PageSource> Opened<'s, S> {
         Ok(if slots.is_empty() { Live::Nothing } else { Live::Union(slots) })
     }
 
+    /// A phrase over this segment: a cursor per word (the same word twice gets two).
+    fn phrase(&mut self, phrase: &[(Vec<u8>, u16)], maybe: bool) -> Result<Live, IndexError> {
+        let mut cursors = Vec::with_capacity(phrase.len());
+        for (term, _) in phrase {
+            match self.cursor(term)? {
+                Some(cursor) => cursors.push(cursor),
+                None => return Ok(Live::Nothing),
+            }
+        }
+        Ok(Live::Phrase { cursors, offsets: phrase.iter().map(|(_, offset)| *offset).collect(), maybe })
+    }
+
     fn live(&mut self, plan: &Plan) -> Result<Live, IndexError> {
         Ok(match plan {
             Plan::Nothing => Live::Nothing,
             Plan::Everything => Live::Cursor(self.everything()?),
             Plan::Term(term) => self.cursor(term)?.map_or(Live::Nothing, Live::Cursor),
             Plan::Prefix(prefix) => self.prefix(prefix)?,
+            Plan::Phrase(phrase) => self.phrase(phrase, true)?,
             Plan::And(all, none) => {
                 let mut required = Vec::with_capacity(all.len());
                 for plan in all {
@@ -361,6 +428,7 @@ impl<'s, S: PageSource> Opened<'s, S> {
                     let live = match exclusion {
                         Exclusion::Term(term) => self.cursor(term)?.map_or(Live::Nothing, Live::Cursor),
                         Exclusion::Prefix(prefix) => self.prefix(prefix)?,
+                        Exclusion::Phrase(phrase) => self.phrase(phrase, false)?,
                     };
                     if !matches!(live, Live::Nothing) {
                         excluded.push(live);
@@ -388,6 +456,9 @@ enum Live {
     Cursor(PostingCursor),
     Union(Vec<Slot>),
     Intersection(Vec<Live>, Vec<Live>),
+    /// Documents holding every word, at its distance from the first (`maybe`: what to answer
+    /// for a document stored without positions).
+    Phrase { cursors: Vec<PostingCursor>, offsets: Vec<u16>, maybe: bool },
 }
 
 struct Slot {
@@ -424,6 +495,35 @@ impl Live {
                     }
                 }
                 Ok(best)
+            }
+            Live::Phrase { cursors, offsets, maybe } => {
+                let mut target = from;
+                'search: loop {
+                    for cursor in cursors.iter_mut() {
+                        match cursor.advance(source, target)? {
+                            None => return Ok(None),
+                            Some(posting) if posting.key > target => {
+                                target = posting.key;
+                                continue 'search;
+                            }
+                            Some(_) => {}
+                        }
+                    }
+                    let mut positions: Vec<&[u16]> = Vec::with_capacity(cursors.len());
+                    // Each cursor's positions borrow it; collect them one cursor at a time.
+                    let mut owned: Vec<Vec<u16>> = Vec::with_capacity(cursors.len());
+                    for cursor in cursors.iter_mut() {
+                        owned.push(cursor.positions()?.to_vec());
+                    }
+                    positions.extend(owned.iter().map(Vec::as_slice));
+                    if phrase_at(&positions, offsets, *maybe) {
+                        return Ok(Some(target));
+                    }
+                    match target.checked_add(1) {
+                        Some(next) => target = next,
+                        None => return Ok(None),
+                    }
+                }
             }
             Live::Intersection(required, excluded) => {
                 let mut target = from;
@@ -745,4 +845,32 @@ pub fn matching<S: PageSource>(
     }
     found.extend(pending.iter().filter(|d| projects.contains(&d.project) && plan.matches(d)).map(|d| d.tid));
     Ok(found)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn phrases_need_their_words_at_their_distances() {
+        let (a, b): (&[u16], &[u16]) = (&[3, 10], &[4, 20]);
+        assert!(phrase_at(&[a, b], &[0, 1], false));
+        assert!(!phrase_at(&[a, b], &[0, 2], false));
+        assert!(phrase_at(&[a, b], &[0, 10], false), "10 + 10 = 20");
+        // A word stored without positions: PostgreSQL's maybe.
+        assert!(phrase_at(&[a, &[]], &[0, 1], true));
+        assert!(!phrase_at(&[a, &[]], &[0, 1], false));
+        assert!(!phrase_at(&[&[u16::MAX], &[0]], &[0, 1], false), "no wrap-around past the last position");
+    }
+
+    #[test]
+    fn phrases_of_plain_words_become_chains_with_offsets() {
+        let word = |text: &str| Box::new(TsQueryNode::Operand { lexeme: text.as_bytes().to_vec(), prefix: false, weights: 0 });
+        // (a <-> b) <2> (c <-> d): c two after b, d one after c.
+        let query = TsQueryNode::Phrase(Box::new(TsQueryNode::Phrase(word("a"), word("b"), 1)), Box::new(TsQueryNode::Phrase(word("c"), word("d"), 1)), 2);
+        let expected = vec![(b"a".to_vec(), 0), (b"b".to_vec(), 1), (b"c".to_vec(), 3), (b"d".to_vec(), 4)];
+        assert_eq!(Plan::from_tsquery(&TsQuery::Tree(query)), Plan::Phrase(expected));
+        let weighted = TsQueryNode::Phrase(word("a"), Box::new(TsQueryNode::Operand { lexeme: b"b".to_vec(), prefix: false, weights: 1 }), 1);
+        assert!(matches!(Plan::from_tsquery(&TsQuery::Tree(weighted)), Plan::And(..)), "weights leave the phrase to the recheck");
+    }
 }

@@ -16,36 +16,60 @@ use super::postings::{document_key, write_postings, Posting, Tid, MAX_PROJECTS};
 use super::IndexError;
 
 const SEGMENT_MAGIC: u32 = 0x4343_4f53; // "CCOS"
-const SEGMENT_VERSION: u8 = 1;
+const SEGMENT_VERSION: u8 = 2;
 const PAGE_LIST_CHUNK: usize = 1500;
 
 pub type ProjectId = [u8; 16];
 
 /// A document as the index sees it: where it is, whose it is, how long it is, and its distinct
-/// terms with their frequencies, in ascending byte order (kept in one buffer).
+/// terms with their frequencies and word positions, in ascending byte order (kept in two buffers).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Document {
     pub tid: Tid,
     pub project: ProjectId,
     pub length: u32,
     text: Vec<u8>,
-    /// (start, end, frequency) of each term in `text`.
-    terms: Vec<(u32, u32, u32)>,
+    positions: Vec<u16>,
+    /// Per term: its bytes in `text`, its frequency, its positions in `positions`.
+    terms: Vec<TermSpan>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct TermSpan {
+    start: u32,
+    end: u32,
+    frequency: u32,
+    positions_start: u32,
+    positions_end: u32,
 }
 
 impl Document {
     pub fn new(tid: Tid, project: ProjectId, length: u32) -> Document {
-        Document { tid, project, length, text: Vec::new(), terms: Vec::new() }
+        Document { tid, project, length, text: Vec::new(), positions: Vec::new(), terms: Vec::new() }
     }
 
-    /// Adds a term; terms must come in strictly ascending byte order.
+    /// Adds a term without positions; terms must come in strictly ascending byte order.
     pub fn push_term(&mut self, term: &[u8], frequency: u32) -> Result<(), IndexError> {
-        if self.terms.last().is_some_and(|&(start, end, _)| &self.text[start as usize..end as usize] >= term) {
+        self.push_term_at(term, frequency, &[])
+    }
+
+    /// Adds a term with its word positions (ascending, as a tsvector stores them); terms must
+    /// come in strictly ascending byte order.
+    pub fn push_term_at(&mut self, term: &[u8], frequency: u32, positions: &[u16]) -> Result<(), IndexError> {
+        if self.terms.last().is_some_and(|span| &self.text[span.start as usize..span.end as usize] >= term) {
             return Err(IndexError::Invalid("document terms must ascend"));
         }
         let start = self.text.len() as u32;
         self.text.extend_from_slice(term);
-        self.terms.push((start, self.text.len() as u32, frequency.max(1)));
+        let positions_start = self.positions.len() as u32;
+        self.positions.extend_from_slice(positions);
+        self.terms.push(TermSpan {
+            start,
+            end: self.text.len() as u32,
+            frequency: frequency.max(1),
+            positions_start,
+            positions_end: self.positions.len() as u32,
+        });
         Ok(())
     }
 
@@ -53,28 +77,39 @@ impl Document {
         self.terms.len()
     }
 
-    pub fn term(&self, index: usize) -> (&[u8], u32) {
-        let (start, end, frequency) = self.terms[index];
-        (&self.text[start as usize..end as usize], frequency)
+    fn text_of(&self, span: &TermSpan) -> &[u8] {
+        &self.text[span.start as usize..span.end as usize]
     }
 
-    pub fn terms(&self) -> impl Iterator<Item = (&[u8], u32)> + '_ {
+    /// A term, its frequency and its positions.
+    pub fn term(&self, index: usize) -> (&[u8], u32, &[u16]) {
+        let span = &self.terms[index];
+        (self.text_of(span), span.frequency, &self.positions[span.positions_start as usize..span.positions_end as usize])
+    }
+
+    pub fn terms(&self) -> impl Iterator<Item = (&[u8], u32, &[u16])> + '_ {
         (0..self.terms.len()).map(|index| self.term(index))
+    }
+
+    fn find(&self, term: &[u8]) -> Option<usize> {
+        let at = self.terms.partition_point(|span| self.text_of(span) < term);
+        self.terms.get(at).filter(|span| self.text_of(span) == term).map(|_| at)
     }
 
     /// The frequency of `term` in the document (0 when absent).
     pub fn frequency(&self, term: &[u8]) -> u32 {
-        let at = self.terms.partition_point(|&(start, end, _)| &self.text[start as usize..end as usize] < term);
-        match self.terms.get(at) {
-            Some(&(start, end, frequency)) if &self.text[start as usize..end as usize] == term => frequency,
-            _ => 0,
-        }
+        self.find(term).map_or(0, |at| self.terms[at].frequency)
+    }
+
+    /// The positions of `term`: `None` when absent, empty when stored without positions.
+    pub fn positions(&self, term: &[u8]) -> Option<&[u16]> {
+        self.find(term).map(|at| self.term(at).2)
     }
 
     /// True when some term starts with `prefix`.
     pub fn has_prefix(&self, prefix: &[u8]) -> bool {
-        let at = self.terms.partition_point(|&(start, end, _)| &self.text[start as usize..end as usize] < prefix);
-        self.terms.get(at).is_some_and(|&(start, end, _)| self.text[start as usize..end as usize].starts_with(prefix))
+        let at = self.terms.partition_point(|span| self.text_of(span) < prefix);
+        self.terms.get(at).is_some_and(|span| self.text_of(span).starts_with(prefix))
     }
 }
 
@@ -122,7 +157,8 @@ pub(crate) struct SegmentParts {
 }
 
 pub(crate) fn finish_segment<S: PageSink>(mut writer: RecordWriter<'_, S>, parts: SegmentParts) -> Result<SegmentLocation, IndexError> {
-    let all_documents = write_postings(&mut writer, &parts.documents)?;
+    let no_positions = vec![&[][..]; parts.documents.len()];
+    let all_documents = write_postings(&mut writer, &parts.documents, &no_positions)?;
     let mut project_tree = TreeBuilder::new();
     for (id, entry) in &parts.projects {
         project_tree.push(&mut writer, id, &encode_project(entry))?;
@@ -219,15 +255,17 @@ pub fn build_segment<S: PageSink>(sink: &S, documents: Vec<Document>) -> Result<
         .enumerate()
         .map(|(number, id)| (*id, ProjectEntry { number: number as u32, documents: 0, length: 0 }))
         .collect();
-    let mut postings: HashMap<&[u8], Vec<Posting>> = HashMap::new();
+    let mut postings: HashMap<&[u8], (Vec<Posting>, Vec<&[u16]>)> = HashMap::new();
     let mut all_documents = Vec::with_capacity(unique.len());
     for (key, document) in &unique {
         let entry = &mut projects[numbers[&document.project] as usize].1;
         entry.documents += 1;
         entry.length += u64::from(document.length);
         all_documents.push(Posting { key: *key, frequency: 1, length: document.length });
-        for (term, frequency) in document.terms() {
-            postings.entry(term).or_default().push(Posting { key: *key, frequency, length: document.length });
+        for (term, frequency, positions) in document.terms() {
+            let (list, at) = postings.entry(term).or_default();
+            list.push(Posting { key: *key, frequency, length: document.length });
+            at.push(positions);
         }
     }
     let mut terms: Vec<&[u8]> = postings.keys().copied().collect();
@@ -236,7 +274,8 @@ pub fn build_segment<S: PageSink>(sink: &S, documents: Vec<Document>) -> Result<
     let mut writer = RecordWriter::new(sink);
     let mut dictionary = TreeBuilder::new();
     for term in &terms {
-        let value = write_postings(&mut writer, &postings[term])?;
+        let (list, positions) = &postings[term];
+        let value = write_postings(&mut writer, list, positions)?;
         dictionary.push(&mut writer, term, &value)?;
     }
     let term_count = dictionary.len();
@@ -325,19 +364,19 @@ pub(crate) mod tests {
     }
 
     pub fn document(block: u32, project_number: u8, text: &str) -> Document {
-        let mut terms: Vec<(&str, u32)> = Vec::new();
-        let mut words: Vec<&str> = text.split_whitespace().collect();
+        let mut words: Vec<(&str, u16)> = text.split_whitespace().zip(1..).collect();
         let length = words.len() as u32;
         words.sort_unstable();
-        for word in words {
+        let mut terms: Vec<(&str, Vec<u16>)> = Vec::new();
+        for (word, position) in words {
             match terms.last_mut() {
-                Some((last, frequency)) if *last == word => *frequency += 1,
-                _ => terms.push((word, 1)),
+                Some((last, positions)) if *last == word => positions.push(position),
+                _ => terms.push((word, vec![position])),
             }
         }
         let mut document = Document::new(Tid { block, offset: 1 }, project(project_number), length);
-        for (term, frequency) in terms {
-            document.push_term(term.as_bytes(), frequency).unwrap();
+        for (term, positions) in terms {
+            document.push_term_at(term.as_bytes(), positions.len() as u32, &positions).unwrap();
         }
         document
     }
@@ -347,6 +386,8 @@ pub(crate) mod tests {
         let document = document(1, 1, "beta alpha gamma alpha");
         assert_eq!((document.frequency(b"alpha"), document.frequency(b"beta"), document.frequency(b"alp")), (2, 1, 0));
         assert!(document.has_prefix(b"alp") && document.has_prefix(b"gamma") && !document.has_prefix(b"gammas"));
+        assert_eq!(document.positions(b"alpha"), Some(&[2u16, 4][..]));
+        assert_eq!(document.positions(b"delta"), None);
         let mut out_of_order = Document::new(Tid { block: 0, offset: 1 }, project(0), 2);
         out_of_order.push_term(b"b", 1).unwrap();
         assert!(out_of_order.push_term(b"a", 1).is_err());
