@@ -145,6 +145,11 @@ create index tool_calls_tool_time_idx on cco.tool_calls (tool_name, started_at d
 create index tool_calls_project_time_idx on cco.tool_calls (project_id, started_at desc)
     include (conversation_id, tool_name, status, execution_time_ms);
 
+-- A project's tool calls in conversation order, with what per-conversation analytics read:
+-- cco.conversation_analytics groups them by conversation from this index without sorting.
+create index tool_calls_project_conversation_idx on cco.tool_calls (project_id, conversation_id)
+    include (tool_name, status, execution_time_ms);
+
 -- Failures are few and looked at often: a small partial index answers "recent failures".
 create index tool_calls_failed_idx on cco.tool_calls (started_at desc)
     where status in ('error', 'timeout');

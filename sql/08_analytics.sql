@@ -129,6 +129,9 @@ $$;
 comment on function cco.usage_cost(text, timestamptz, bigint, bigint, bigint, bigint) is
     'Cost in USD of token counts for a model on a date, from cco.model_pricing (longest model prefix, latest price not after the date, operators'' prices before seeded ones); NULL for a model without price. Cost is linear, so it can be applied to sums per model and day.';
 
+comment on function cco.response_cost(text, timestamptz, bigint, bigint, bigint, bigint) is
+    'Cost in USD of one API response by the rule of cco.usage_cost, in double precision: reads the prices once per query and prices each model and day once, so views cost every response in the pass that counts them. NULL for a model without price.';
+
 -- Token usage grouped by conversation, model and day: the unit cost is computed on, since prices
 -- depend on model and date and cost is linear in the counts.
 create view cco.message_usage with (security_invoker = true) as
@@ -155,7 +158,8 @@ comment on view cco.message_usage is
 -- Per conversation, project and tool
 
 -- Set-based: each part aggregates a project's rows in one pass (from covering indexes) and is
--- joined by conversation, rather than looked up once per conversation. A filter on project_id
+-- joined by conversation, rather than looked up once per conversation; the messages' pass also
+-- prices them. A filter on project_id
 -- or conversation_id reaches every part through the join conditions.
 create view cco.conversation_analytics with (security_invoker = true) as
 select c.id                                    as conversation_id,
@@ -187,7 +191,7 @@ select c.id                                    as conversation_id,
        coalesce(m.root_messages, 0)            as root_messages,
        m.max_depth,
        m.avg_depth,
-       u.cost
+       m.cost
 from cco.conversations c
 left join (
     select project_id,
@@ -202,7 +206,11 @@ left join (
            round((extract(epoch from cco.active_time("timestamp")) / 60)::numeric, 1) as active_minutes,
            count(*) filter (where parent_id is null)          as root_messages,
            max(depth)                                          as max_depth,
-           round(avg(depth), 2)                                as avg_depth
+           round(avg(depth), 2)                                as avg_depth,
+           -- each response priced in the same pass (cco.response_cost reads the prices once)
+           round(sum(cco.response_cost(model, "timestamp", input_tokens, output_tokens,
+                                       cache_creation_tokens, cache_read_tokens))
+                     filter (where token_count > 0)::numeric, 6) as cost
     from cco.messages
     group by project_id, conversation_id
 ) m on m.project_id = c.project_id and m.conversation_id = c.id
@@ -216,12 +224,7 @@ left join (
            round(avg(execution_time_ms), 1)                      as avg_tool_ms
     from cco.tool_calls
     group by project_id, conversation_id
-) t on t.project_id = c.project_id and t.conversation_id = c.id
-left join (
-    select project_id, conversation_id, sum(cost) as cost
-    from cco.message_usage
-    group by project_id, conversation_id
-) u on u.project_id = c.project_id and u.conversation_id = c.id;
+) t on t.project_id = c.project_id and t.conversation_id = c.id;
 
 comment on view cco.conversation_analytics is
     'Per conversation: messages by role, content length, tokens (total, per message, by kind), first and last message, duration and active minutes (gaps over 30 minutes left out), tools and their outcomes, thread shape (roots, depth) and cost.';
@@ -256,49 +259,33 @@ cross join lateral (
     from cco.conversations where project_id = p.id
 ) c
 cross join lateral (
-    select count(distinct d.day)                      as active_days,
-           count(distinct date_trunc('week', d.day))  as active_weeks,
-           min(d.first_at)                             as first_message_at,
-           max(d.last_at)                              as last_message_at,
-           coalesce(sum(d.last_24h), 0)::bigint        as messages_last_24h,
-           coalesce(sum(d.last_7d), 0)::bigint         as messages_last_7d,
-           coalesce(sum(d.last_30d), 0)::bigint        as messages_last_30d,
-           -- priced per model and day, the coarsest grouping prices allow
-           sum(price.cost) filter (where d.responses > 0) as cost
+    select count(distinct date_trunc('day', q.quarter))   as active_days,
+           count(distinct date_trunc('week', q.quarter))  as active_weeks,
+           min(q.first_at)                                 as first_message_at,
+           max(q.last_at)                                  as last_message_at,
+           coalesce(sum(q.last_24h), 0)::bigint            as messages_last_24h,
+           coalesce(sum(q.last_7d), 0)::bigint             as messages_last_7d,
+           coalesce(sum(q.last_30d), 0)::bigint            as messages_last_30d,
+           round(sum(q.cost)::numeric, 6)                  as cost
     from (
-        select date_trunc('day', q.quarter) as day, q.model,
-               min(q.first_at) as first_at, max(q.last_at) as last_at,
-               sum(q.last_24h) as last_24h, sum(q.last_7d) as last_7d, sum(q.last_30d) as last_30d,
-               sum(q.responses) as responses,
-               sum(q.input_tokens)::bigint as input_tokens, sum(q.output_tokens)::bigint as output_tokens,
-               sum(q.cache_creation_tokens)::bigint as cache_creation_tokens,
-               sum(q.cache_read_tokens)::bigint as cache_read_tokens
-        from (
-            -- One pass over messages_project_conversation_idx in quarter hours, then days: a
-            -- day in the session's time zone is a costly computation per message, cheap per
-            -- quarter hour. Exact for every time zone offset that is a whole number of quarter
-            -- hours (all in use since the 1970s), as day boundaries then fall between quarters.
-            select date_bin('15 minutes', m."timestamp", timestamptz '2000-01-01 00:00+00') as quarter,
-                   m.model,
-                   min(m."timestamp")                                                   as first_at,
-                   max(m."timestamp")                                                   as last_at,
-                   count(*) filter (where m."timestamp" > now() - interval '24 hours')  as last_24h,
-                   count(*) filter (where m."timestamp" > now() - interval '7 days')    as last_7d,
-                   count(*) filter (where m."timestamp" > now() - interval '30 days')   as last_30d,
-                   count(*) filter (where m.token_count > 0)                            as responses,
-                   sum(m.input_tokens) filter (where m.token_count > 0)                 as input_tokens,
-                   sum(m.output_tokens) filter (where m.token_count > 0)                as output_tokens,
-                   sum(m.cache_creation_tokens) filter (where m.token_count > 0)        as cache_creation_tokens,
-                   sum(m.cache_read_tokens) filter (where m.token_count > 0)            as cache_read_tokens
-            from cco.messages m
-            where m.project_id = p.id
-            group by 1, 2
-        ) q
-        group by 1, 2
-    ) d
-    left join lateral cco.priced_usage(d.model, d.day, d.input_tokens, d.output_tokens,
-                                       d.cache_creation_tokens, d.cache_read_tokens) price
-        on d.responses > 0
+        -- One pass over messages_project_conversation_idx in quarter hours, then days: a day in
+        -- the session's time zone is a costly computation per message, cheap per quarter hour.
+        -- Exact for every time zone offset that is a whole number of quarter hours (all in use
+        -- since the 1970s), as day boundaries then fall between quarters. The bounds of the
+        -- recent windows are computed once (subqueries), not once per message.
+        select date_bin('15 minutes', m."timestamp", timestamptz '2000-01-01 00:00+00') as quarter,
+               min(m."timestamp")                                                           as first_at,
+               max(m."timestamp")                                                           as last_at,
+               count(*) filter (where m."timestamp" > (select now() - interval '24 hours')) as last_24h,
+               count(*) filter (where m."timestamp" > (select now() - interval '7 days'))   as last_7d,
+               count(*) filter (where m."timestamp" > (select now() - interval '30 days'))  as last_30d,
+               sum(cco.response_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
+                                     m.cache_creation_tokens, m.cache_read_tokens))
+                   filter (where m.token_count > 0)                                         as cost
+        from cco.messages m
+        where m.project_id = p.id
+        group by 1
+    ) q
 ) m
 cross join lateral (
     select count(distinct tool_name) as distinct_tools, count(*) as tool_calls,
@@ -470,51 +457,43 @@ returns table (block_start timestamptz, block_end timestamptz, first_entry times
                remaining_minutes bigint)
 language sql stable security invoker parallel safe
 as $$
-    with usage as (
-        select m."timestamp" as at, m."timestamp"::date as day, m.model,
-               m.input_tokens, m.output_tokens, m.cache_creation_tokens, m.cache_read_tokens
+    select b.*
+    from (
+        select array_agg(m."timestamp")                 as at,
+               array_agg(m.input_tokens::bigint)        as input,
+               array_agg(m.output_tokens::bigint)       as output,
+               array_agg(m.cache_creation_tokens::bigint) as cache_creation,
+               array_agg(m.cache_read_tokens::bigint)   as cache_read,
+               array_agg(m.model)                       as model
         from cco.messages m
         where m.token_count > 0
           and (usage_blocks.project_ids is null or m.project_id = any (usage_blocks.project_ids))
           and (usage_blocks.since is null or m."timestamp" >= usage_blocks.since)
-    ),
-    -- Prices are looked up once per model and day, not once per message: a model's price per
-    -- million tokens of a kind is the cost of a million tokens of that kind.
-    prices as (
-        select d.model, d.day,
-               cco.usage_cost(d.model, d.day::timestamptz, 1000000, 0, 0, 0) as input_per_million,
-               cco.usage_cost(d.model, d.day::timestamptz, 0, 1000000, 0, 0) as output_per_million,
-               cco.usage_cost(d.model, d.day::timestamptz, 0, 0, 1000000, 0) as cache_write_per_million,
-               cco.usage_cost(d.model, d.day::timestamptz, 0, 0, 0, 1000000) as cache_read_per_million
-        from (select distinct model, day from usage) as d
-    )
-    select b.*
-    from (
-        select array_agg(u.at)                          as at,
-               array_agg(u.input_tokens::bigint)        as input,
-               array_agg(u.output_tokens::bigint)       as output,
-               array_agg(u.cache_creation_tokens::bigint) as cache_creation,
-               array_agg(u.cache_read_tokens::bigint)   as cache_read,
-               -- As cco.usage_cost prices each message: the same sum, rounded the same way.
-               array_agg(coalesce(round((u.input_tokens * p.input_per_million
-                                         + u.output_tokens * p.output_per_million
-                                         + u.cache_creation_tokens * p.cache_write_per_million
-                                         + u.cache_read_tokens * p.cache_read_per_million) / 1000000, 6),
-                                  0)::float8)           as cost,
-               array_agg(u.model)                       as model
-        from usage u
-        left join prices p on p.model = u.model and p.day = u.day
     ) as usage
+    -- The price list in the order cco.priced_usage applies it: the block computation prices
+    -- each response itself, by the same rule, without a numeric product per response.
+    cross join (
+        select coalesce(array_agg(p.model order by length(p.model) desc, p.effective_from desc, p.seeded),
+                        '{}') as models,
+               coalesce(array_agg(p.effective_from order by length(p.model) desc, p.effective_from desc, p.seeded),
+                        '{}') as effective_from,
+               coalesce(array_agg(array[p.input_per_million, p.output_per_million, p.cache_write_per_million,
+                                        p.cache_read_per_million]::float8[]
+                                  order by length(p.model) desc, p.effective_from desc, p.seeded),
+                        '{}') as per_million
+        from cco.model_pricing p
+    ) as prices
     cross join lateral cco.compute_usage_blocks(usage.at, usage.input, usage.output, usage.cache_creation,
-                                                usage.cache_read, usage.cost, usage.model, now(),
+                                                usage.cache_read, usage.model, prices.models,
+                                                prices.effective_from, prices.per_million, now(),
                                                 usage_blocks.block_length) as b
     where usage.at is not null
 $$;
 
 comment on function cco.usage_blocks(uuid[], timestamptz, interval) is
     'Usage in 5-hour blocks as Claude Code subscriptions meter it (the same rules as the ccusage CLI: blocks start at the first response after the previous one ended, floored to the hour; gaps between them; tokens by kind, cost, models, whether still active, burn rate and projected end-of-block usage). Over the responses the caller can see, optionally within projects and since a time.';
-comment on function cco.compute_usage_blocks(timestamptz[], bigint[], bigint[], bigint[], bigint[], double precision[], text[], timestamptz, interval) is
-    'Groups usage entries (parallel arrays) into 5-hour blocks and gaps as of a given time; cco.usage_blocks calls it.';
+comment on function cco.compute_usage_blocks(timestamptz[], bigint[], bigint[], bigint[], bigint[], text[], text[], date[], double precision[], timestamptz, interval) is
+    'Groups usage entries (parallel arrays) into 5-hour blocks and gaps as of a given time, pricing each by a price list in precedence order (models, effective dates, four prices per million tokens per row); cco.usage_blocks calls it.';
 
 create view cco.project_usage_blocks with (security_invoker = true) as
 select p.id as project_id, p.name as project_name, b.*

@@ -85,7 +85,50 @@ begin
 end
 $$;
 
--- Usage blocks price each model and day once instead of each message.
+-- Usage blocks price each response in Rust from the price list, instead of a numeric product per
+-- response in SQL; the block computation takes the price list in place of the costs.
+drop function cco.compute_usage_blocks(timestamptz[], bigint[], bigint[], bigint[], bigint[], double precision[], text[], timestamptz, interval);
+
+CREATE FUNCTION cco."compute_usage_blocks"(
+	"entry_times" timestamp with time zone[], /* Vec < Option < TimestampWithTimeZone > > */
+	"input_tokens" bigint[], /* Vec < Option < i64 > > */
+	"output_tokens" bigint[], /* Vec < Option < i64 > > */
+	"cache_creation_tokens" bigint[], /* Vec < Option < i64 > > */
+	"cache_read_tokens" bigint[], /* Vec < Option < i64 > > */
+	"models" TEXT[], /* Vec < Option < String > > */
+	"price_models" TEXT[], /* Vec < Option < String > > */
+	"price_effective_from" date[], /* Vec < Option < Date > > */
+	"prices_per_million" double precision[], /* Vec < Option < f64 > > */
+	"now" timestamp with time zone, /* TimestampWithTimeZone */
+	"block_length" interval DEFAULT '5 hours' /* Interval */
+) RETURNS TABLE (
+	"block_start" timestamp with time zone,  /* TimestampWithTimeZone */
+	"block_end" timestamp with time zone,  /* TimestampWithTimeZone */
+	"first_entry" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
+	"last_entry" timestamp with time zone,  /* Option < TimestampWithTimeZone > */
+	"is_active" bool,  /* bool */
+	"is_gap" bool,  /* bool */
+	"entries" bigint,  /* i64 */
+	"input_tokens" bigint,  /* i64 */
+	"output_tokens" bigint,  /* i64 */
+	"cache_creation_tokens" bigint,  /* i64 */
+	"cache_read_tokens" bigint,  /* i64 */
+	"total_tokens" bigint,  /* i64 */
+	"cost" double precision,  /* f64 */
+	"models" TEXT[],  /* Vec < String > */
+	"burn_tokens_per_minute" double precision,  /* Option < f64 > */
+	"burn_cost_per_hour" double precision,  /* Option < f64 > */
+	"projected_total_tokens" bigint,  /* Option < i64 > */
+	"projected_cost" double precision,  /* Option < f64 > */
+	"remaining_minutes" bigint  /* Option < i64 > */
+)
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'compute_usage_blocks_wrapper';
+
+comment on function cco.compute_usage_blocks(timestamptz[], bigint[], bigint[], bigint[], bigint[], text[], text[], date[], double precision[], timestamptz, interval) is
+    'Groups usage entries (parallel arrays) into 5-hour blocks and gaps as of a given time, pricing each by a price list in precedence order (models, effective dates, four prices per million tokens per row); cco.usage_blocks calls it.';
+
 create or replace function cco.usage_blocks(
     project_ids uuid[] default null,
     since timestamptz default null,
@@ -99,46 +142,188 @@ returns table (block_start timestamptz, block_end timestamptz, first_entry times
                remaining_minutes bigint)
 language sql stable security invoker parallel safe
 as $$
-    with usage as (
-        select m."timestamp" as at, m."timestamp"::date as day, m.model,
-               m.input_tokens, m.output_tokens, m.cache_creation_tokens, m.cache_read_tokens
+    select b.*
+    from (
+        select array_agg(m."timestamp")                 as at,
+               array_agg(m.input_tokens::bigint)        as input,
+               array_agg(m.output_tokens::bigint)       as output,
+               array_agg(m.cache_creation_tokens::bigint) as cache_creation,
+               array_agg(m.cache_read_tokens::bigint)   as cache_read,
+               array_agg(m.model)                       as model
         from cco.messages m
         where m.token_count > 0
           and (usage_blocks.project_ids is null or m.project_id = any (usage_blocks.project_ids))
           and (usage_blocks.since is null or m."timestamp" >= usage_blocks.since)
-    ),
-    -- Prices are looked up once per model and day, not once per message: a model's price per
-    -- million tokens of a kind is the cost of a million tokens of that kind.
-    prices as (
-        select d.model, d.day,
-               cco.usage_cost(d.model, d.day::timestamptz, 1000000, 0, 0, 0) as input_per_million,
-               cco.usage_cost(d.model, d.day::timestamptz, 0, 1000000, 0, 0) as output_per_million,
-               cco.usage_cost(d.model, d.day::timestamptz, 0, 0, 1000000, 0) as cache_write_per_million,
-               cco.usage_cost(d.model, d.day::timestamptz, 0, 0, 0, 1000000) as cache_read_per_million
-        from (select distinct model, day from usage) as d
-    )
-    select b.*
-    from (
-        select array_agg(u.at)                          as at,
-               array_agg(u.input_tokens::bigint)        as input,
-               array_agg(u.output_tokens::bigint)       as output,
-               array_agg(u.cache_creation_tokens::bigint) as cache_creation,
-               array_agg(u.cache_read_tokens::bigint)   as cache_read,
-               -- As cco.usage_cost prices each message: the same sum, rounded the same way.
-               array_agg(coalesce(round((u.input_tokens * p.input_per_million
-                                         + u.output_tokens * p.output_per_million
-                                         + u.cache_creation_tokens * p.cache_write_per_million
-                                         + u.cache_read_tokens * p.cache_read_per_million) / 1000000, 6),
-                                  0)::float8)           as cost,
-               array_agg(u.model)                       as model
-        from usage u
-        left join prices p on p.model = u.model and p.day = u.day
     ) as usage
+    -- The price list in the order cco.priced_usage applies it: the block computation prices
+    -- each response itself, by the same rule, without a numeric product per response.
+    cross join (
+        select coalesce(array_agg(p.model order by length(p.model) desc, p.effective_from desc, p.seeded),
+                        '{}') as models,
+               coalesce(array_agg(p.effective_from order by length(p.model) desc, p.effective_from desc, p.seeded),
+                        '{}') as effective_from,
+               coalesce(array_agg(array[p.input_per_million, p.output_per_million, p.cache_write_per_million,
+                                        p.cache_read_per_million]::float8[]
+                                  order by length(p.model) desc, p.effective_from desc, p.seeded),
+                        '{}') as per_million
+        from cco.model_pricing p
+    ) as prices
     cross join lateral cco.compute_usage_blocks(usage.at, usage.input, usage.output, usage.cache_creation,
-                                                usage.cache_read, usage.cost, usage.model, now(),
+                                                usage.cache_read, usage.model, prices.models,
+                                                prices.effective_from, prices.per_million, now(),
                                                 usage_blocks.block_length) as b
     where usage.at is not null
 $$;
+
+-- Dashboards price each response in the pass that counts it (cco.response_cost reads the prices
+-- once per query) instead of grouping usage by model and day and pricing each group in SQL;
+-- per-conversation tool statistics read tool calls in conversation order from an index.
+CREATE FUNCTION cco."response_cost"(
+	"model" TEXT, /* Option < & str > */
+	"at" timestamp with time zone, /* Option < TimestampWithTimeZone > */
+	"input_tokens" bigint, /* Option < i64 > */
+	"output_tokens" bigint, /* Option < i64 > */
+	"cache_creation_tokens" bigint, /* Option < i64 > */
+	"cache_read_tokens" bigint /* Option < i64 > */
+) RETURNS double precision /* Option < f64 > */
+STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'response_cost_wrapper';
+
+comment on function cco.response_cost(text, timestamptz, bigint, bigint, bigint, bigint) is
+    'Cost in USD of one API response by the rule of cco.usage_cost, in double precision: reads the prices once per query and prices each model and day once, so views cost every response in the pass that counts them. NULL for a model without price.';
+
+create index tool_calls_project_conversation_idx on cco.tool_calls (project_id, conversation_id)
+    include (tool_name, status, execution_time_ms);
+
+create or replace view cco.conversation_analytics with (security_invoker = true) as
+select c.id                                    as conversation_id,
+       c.project_id,
+       c.title,
+       c.status,
+       c.message_count,
+       coalesce(m.user_messages, 0)            as user_messages,
+       coalesce(m.assistant_messages, 0)       as assistant_messages,
+       coalesce(m.system_messages, 0)          as system_messages,
+       m.avg_content_length,
+       m.max_content_length,
+       (c.input_tokens + c.output_tokens + c.cache_creation_tokens + c.cache_read_tokens) as total_tokens,
+       round((c.input_tokens + c.output_tokens + c.cache_creation_tokens + c.cache_read_tokens)::numeric
+             / nullif(c.message_count, 0), 1)  as avg_tokens_per_message,
+       c.input_tokens,
+       c.output_tokens,
+       c.cache_creation_tokens,
+       c.cache_read_tokens,
+       m.first_message_at,
+       m.last_message_at,
+       m.last_message_at - m.first_message_at  as duration,
+       m.active_minutes,
+       coalesce(t.distinct_tools, 0)           as distinct_tools,
+       coalesce(t.tool_calls, 0)               as tool_calls,
+       coalesce(t.successful_tool_calls, 0)    as successful_tool_calls,
+       coalesce(t.failed_tool_calls, 0)        as failed_tool_calls,
+       t.avg_tool_ms,
+       coalesce(m.root_messages, 0)            as root_messages,
+       m.max_depth,
+       m.avg_depth,
+       m.cost
+from cco.conversations c
+left join (
+    select project_id,
+           conversation_id,
+           count(*) filter (where role = 'user')              as user_messages,
+           count(*) filter (where role = 'assistant')         as assistant_messages,
+           count(*) filter (where role = 'system')            as system_messages,
+           round(avg(content_length), 1)                      as avg_content_length,
+           max(content_length)                                as max_content_length,
+           min("timestamp")                                    as first_message_at,
+           max("timestamp")                                    as last_message_at,
+           round((extract(epoch from cco.active_time("timestamp")) / 60)::numeric, 1) as active_minutes,
+           count(*) filter (where parent_id is null)          as root_messages,
+           max(depth)                                          as max_depth,
+           round(avg(depth), 2)                                as avg_depth,
+           -- each response priced in the same pass (cco.response_cost reads the prices once)
+           round(sum(cco.response_cost(model, "timestamp", input_tokens, output_tokens,
+                                       cache_creation_tokens, cache_read_tokens))
+                     filter (where token_count > 0)::numeric, 6) as cost
+    from cco.messages
+    group by project_id, conversation_id
+) m on m.project_id = c.project_id and m.conversation_id = c.id
+left join (
+    select project_id,
+           conversation_id,
+           count(distinct tool_name)                             as distinct_tools,
+           count(*)                                              as tool_calls,
+           count(*) filter (where status = 'success')           as successful_tool_calls,
+           count(*) filter (where status in ('error', 'timeout')) as failed_tool_calls,
+           round(avg(execution_time_ms), 1)                      as avg_tool_ms
+    from cco.tool_calls
+    group by project_id, conversation_id
+) t on t.project_id = c.project_id and t.conversation_id = c.id;
+
+create or replace view cco.project_analytics with (security_invoker = true) as
+select p.id                                  as project_id,
+       p.name,
+       p.path,
+       c.conversations,
+       c.active_conversations,
+       c.completed_conversations,
+       c.messages,
+       c.total_tokens,
+       m.cost,
+       m.active_days,
+       m.active_weeks,
+       m.first_message_at,
+       m.last_message_at,
+       t.distinct_tools,
+       t.tool_calls,
+       t.avg_tool_ms,
+       m.messages_last_24h,
+       m.messages_last_7d,
+       m.messages_last_30d
+from cco.projects p
+cross join lateral (
+    select count(*)                                         as conversations,
+           count(*) filter (where status = 'active')       as active_conversations,
+           count(*) filter (where status = 'completed')    as completed_conversations,
+           coalesce(sum(message_count), 0)                  as messages,
+           coalesce(sum(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens), 0) as total_tokens
+    from cco.conversations where project_id = p.id
+) c
+cross join lateral (
+    select count(distinct date_trunc('day', q.quarter))   as active_days,
+           count(distinct date_trunc('week', q.quarter))  as active_weeks,
+           min(q.first_at)                                 as first_message_at,
+           max(q.last_at)                                  as last_message_at,
+           coalesce(sum(q.last_24h), 0)::bigint            as messages_last_24h,
+           coalesce(sum(q.last_7d), 0)::bigint             as messages_last_7d,
+           coalesce(sum(q.last_30d), 0)::bigint            as messages_last_30d,
+           round(sum(q.cost)::numeric, 6)                  as cost
+    from (
+        -- One pass over messages_project_conversation_idx in quarter hours, then days: a day in
+        -- the session's time zone is a costly computation per message, cheap per quarter hour.
+        -- Exact for every time zone offset that is a whole number of quarter hours (all in use
+        -- since the 1970s), as day boundaries then fall between quarters. The bounds of the
+        -- recent windows are computed once (subqueries), not once per message.
+        select date_bin('15 minutes', m."timestamp", timestamptz '2000-01-01 00:00+00') as quarter,
+               min(m."timestamp")                                                           as first_at,
+               max(m."timestamp")                                                           as last_at,
+               count(*) filter (where m."timestamp" > (select now() - interval '24 hours')) as last_24h,
+               count(*) filter (where m."timestamp" > (select now() - interval '7 days'))   as last_7d,
+               count(*) filter (where m."timestamp" > (select now() - interval '30 days'))  as last_30d,
+               sum(cco.response_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
+                                     m.cache_creation_tokens, m.cache_read_tokens))
+                   filter (where m.token_count > 0)                                         as cost
+        from cco.messages m
+        where m.project_id = p.id
+        group by 1
+    ) q
+) m
+cross join lateral (
+    select count(distinct tool_name) as distinct_tools, count(*) as tool_calls,
+           round(avg(execution_time_ms), 1) as avg_tool_ms
+    from cco.tool_calls where project_id = p.id
+) t;
 
 -- Ranked search: the cco_rank index access method (src/search_index, cco_core::search_index)
 -- answers "the best BM25 matches of this query in these projects" reading only the posting

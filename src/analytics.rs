@@ -3,16 +3,20 @@
 //! deserialize, final), and the usage-block computation. The state machines live in
 //! `cco_core::analytics`.
 
-use cco_core::analytics::{compute_blocks, ActiveTime, LatencySketch, UsageEntry, DEFAULT_IDLE_CUTOFF_MICROS};
-use pgrx::datum::{Internal, Interval, TimestampWithTimeZone};
+use cco_core::analytics::{
+    compute_blocks, ActiveTime, LatencySketch, Price, PriceCache, PriceList, UsageEntry, DEFAULT_IDLE_CUTOFF_MICROS,
+};
+use pgrx::datum::{Date, Internal, Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
 use pgrx::{pg_sys, PgMemoryContexts, PgSqlErrorCode};
 
-use crate::errors::raise;
+use crate::errors::{raise, spi};
 
 /// Microseconds between the Unix epoch and PostgreSQL's (2000-01-01).
 const POSTGRES_EPOCH_MICROS: i64 = 946_684_800_000_000;
 const MICROS_PER_DAY: i64 = 86_400_000_000;
+/// Days (since 2000-01-01) up to which the next day's midnight is surely a timestamp.
+const LAST_BOUNDED_DAY: i32 = 106_000_000;
 
 /// The aggregate state behind `state`, created in the aggregate's memory context (so it lives as
 /// long as the group it summarises) the first time a group is seen.
@@ -194,7 +198,9 @@ fn active_time_final(state: Internal) -> Option<Interval> {
 // Usage blocks
 
 /// Groups usage entries (given as parallel arrays, any order) into 5-hour blocks and gaps, by the
-/// rules in `cco_core::analytics::usage_blocks`.
+/// rules in `cco_core::analytics::usage_blocks`, and prices each entry by the price list (given
+/// as parallel arrays in precedence order, four prices per row: input, output, cache write, cache
+/// read per million tokens) on its day in the session's time zone, as `cco.usage_cost` would.
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 #[pg_extern(stable, parallel_safe)]
 fn compute_usage_blocks(
@@ -203,8 +209,10 @@ fn compute_usage_blocks(
     output_tokens: Vec<Option<i64>>,
     cache_creation_tokens: Vec<Option<i64>>,
     cache_read_tokens: Vec<Option<i64>>,
-    costs: Vec<Option<f64>>,
     models: Vec<Option<String>>,
+    price_models: Vec<Option<String>>,
+    price_effective_from: Vec<Option<Date>>,
+    prices_per_million: Vec<Option<f64>>,
     now: TimestampWithTimeZone,
     block_length: default!(Interval, "'5 hours'"),
 ) -> TableIterator<
@@ -232,7 +240,7 @@ fn compute_usage_blocks(
     ),
 > {
     let n = entry_times.len();
-    if [input_tokens.len(), output_tokens.len(), cache_creation_tokens.len(), cache_read_tokens.len(), costs.len(), models.len()]
+    if [input_tokens.len(), output_tokens.len(), cache_creation_tokens.len(), cache_read_tokens.len(), models.len()]
         .iter()
         .any(|&len| len != n)
     {
@@ -242,16 +250,23 @@ fn compute_usage_blocks(
     if length <= 0 {
         raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "block_length must be positive");
     }
-    let entries: Vec<UsageEntry> = (0..n)
-        .filter_map(|i| {
+    let mut prices = price_list(price_models, price_effective_from, prices_per_million).cached();
+    let mut days = LocalDays::default();
+    let entries: Vec<UsageEntry> = entry_times
+        .iter()
+        .zip(models)
+        .enumerate()
+        .filter_map(|(i, (at, model))| {
+            let at = (*at)?;
+            let tokens = [input_tokens[i], output_tokens[i], cache_creation_tokens[i], cache_read_tokens[i]].map(|t| t.unwrap_or(0));
             Some(UsageEntry {
-                timestamp_micros: unix_micros(entry_times[i]?),
-                input_tokens: input_tokens[i].unwrap_or(0),
-                output_tokens: output_tokens[i].unwrap_or(0),
-                cache_creation_tokens: cache_creation_tokens[i].unwrap_or(0),
-                cache_read_tokens: cache_read_tokens[i].unwrap_or(0),
-                cost: costs[i].unwrap_or(0.0),
-                model: models[i].clone(),
+                timestamp_micros: unix_micros(at),
+                input_tokens: tokens[0],
+                output_tokens: tokens[1],
+                cache_creation_tokens: tokens[2],
+                cache_read_tokens: tokens[3],
+                cost: prices.cost(model.as_deref(), days.day_of(at), tokens),
+                model,
             })
         })
         .collect();
@@ -286,4 +301,120 @@ fn compute_usage_blocks(
         })
         .collect();
     TableIterator::new(rows)
+}
+
+/// The cost in USD of one API response by `cco.model_pricing` (the rule of `cco.usage_cost`:
+/// longest model prefix, latest price not after the response's day in the session's time zone,
+/// operators' prices before seeded ones); NULL when no price applies. The price list is read once
+/// per query and each model and day priced once, so a view can cost every response in the same
+/// pass that counts them, where a per-response SQL lookup would cost microseconds each.
+#[pg_extern(stable, parallel_safe)]
+fn response_cost(
+    model: Option<&str>,
+    at: Option<TimestampWithTimeZone>,
+    input_tokens: Option<i64>,
+    output_tokens: Option<i64>,
+    cache_creation_tokens: Option<i64>,
+    cache_read_tokens: Option<i64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Option<f64> {
+    let (model, at) = (model?, at?);
+    let tokens = [input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens].map(|t| t.unwrap_or(0));
+    let pricing = query_pricing(fcinfo);
+    let day = pricing.days.day_of(at);
+    pricing.prices.find(model, day).map(|price| price.cost(tokens))
+}
+
+/// What `response_cost` keeps for the rest of its query.
+struct QueryPricing {
+    prices: PriceCache,
+    days: LocalDays,
+}
+
+fn query_pricing<'a>(fcinfo: pg_sys::FunctionCallInfo) -> &'a mut QueryPricing {
+    // SAFETY: fcinfo and its flinfo are the call's own; fn_extra belongs to this function and
+    // holds nothing but a QueryPricing allocated in fn_mcxt, which outlives every call made
+    // through this flinfo.
+    unsafe {
+        let flinfo = (*fcinfo).flinfo;
+        if (*flinfo).fn_extra.is_null() {
+            let fresh = QueryPricing { prices: stored_price_list().cached(), days: LocalDays::default() };
+            (*flinfo).fn_extra = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(fresh).cast();
+        }
+        &mut *(*flinfo).fn_extra.cast::<QueryPricing>()
+    }
+}
+
+/// `cco.model_pricing` in precedence order, as the caller may read it.
+fn stored_price_list() -> PriceList {
+    const PRICES: &str = "select model, effective_from, input_per_million::float8, output_per_million::float8, \
+                                 cache_write_per_million::float8, cache_read_per_million::float8 \
+                          from cco.model_pricing \
+                          order by length(model) desc, effective_from desc, seeded";
+    let prices = spi(Spi::connect(|client| {
+        let mut prices = Vec::new();
+        for row in client.select(PRICES, None, &[])? {
+            let per_million = [row.get::<f64>(3)?, row.get::<f64>(4)?, row.get::<f64>(5)?, row.get::<f64>(6)?];
+            if let (Some(model), Some(from), [Some(a), Some(b), Some(c), Some(d)]) = (row.get::<String>(1)?, row.get::<Date>(2)?, per_million) {
+                prices.push(Price { model_prefix: model, effective_from_day: from.to_pg_epoch_days(), per_million: [a, b, c, d] });
+            }
+        }
+        Ok::<_, pgrx::spi::Error>(prices)
+    }));
+    PriceList::new(prices)
+}
+
+/// The price list from its parallel arrays (see `compute_usage_blocks`).
+fn price_list(models: Vec<Option<String>>, effective_from: Vec<Option<Date>>, per_million: Vec<Option<f64>>) -> PriceList {
+    if effective_from.len() != models.len() || per_million.len() != 4 * models.len() {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            "a price list has one model and effective date, and four prices, per row",
+        );
+    }
+    let prices = models
+        .into_iter()
+        .zip(effective_from)
+        .zip(per_million.chunks_exact(4))
+        .filter_map(|((model, from), prices)| {
+            Some(Price {
+                model_prefix: model?,
+                effective_from_day: from?.to_pg_epoch_days(),
+                per_million: [prices[0]?, prices[1]?, prices[2]?, prices[3]?],
+            })
+        })
+        .collect();
+    PriceList::new(prices)
+}
+
+/// Days in the session's time zone, as `timestamptz::date` gives them, asking PostgreSQL once
+/// per day rather than once per timestamp: each answer comes with the day's bounds.
+#[derive(Default)]
+struct LocalDays {
+    /// The last day looked up, its first microsecond and the first of the next day.
+    last: Option<(i32, i64, i64)>,
+}
+
+impl LocalDays {
+    fn day_of(&mut self, at: TimestampWithTimeZone) -> i32 {
+        let micros = i64::from(pg_sys::TimestampTz::from(at));
+        if let Some((day, start, end)) = self.last {
+            if (start..end).contains(&micros) {
+                return day;
+            }
+        }
+        let date = Date::from(at);
+        let day = date.to_pg_epoch_days();
+        // Infinite dates, and days near the end of the timestamp range (year 294276), are not
+        // bounded: the next day may not be a timestamp.
+        self.last = match (date.is_finite() && day < LAST_BOUNDED_DAY, Date::try_from(day + 1)) {
+            (true, Ok(next)) => Some((
+                day,
+                i64::from(pg_sys::TimestampTz::from(TimestampWithTimeZone::from(date))),
+                i64::from(pg_sys::TimestampTz::from(TimestampWithTimeZone::from(next))),
+            )),
+            _ => None,
+        };
+        day
+    }
 }

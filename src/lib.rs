@@ -89,7 +89,8 @@ extension_sql_file!(
         analytics::active_time_serialize,
         analytics::active_time_deserialize,
         analytics::active_time_final,
-        analytics::compute_usage_blocks
+        analytics::compute_usage_blocks,
+        analytics::response_cost
     ]
 );
 extension_sql_file!("../sql/99_grants.sql", name = "grants", finalize);

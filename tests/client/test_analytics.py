@@ -252,6 +252,51 @@ def test_usage_blocks_follow_the_ccusage_rules(db, world):
     assert [tuple(b) for b in blocks] == sorted(expected)
 
 
+def test_every_cost_is_its_responses_priced_by_the_price_rule(db):
+    """Views and usage blocks price each response in Rust, in the pass that reads it; every cost
+    must be the sum of cco.usage_cost over its responses, also under a price that changes part
+    way through the corpus and in a time zone whose days start at a quarter hour."""
+    admin = db.admin
+    priced = ("select count(*), coalesce(sum(cco.usage_cost(model, \"timestamp\", input_tokens, output_tokens, "
+              "cache_creation_tokens, cache_read_tokens)), 0) from cco.messages where token_count > 0 and {} = %s")
+
+    def assert_close(cost, key, column):
+        responses, expected = admin.execute(priced.format(column), [key]).fetchone()
+        # cco.usage_cost rounds each response to a millionth of a dollar; the views round sums.
+        assert abs(float(cost or 0) - float(expected)) <= 1e-6 * (responses + 1), (column, key, cost, expected)
+
+    with contextlib.suppress(psycopg.Rollback):
+        with admin.transaction():
+            admin.execute("set local timezone = 'Asia/Kathmandu'")
+            middle = scalar(admin, "select (percentile_disc(0.5) within group (order by \"timestamp\"))::date "
+                                   "from cco.messages where token_count > 0 and model like 'claude-sonnet-4-5%%'")
+            assert middle is not None
+            admin.execute(
+                "insert into cco.model_pricing (model, effective_from, input_per_million, output_per_million, "
+                "cache_write_per_million, cache_read_per_million) values ('claude-sonnet-4-5', %s, 7, 70, 7, 0.7)",
+                [middle])
+            conversations = admin.execute("select conversation_id, cost from cco.conversation_analytics").fetchall()
+            assert any(cost for _, cost in conversations)
+            for conversation, cost in conversations:
+                assert_close(cost, conversation, "conversation_id")
+            for project, cost in admin.execute("select project_id, cost from cco.project_analytics").fetchall():
+                assert_close(cost, project, "project_id")
+                blocks = scalar(admin, "select sum(cost) from cco.usage_blocks(array[%s]::uuid[])", [project])
+                assert_close(blocks, project, "project_id")
+            raise psycopg.Rollback()
+
+
+def test_usage_blocks_without_prices_still_count_usage(db):
+    admin = db.admin
+    with contextlib.suppress(psycopg.Rollback):
+        with admin.transaction():
+            counted = scalar(admin, "select sum(entries) from cco.usage_blocks()")
+            admin.execute("delete from cco.model_pricing")
+            assert admin.execute("select sum(entries), sum(cost) from cco.usage_blocks()").fetchone() == (counted, 0)
+            assert scalar(admin, "select count(cost) from cco.conversation_analytics") == 0
+            raise psycopg.Rollback()
+
+
 class TestVisibility:
     """A viewer of one project sees only that project's numbers in every view and summary."""
 

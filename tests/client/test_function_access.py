@@ -230,7 +230,7 @@ COVERED_FUNCTIONS = {name.split(" ")[0] for name in READ_CALLS} | {
     # Parameter checks that read nothing.
     "check_page", "document_frequency_cap",
     # Read only the price list, which every caller may read.
-    "usage_cost", "priced_usage",
+    "usage_cost", "priced_usage", "response_cost",
     # Sees only the arrays its caller passes (cco.usage_blocks passes the visible rows).
     "compute_usage_blocks",
     # Reads and returns nothing: refreshes planner statistics when a table outgrew them.
