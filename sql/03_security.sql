@@ -22,17 +22,23 @@ comment on function cco.is_service_role() is
 -- The membership helpers run as the extension owner so that the policies on project_members do not
 -- recurse into themselves. They return only the caller's own project ids. PL/pgSQL rather than
 -- SQL: a search calls them for every table it reads, and PL/pgSQL keeps their plans where a SQL
--- function with these settings is planned again at every call.
+-- function with these settings is planned again at every call. The caller's id is read once, not
+-- once per row compared.
 create function cco.readable_project_ids() returns uuid[]
 language plpgsql stable security definer parallel safe
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+    me uuid := cco.current_user_id();
 begin
+    if me is null then
+        return '{}';
+    end if;
     return (select coalesce(array_agg(distinct project_id), '{}')
             from (
-                select p.id from cco.projects p where p.owner_id = cco.current_user_id()
+                select p.id from cco.projects p where p.owner_id = me
                 union all
-                select m.project_id from cco.project_members m where m.user_id = cco.current_user_id()
+                select m.project_id from cco.project_members m where m.user_id = me
             ) as mine(project_id));
 end
 $$;
@@ -41,13 +47,18 @@ create function cco.writable_project_ids() returns uuid[]
 language plpgsql stable security definer parallel safe
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+    me uuid := cco.current_user_id();
 begin
+    if me is null then
+        return '{}';
+    end if;
     return (select coalesce(array_agg(distinct project_id), '{}')
             from (
-                select p.id from cco.projects p where p.owner_id = cco.current_user_id()
+                select p.id from cco.projects p where p.owner_id = me
                 union all
                 select m.project_id from cco.project_members m
-                where m.user_id = cco.current_user_id() and m.role in ('editor', 'owner')
+                where m.user_id = me and m.role in ('editor', 'owner')
             ) as mine(project_id));
 end
 $$;
@@ -56,13 +67,18 @@ create function cco.owned_project_ids() returns uuid[]
 language plpgsql stable security definer parallel safe
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+    me uuid := cco.current_user_id();
 begin
+    if me is null then
+        return '{}';
+    end if;
     return (select coalesce(array_agg(distinct project_id), '{}')
             from (
-                select p.id from cco.projects p where p.owner_id = cco.current_user_id()
+                select p.id from cco.projects p where p.owner_id = me
                 union all
                 select m.project_id from cco.project_members m
-                where m.user_id = cco.current_user_id() and m.role = 'owner'
+                where m.user_id = me and m.role = 'owner'
             ) as mine(project_id));
 end
 $$;

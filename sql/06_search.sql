@@ -193,10 +193,9 @@ begin
     -- The ranked index (messages_rank_idx) walks the best matches first and stops after the
     -- page; the projects searched are an index condition, so it reads only theirs.
     return query
-    select m.id, m.conversation_id, m.project_id, m.role, m.content, m."timestamp", m.token_count,
-           (0 - m.distance)::real, cco.highlight(m.content, search_query), p.name, c.title
-    from (
-        select m.*, m.search_vector operator(cco.<&>) ranking as distance
+    with page as materialized (
+        select m.id, m.conversation_id, m.project_id, m.role, m.content, m."timestamp", m.token_count,
+               m.search_vector operator(cco.<&>) ranking as distance
         from cco.messages m
         where m.search_vector operator(cco.@@) matching
           and m.project_id operator(cco.<@) scope
@@ -204,8 +203,16 @@ begin
           and (message_roles is null or m.role = any (message_roles))
         order by m.search_vector operator(cco.<&>) ranking
         limit limit_count offset offset_count
-    ) as m
-    join cco.projects p on p.id = m.project_id
+    ),
+    -- The page's projects, read once: joined row by row, the small projects table is scanned
+    -- again for every message, its row level security condition with it.
+    page_projects as materialized (
+        select p.id, p.name from cco.projects p where p.id in (select page.project_id from page)
+    )
+    select m.id, m.conversation_id, m.project_id, m.role, m.content, m."timestamp", m.token_count,
+           (0 - m.distance)::real, cco.highlight(m.content, search_query), p.name, c.title
+    from page m
+    join page_projects p on p.id = m.project_id
     left join cco.conversations c on c.id = m.conversation_id and c.project_id = m.project_id
     order by m.distance, m."timestamp" desc, m.id;
 end

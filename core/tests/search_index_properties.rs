@@ -82,7 +82,9 @@ fn case() -> impl Strategy<Value = Case> {
         any::<bool>(),
         query_node(),
         prop::collection::btree_set(0..WORDS.len(), 0..4),
-        prop::option::of(prop::collection::btree_set(0..4u8, 0..3)),
+        // Up to every project (and one more that holds nothing): a scope that covers a whole segment
+        // is searched without project restrictions.
+        prop::option::of(prop::collection::btree_set(0..5u8, 0..6)),
         1..60usize,
         1..4usize,
         prop::option::weighted(0.3, 0..WORDS.len()),

@@ -17,7 +17,7 @@ use std::collections::{BTreeSet, BinaryHeap, HashMap};
 
 use super::pages::{PageSource, Pointer};
 use super::postings::{key_tid, KeyRanges, PostingCursor, Tid};
-use super::segment::{Document, ProjectId, Segment};
+use super::segment::{Document, ProjectEntry, ProjectId, Segment};
 use super::IndexError;
 use crate::search::Bm25;
 use crate::tsquery::{TsQuery, TsQueryNode};
@@ -313,6 +313,8 @@ pub struct SegmentView {
 struct Opened<'s, S: PageSource> {
     segment: Segment<'s, S>,
     ranges: KeyRanges,
+    /// The search covers every project of the segment, so its lists are read whole.
+    whole: bool,
     deleted: Vec<u64>,
     documents: u64,
     length: u64,
@@ -322,19 +324,38 @@ struct Opened<'s, S: PageSource> {
 impl<'s, S: PageSource> Opened<'s, S> {
     fn open(source: &'s S, view: &SegmentView, projects: &Projects) -> Result<Opened<'s, S>, IndexError> {
         let segment = Segment::open(source, view.header)?;
-        let (ranges, mut documents, mut length) = match projects {
-            Projects::All => (KeyRanges::all(), segment.documents, segment.total_length),
+        let (ranges, whole, mut documents, mut length) = match projects {
+            Projects::All => (KeyRanges::all(), true, segment.documents, segment.total_length),
             Projects::Only(ids) => {
                 let mut numbers = Vec::new();
                 let (mut documents, mut length) = (0, 0);
-                for id in ids {
-                    if let Some(entry) = segment.project(id)? {
-                        numbers.push(entry.number);
-                        documents += entry.documents;
-                        length += entry.length;
+                let mut add = |entry: &ProjectEntry| {
+                    numbers.push(entry.number);
+                    documents += entry.documents;
+                    length += entry.length;
+                };
+                // Looking each project up costs a tree descent; when the search covers a good
+                // share (half) of the segment's projects, reading the segment's list once is cheaper.
+                if (ids.len() as u64).saturating_mul(2) >= segment.project_count {
+                    for (id, entry) in segment.projects()? {
+                        if ids.contains(&id) {
+                            add(&entry);
+                        }
+                    }
+                } else {
+                    for id in ids {
+                        if let Some(entry) = segment.project(id)? {
+                            add(&entry);
+                        }
                     }
                 }
-                (KeyRanges::of_projects(numbers), documents, length)
+                // Someone who may read every project of the segment (a developer who owns all
+                // their projects) searches it as a whole: lists unrestricted, lengths as stored.
+                if numbers.len() as u64 == segment.project_count {
+                    (KeyRanges::all(), true, segment.documents, segment.total_length)
+                } else {
+                    (KeyRanges::of_projects(numbers), false, documents, length)
+                }
             }
         };
         let mut deleted = Vec::new();
@@ -345,7 +366,7 @@ impl<'s, S: PageSource> Opened<'s, S> {
                 length = length.saturating_sub(u64::from(deleted_length));
             }
         }
-        Ok(Opened { segment, ranges, deleted, documents, length, values: HashMap::new() })
+        Ok(Opened { segment, ranges, whole, deleted, documents, length, values: HashMap::new() })
     }
 
     fn is_deleted(&self, key: u64) -> bool {
@@ -585,10 +606,7 @@ pub fn statistics<S: PageSource>(
             let Some(value) = opened.value(term)? else { continue };
             let mut cursor = PostingCursor::open(source, &value, &opened.ranges)?;
             // Over every project the list says its length; over some, count their blocks.
-            statistics.frequencies[index] += match projects {
-                Projects::All => cursor.total(),
-                Projects::Only(_) => cursor.frequency(source)?,
-            };
+            statistics.frequencies[index] += if opened.whole { cursor.total() } else { cursor.frequency(source)? };
         }
     }
     for document in pending.iter().filter(|document| projects.contains(&document.project)) {
