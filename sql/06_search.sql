@@ -204,16 +204,22 @@ begin
         order by m.search_vector operator(cco.<&>) ranking
         limit limit_count offset offset_count
     ),
-    -- The page's projects, read once: joined row by row, the small projects table is scanned
-    -- again for every message, its row level security condition with it.
+    -- The page's projects and conversations, each read once (joined row by row, the small
+    -- projects table is scanned again for every message, its row level security condition
+    -- with it, and a conversation with several hits is looked up for each).
     page_projects as materialized (
         select p.id, p.name from cco.projects p where p.id in (select page.project_id from page)
+    ),
+    page_conversations as materialized (
+        select c.id, c.project_id, c.title
+        from cco.conversations c
+        where c.id = any (array(select distinct page.conversation_id from page))
     )
     select m.id, m.conversation_id, m.project_id, m.role, m.content, m."timestamp", m.token_count,
            (0 - m.distance)::real, cco.highlight(m.content, search_query), p.name, c.title
     from page m
     join page_projects p on p.id = m.project_id
-    left join cco.conversations c on c.id = m.conversation_id and c.project_id = m.project_id
+    left join page_conversations c on c.id = m.conversation_id and c.project_id = m.project_id
     order by m.distance, m."timestamp" desc, m.id;
 end
 $$;
