@@ -473,30 +473,18 @@ as $$
           and (usage_blocks.project_ids is null or m.project_id = any (usage_blocks.project_ids))
           and (usage_blocks.since is null or m."timestamp" >= usage_blocks.since)
     ) as usage
-    -- The price list in the order cco.priced_usage applies it: the block computation prices
-    -- each response itself, by the same rule, without a numeric product per response.
-    cross join (
-        select coalesce(array_agg(p.model order by length(p.model) desc, p.effective_from desc, p.seeded),
-                        '{}') as models,
-               coalesce(array_agg(p.effective_from order by length(p.model) desc, p.effective_from desc, p.seeded),
-                        '{}') as effective_from,
-               coalesce(array_agg(array[p.input_per_million, p.output_per_million, p.cache_write_per_million,
-                                        p.cache_read_per_million]::float8[]
-                                  order by length(p.model) desc, p.effective_from desc, p.seeded),
-                        '{}') as per_million
-        from cco.model_pricing p
-    ) as prices
+    -- The block computation prices each response itself (as cco.response_cost does), without
+    -- a numeric product per response.
     cross join lateral cco.compute_usage_blocks(usage.at, usage.input, usage.output, usage.cache_creation,
-                                                usage.cache_read, usage.model, prices.models,
-                                                prices.effective_from, prices.per_million, now(),
+                                                usage.cache_read, usage.model, now(),
                                                 usage_blocks.block_length) as b
     where usage.at is not null
 $$;
 
 comment on function cco.usage_blocks(uuid[], timestamptz, interval) is
     'Usage in 5-hour blocks as Claude Code subscriptions meter it (the same rules as the ccusage CLI: blocks start at the first response after the previous one ended, floored to the hour; gaps between them; tokens by kind, cost, models, whether still active, burn rate and projected end-of-block usage). Over the responses the caller can see, optionally within projects and since a time.';
-comment on function cco.compute_usage_blocks(timestamptz[], bigint[], bigint[], bigint[], bigint[], text[], text[], date[], double precision[], timestamptz, interval) is
-    'Groups usage entries (parallel arrays) into 5-hour blocks and gaps as of a given time, pricing each by a price list in precedence order (models, effective dates, four prices per million tokens per row); cco.usage_blocks calls it.';
+comment on function cco.compute_usage_blocks(timestamptz[], bigint[], bigint[], bigint[], bigint[], text[], timestamptz, interval) is
+    'Groups usage entries (parallel arrays) into 5-hour blocks and gaps as of a given time, pricing each by cco.model_pricing as cco.response_cost does; cco.usage_blocks calls it.';
 
 create view cco.project_usage_blocks with (security_invoker = true) as
 select p.id as project_id, p.name as project_name, b.*

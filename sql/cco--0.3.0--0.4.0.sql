@@ -86,7 +86,7 @@ end
 $$;
 
 -- Usage blocks price each response in Rust from the price list, instead of a numeric product per
--- response in SQL; the block computation takes the price list in place of the costs.
+-- response in SQL; the block computation reads the price list in place of taking the costs.
 drop function cco.compute_usage_blocks(timestamptz[], bigint[], bigint[], bigint[], bigint[], double precision[], text[], timestamptz, interval);
 
 CREATE FUNCTION cco."compute_usage_blocks"(
@@ -96,9 +96,6 @@ CREATE FUNCTION cco."compute_usage_blocks"(
 	"cache_creation_tokens" bigint[], /* Vec < Option < i64 > > */
 	"cache_read_tokens" bigint[], /* Vec < Option < i64 > > */
 	"models" TEXT[], /* Vec < Option < String > > */
-	"price_models" TEXT[], /* Vec < Option < String > > */
-	"price_effective_from" date[], /* Vec < Option < Date > > */
-	"prices_per_million" double precision[], /* Vec < Option < f64 > > */
 	"now" timestamp with time zone, /* TimestampWithTimeZone */
 	"block_length" interval DEFAULT '5 hours' /* Interval */
 ) RETURNS TABLE (
@@ -126,8 +123,8 @@ STRICT STABLE PARALLEL SAFE
 LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'compute_usage_blocks_wrapper';
 
-comment on function cco.compute_usage_blocks(timestamptz[], bigint[], bigint[], bigint[], bigint[], text[], text[], date[], double precision[], timestamptz, interval) is
-    'Groups usage entries (parallel arrays) into 5-hour blocks and gaps as of a given time, pricing each by a price list in precedence order (models, effective dates, four prices per million tokens per row); cco.usage_blocks calls it.';
+comment on function cco.compute_usage_blocks(timestamptz[], bigint[], bigint[], bigint[], bigint[], text[], timestamptz, interval) is
+    'Groups usage entries (parallel arrays) into 5-hour blocks and gaps as of a given time, pricing each by cco.model_pricing as cco.response_cost does; cco.usage_blocks calls it.';
 
 create or replace function cco.usage_blocks(
     project_ids uuid[] default null,
@@ -155,22 +152,10 @@ as $$
           and (usage_blocks.project_ids is null or m.project_id = any (usage_blocks.project_ids))
           and (usage_blocks.since is null or m."timestamp" >= usage_blocks.since)
     ) as usage
-    -- The price list in the order cco.priced_usage applies it: the block computation prices
-    -- each response itself, by the same rule, without a numeric product per response.
-    cross join (
-        select coalesce(array_agg(p.model order by length(p.model) desc, p.effective_from desc, p.seeded),
-                        '{}') as models,
-               coalesce(array_agg(p.effective_from order by length(p.model) desc, p.effective_from desc, p.seeded),
-                        '{}') as effective_from,
-               coalesce(array_agg(array[p.input_per_million, p.output_per_million, p.cache_write_per_million,
-                                        p.cache_read_per_million]::float8[]
-                                  order by length(p.model) desc, p.effective_from desc, p.seeded),
-                        '{}') as per_million
-        from cco.model_pricing p
-    ) as prices
+    -- The block computation prices each response itself (as cco.response_cost does), without
+    -- a numeric product per response.
     cross join lateral cco.compute_usage_blocks(usage.at, usage.input, usage.output, usage.cache_creation,
-                                                usage.cache_read, usage.model, prices.models,
-                                                prices.effective_from, prices.per_million, now(),
+                                                usage.cache_read, usage.model, now(),
                                                 usage_blocks.block_length) as b
     where usage.at is not null
 $$;

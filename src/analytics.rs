@@ -4,7 +4,8 @@
 //! `cco_core::analytics`.
 
 use cco_core::analytics::{
-    compute_blocks, ActiveTime, LatencySketch, Price, PriceCache, PriceList, UsageEntry, DEFAULT_IDLE_CUTOFF_MICROS,
+    compute_blocks, ActiveTime, LatencySketch, Price, PriceCache, PriceList, TokenCounts, UsageEntry,
+    DEFAULT_IDLE_CUTOFF_MICROS,
 };
 use pgrx::datum::{Date, Internal, Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
@@ -198,9 +199,8 @@ fn active_time_final(state: Internal) -> Option<Interval> {
 // Usage blocks
 
 /// Groups usage entries (given as parallel arrays, any order) into 5-hour blocks and gaps, by the
-/// rules in `cco_core::analytics::usage_blocks`, and prices each entry by the price list (given
-/// as parallel arrays in precedence order, four prices per row: input, output, cache write, cache
-/// read per million tokens) on its day in the session's time zone, as `cco.usage_cost` would.
+/// rules in `cco_core::analytics::usage_blocks`, and prices each entry by `cco.model_pricing` as
+/// `cco.response_cost` does.
 #[allow(clippy::too_many_arguments, clippy::type_complexity)]
 #[pg_extern(stable, parallel_safe)]
 fn compute_usage_blocks(
@@ -210,9 +210,6 @@ fn compute_usage_blocks(
     cache_creation_tokens: Vec<Option<i64>>,
     cache_read_tokens: Vec<Option<i64>>,
     models: Vec<Option<String>>,
-    price_models: Vec<Option<String>>,
-    price_effective_from: Vec<Option<Date>>,
-    prices_per_million: Vec<Option<f64>>,
     now: TimestampWithTimeZone,
     block_length: default!(Interval, "'5 hours'"),
 ) -> TableIterator<
@@ -250,8 +247,7 @@ fn compute_usage_blocks(
     if length <= 0 {
         raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "block_length must be positive");
     }
-    let mut prices = price_list(price_models, price_effective_from, prices_per_million).cached();
-    let mut days = LocalDays::default();
+    let mut pricing = QueryPricing::load();
     let entries: Vec<UsageEntry> = entry_times
         .iter()
         .zip(models)
@@ -265,7 +261,7 @@ fn compute_usage_blocks(
                 output_tokens: tokens[1],
                 cache_creation_tokens: tokens[2],
                 cache_read_tokens: tokens[3],
-                cost: prices.cost(model.as_deref(), days.day_of(at), tokens),
+                cost: model.as_deref().and_then(|model| pricing.cost(model, at, tokens)).unwrap_or(0.0),
                 model,
             })
         })
@@ -318,17 +314,26 @@ fn response_cost(
     cache_read_tokens: Option<i64>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Option<f64> {
-    let (model, at) = (model?, at?);
     let tokens = [input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens].map(|t| t.unwrap_or(0));
-    let pricing = query_pricing(fcinfo);
-    let day = pricing.days.day_of(at);
-    pricing.prices.find(model, day).map(|price| price.cost(tokens))
+    query_pricing(fcinfo).cost(model?, at?, tokens)
 }
 
-/// What `response_cost` keeps for the rest of its query.
+/// The price list of a query, with the days and prices it has already worked out.
 struct QueryPricing {
     prices: PriceCache,
     days: LocalDays,
+}
+
+impl QueryPricing {
+    fn load() -> QueryPricing {
+        QueryPricing { prices: stored_price_list().cached(), days: LocalDays::default() }
+    }
+
+    /// The cost of a response; None when no price applies to its model on its day.
+    fn cost(&mut self, model: &str, at: TimestampWithTimeZone, tokens: TokenCounts) -> Option<f64> {
+        let day = self.days.day_of(at);
+        self.prices.cost(model, day, tokens)
+    }
 }
 
 fn query_pricing<'a>(fcinfo: pg_sys::FunctionCallInfo) -> &'a mut QueryPricing {
@@ -338,8 +343,7 @@ fn query_pricing<'a>(fcinfo: pg_sys::FunctionCallInfo) -> &'a mut QueryPricing {
     unsafe {
         let flinfo = (*fcinfo).flinfo;
         if (*flinfo).fn_extra.is_null() {
-            let fresh = QueryPricing { prices: stored_price_list().cached(), days: LocalDays::default() };
-            (*flinfo).fn_extra = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(fresh).cast();
+            (*flinfo).fn_extra = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(QueryPricing::load()).cast();
         }
         &mut *(*flinfo).fn_extra.cast::<QueryPricing>()
     }
@@ -361,29 +365,6 @@ fn stored_price_list() -> PriceList {
         }
         Ok::<_, pgrx::spi::Error>(prices)
     }));
-    PriceList::new(prices)
-}
-
-/// The price list from its parallel arrays (see `compute_usage_blocks`).
-fn price_list(models: Vec<Option<String>>, effective_from: Vec<Option<Date>>, per_million: Vec<Option<f64>>) -> PriceList {
-    if effective_from.len() != models.len() || per_million.len() != 4 * models.len() {
-        raise(
-            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            "a price list has one model and effective date, and four prices, per row",
-        );
-    }
-    let prices = models
-        .into_iter()
-        .zip(effective_from)
-        .zip(per_million.chunks_exact(4))
-        .filter_map(|((model, from), prices)| {
-            Some(Price {
-                model_prefix: model?,
-                effective_from_day: from?.to_pg_epoch_days(),
-                per_million: [prices[0]?, prices[1]?, prices[2]?, prices[3]?],
-            })
-        })
-        .collect();
     PriceList::new(prices)
 }
 

@@ -231,7 +231,8 @@ COVERED_FUNCTIONS = {name.split(" ")[0] for name in READ_CALLS} | {
     "check_page", "document_frequency_cap",
     # Read only the price list, which every caller may read.
     "usage_cost", "priced_usage", "response_cost",
-    # Sees only the arrays its caller passes (cco.usage_blocks passes the visible rows).
+    # Sees only the arrays its caller passes (cco.usage_blocks passes the visible rows), and the
+    # price list.
     "compute_usage_blocks",
     # Reads and returns nothing: refreshes planner statistics when a table outgrew them.
     "refresh_outgrown_statistics",

@@ -10,5 +10,5 @@ pub mod usage_blocks;
 
 pub use active_time::{ActiveTime, DEFAULT_IDLE_CUTOFF_MICROS};
 pub use latency::{LatencySketch, LatencySummary};
-pub use pricing::{Price, PriceCache, PriceList};
+pub use pricing::{Price, PriceCache, PriceList, TokenCounts};
 pub use usage_blocks::{compute_blocks, UsageBlock, UsageEntry, BLOCK_MICROS};

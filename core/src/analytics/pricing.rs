@@ -81,10 +81,9 @@ impl PriceCache {
         index.map(|index| &self.list.prices[index])
     }
 
-    /// The cost of `tokens` of `model` on `day`; zero when no price applies (an unknown model
-    /// costs nothing rather than hiding the rest of the usage).
-    pub fn cost(&mut self, model: Option<&str>, day: i32, tokens: TokenCounts) -> f64 {
-        model.and_then(|model| self.find(model, day)).map_or(0.0, |price| price.cost(tokens))
+    /// The cost of `tokens` of `model` on `day`; None when no price applies.
+    pub fn cost(&mut self, model: &str, day: i32, tokens: TokenCounts) -> Option<f64> {
+        self.find(model, day).map(|price| price.cost(tokens))
     }
 }
 
@@ -137,8 +136,8 @@ mod tests {
                 }
             }
         }
-        assert_eq!(cached.cost(None, 300, [1, 1, 1, 1]), 0.0);
-        assert_eq!(cached.cost(Some("other"), 300, [1, 1, 1, 1]), 0.0);
-        assert!((cached.cost(Some("claude-x"), 1, [1_000_000, 0, 0, 0]) - 9.0).abs() < 1e-12);
+        assert_eq!(cached.cost("other", 300, [1, 1, 1, 1]), None);
+        assert_eq!(cached.cost("claude-sonnet-4", -1, [1, 1, 1, 1]), None);
+        assert!((cached.cost("claude-x", 1, [1_000_000, 0, 0, 0]).unwrap() - 9.0).abs() < 1e-12);
     }
 }
