@@ -181,17 +181,185 @@ comment on function cco.response_cost(text, timestamptz, bigint, bigint, bigint,
 create index tool_calls_project_conversation_idx on cco.tool_calls (project_id, conversation_id)
     include (tool_name, status, execution_time_ms);
 
+-- Per-conversation analytics fold each conversation's messages, and its tool calls, with one
+-- Rust aggregate each instead of a dozen built-in aggregates and a distinct sort.
+create type cco.message_summary as (
+    messages             bigint,
+    user_messages        bigint,
+    assistant_messages   bigint,
+    content_length_sum   bigint,
+    content_length_count bigint,
+    max_content_length   integer,
+    first_message_at     timestamptz,
+    last_message_at      timestamptz,
+    active_time          interval,
+    root_messages        bigint,
+    depth_sum            bigint,
+    depth_count          bigint,
+    max_depth            integer,
+    cost                 double precision
+);
+
+comment on type cco.message_summary is
+    'What cco.summarize_messages returns of a group of messages: counts (all, by role, thread roots), content length and depth as exact sums, counts and maxima (so averages divide as avg does), first and last message, active time (gaps over 30 minutes left out) and the cost of the priced responses.';
+
+create type cco.tool_call_summary as (
+    calls                bigint,
+    successful_calls     bigint,
+    failed_calls         bigint,
+    distinct_tools       bigint,
+    execution_ms_sum     bigint,
+    execution_ms_count   bigint
+);
+
+comment on type cco.tool_call_summary is
+    'What cco.summarize_tool_calls returns of a group of tool calls: how many, how many succeeded and failed (error or timeout), distinct tools, and execution time as an exact sum and count.';
+
+CREATE FUNCTION cco."summarize_messages_add"(
+	"state" internal, /* Internal */
+	"role" TEXT, /* Option < & str > */
+	"content_length" INT, /* Option < i32 > */
+	"at" timestamp with time zone, /* Option < TimestampWithTimeZone > */
+	"starts_thread" bool, /* Option < bool > */
+	"depth" INT, /* Option < i32 > */
+	"model" TEXT, /* Option < & str > */
+	"input_tokens" INT, /* Option < i32 > */
+	"output_tokens" INT, /* Option < i32 > */
+	"cache_creation_tokens" INT, /* Option < i32 > */
+	"cache_read_tokens" INT, /* Option < i32 > */
+	"token_count" INT /* Option < i32 > */
+) RETURNS internal /* Internal */
+STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'summarize_messages_add_wrapper';
+
+CREATE FUNCTION cco."summarize_messages_combine"(
+	"left" internal, /* Internal */
+	"right" internal /* Internal */
+) RETURNS internal /* Internal */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'summarize_messages_combine_wrapper';
+
+CREATE FUNCTION cco."summarize_messages_serialize"(
+	"state" internal /* Internal */
+) RETURNS bytea /* Vec < u8 > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'summarize_messages_serialize_wrapper';
+
+CREATE FUNCTION cco."summarize_messages_deserialize"(
+	"bytes" bytea, /* & [u8] */
+	"_unused" internal /* Internal */
+) RETURNS internal /* Internal */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'summarize_messages_deserialize_wrapper';
+
+CREATE FUNCTION cco."summarize_messages_final"(
+	"state" internal /* Internal */
+) RETURNS cco.message_summary /* :: pgrx :: heap_tuple :: PgHeapTuple < '_, :: pgrx :: pgbox :: AllocatedByRust
+> */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'summarize_messages_final_wrapper';
+
+CREATE FUNCTION cco."summarize_tool_calls_add"(
+	"state" internal, /* Internal */
+	"tool_name" TEXT, /* Option < & str > */
+	"status" TEXT, /* Option < & str > */
+	"execution_time_ms" bigint /* Option < i64 > */
+) RETURNS internal /* Internal */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'summarize_tool_calls_add_wrapper';
+
+CREATE FUNCTION cco."summarize_tool_calls_combine"(
+	"left" internal, /* Internal */
+	"right" internal /* Internal */
+) RETURNS internal /* Internal */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'summarize_tool_calls_combine_wrapper';
+
+CREATE FUNCTION cco."summarize_tool_calls_serialize"(
+	"state" internal /* Internal */
+) RETURNS bytea /* Vec < u8 > */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'summarize_tool_calls_serialize_wrapper';
+
+CREATE FUNCTION cco."summarize_tool_calls_deserialize"(
+	"bytes" bytea, /* & [u8] */
+	"_unused" internal /* Internal */
+) RETURNS internal /* Internal */
+IMMUTABLE STRICT PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'summarize_tool_calls_deserialize_wrapper';
+
+CREATE FUNCTION cco."summarize_tool_calls_final"(
+	"state" internal /* Internal */
+) RETURNS cco.tool_call_summary /* :: pgrx :: heap_tuple :: PgHeapTuple < '_, :: pgrx :: pgbox :: AllocatedByRust
+> */
+IMMUTABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'summarize_tool_calls_final_wrapper';
+
+-- A conversation's messages and its tool calls, each summarized in one pass: the aggregates
+-- cco.conversation_analytics would otherwise run a dozen of over the same rows.
+create aggregate cco.summarize_messages(
+    role text, content_length integer, "timestamp" timestamptz, starts_thread boolean,
+    depth integer, model text, input_tokens integer, output_tokens integer,
+    cache_creation_tokens integer, cache_read_tokens integer, token_count integer) (
+    sfunc        = cco.summarize_messages_add,
+    stype        = internal,
+    combinefunc  = cco.summarize_messages_combine,
+    serialfunc   = cco.summarize_messages_serialize,
+    deserialfunc = cco.summarize_messages_deserialize,
+    finalfunc    = cco.summarize_messages_final,
+    parallel     = safe
+);
+
+create aggregate cco.summarize_tool_calls(tool_name text, status text, execution_time_ms bigint) (
+    sfunc        = cco.summarize_tool_calls_add,
+    stype        = internal,
+    combinefunc  = cco.summarize_tool_calls_combine,
+    serialfunc   = cco.summarize_tool_calls_serialize,
+    deserialfunc = cco.summarize_tool_calls_deserialize,
+    finalfunc    = cco.summarize_tool_calls_final,
+    parallel     = safe
+);
+
+comment on aggregate cco.summarize_messages(text, integer, timestamptz, boolean, integer, text, integer, integer, integer, integer, integer) is
+    'A group of messages in one pass (see cco.message_summary), given each message''s role, content_length, timestamp, whether it starts a thread (parent_id is null), depth, model and tokens; responses (token_count > 0) are priced as cco.response_cost prices them. Parallel-safe.';
+comment on aggregate cco.summarize_tool_calls(text, text, bigint) is
+    'A group of tool calls in one pass (see cco.tool_call_summary), given each call''s tool_name, status and execution_time_ms. Parallel-safe.';
+
+comment on function cco.summarize_messages_add(internal, text, integer, timestamptz, boolean, integer, text, integer, integer, integer, integer, integer) is 'State function of cco.summarize_messages.';
+comment on function cco.summarize_messages_combine(internal, internal) is 'Combines partial states of cco.summarize_messages (parallel aggregation).';
+comment on function cco.summarize_messages_serialize(internal) is 'Serializes a cco.summarize_messages state.';
+comment on function cco.summarize_messages_deserialize(bytea, internal) is 'Deserializes a cco.summarize_messages state (rejects malformed bytes).';
+comment on function cco.summarize_messages_final(internal) is 'Final function of cco.summarize_messages.';
+comment on function cco.summarize_tool_calls_add(internal, text, text, bigint) is 'State function of cco.summarize_tool_calls.';
+comment on function cco.summarize_tool_calls_combine(internal, internal) is 'Combines partial states of cco.summarize_tool_calls (parallel aggregation).';
+comment on function cco.summarize_tool_calls_serialize(internal) is 'Serializes a cco.summarize_tool_calls state.';
+comment on function cco.summarize_tool_calls_deserialize(bytea, internal) is 'Deserializes a cco.summarize_tool_calls state (rejects malformed bytes).';
+comment on function cco.summarize_tool_calls_final(internal) is 'Final function of cco.summarize_tool_calls.';
+
 create or replace view cco.conversation_analytics with (security_invoker = true) as
 select c.id                                    as conversation_id,
        c.project_id,
        c.title,
        c.status,
        c.message_count,
-       coalesce(m.user_messages, 0)            as user_messages,
-       coalesce(m.assistant_messages, 0)       as assistant_messages,
-       coalesce(m.system_messages, 0)          as system_messages,
-       m.avg_content_length,
-       m.max_content_length,
+       coalesce((m.summary).user_messages, 0)      as user_messages,
+       coalesce((m.summary).assistant_messages, 0) as assistant_messages,
+       -- the only other role (messages_role_check)
+       coalesce((m.summary).messages - (m.summary).user_messages - (m.summary).assistant_messages, 0)
+                                               as system_messages,
+       round((m.summary).content_length_sum::numeric / nullif((m.summary).content_length_count, 0), 1)
+                                               as avg_content_length,
+       (m.summary).max_content_length,
        (c.input_tokens + c.output_tokens + c.cache_creation_tokens + c.cache_read_tokens) as total_tokens,
        round((c.input_tokens + c.output_tokens + c.cache_creation_tokens + c.cache_read_tokens)::numeric
              / nullif(c.message_count, 0), 1)  as avg_tokens_per_message,
@@ -199,52 +367,34 @@ select c.id                                    as conversation_id,
        c.output_tokens,
        c.cache_creation_tokens,
        c.cache_read_tokens,
-       m.first_message_at,
-       m.last_message_at,
-       m.last_message_at - m.first_message_at  as duration,
-       m.active_minutes,
-       coalesce(t.distinct_tools, 0)           as distinct_tools,
-       coalesce(t.tool_calls, 0)               as tool_calls,
-       coalesce(t.successful_tool_calls, 0)    as successful_tool_calls,
-       coalesce(t.failed_tool_calls, 0)        as failed_tool_calls,
-       t.avg_tool_ms,
-       coalesce(m.root_messages, 0)            as root_messages,
-       m.max_depth,
-       m.avg_depth,
-       m.cost
+       (m.summary).first_message_at,
+       (m.summary).last_message_at,
+       (m.summary).last_message_at - (m.summary).first_message_at as duration,
+       round((extract(epoch from (m.summary).active_time) / 60)::numeric, 1) as active_minutes,
+       coalesce((t.summary).distinct_tools, 0)     as distinct_tools,
+       coalesce((t.summary).calls, 0)              as tool_calls,
+       coalesce((t.summary).successful_calls, 0)   as successful_tool_calls,
+       coalesce((t.summary).failed_calls, 0)       as failed_tool_calls,
+       round((t.summary).execution_ms_sum::numeric / nullif((t.summary).execution_ms_count, 0), 1)
+                                               as avg_tool_ms,
+       coalesce((m.summary).root_messages, 0)      as root_messages,
+       (m.summary).max_depth,
+       round((m.summary).depth_sum::numeric / nullif((m.summary).depth_count, 0), 2) as avg_depth,
+       round((m.summary).cost::numeric, 6)         as cost
 from cco.conversations c
 left join (
     select project_id,
            conversation_id,
-           count(*) filter (where role = 'user')              as user_messages,
-           count(*) filter (where role = 'assistant')         as assistant_messages,
-           -- the only other role (messages_role_check); the same aggregates as above, so
-           -- computed once: one comparison fewer per message
-           count(*) - count(*) filter (where role = 'user') - count(*) filter (where role = 'assistant')
-                                                               as system_messages,
-           round(avg(content_length), 1)                      as avg_content_length,
-           max(content_length)                                as max_content_length,
-           min("timestamp")                                    as first_message_at,
-           max("timestamp")                                    as last_message_at,
-           round((extract(epoch from cco.active_time("timestamp")) / 60)::numeric, 1) as active_minutes,
-           count(*) filter (where parent_id is null)          as root_messages,
-           max(depth)                                          as max_depth,
-           round(avg(depth), 2)                                as avg_depth,
-           -- each response priced in the same pass (cco.response_cost reads the prices once)
-           round(sum(cco.response_cost(model, "timestamp", input_tokens, output_tokens,
-                                       cache_creation_tokens, cache_read_tokens))
-                     filter (where token_count > 0)::numeric, 6) as cost
+           cco.summarize_messages(role, content_length, "timestamp", parent_id is null, depth, model,
+                                  input_tokens, output_tokens, cache_creation_tokens,
+                                  cache_read_tokens, token_count) as summary
     from cco.messages
     group by project_id, conversation_id
 ) m on m.project_id = c.project_id and m.conversation_id = c.id
 left join (
     select project_id,
            conversation_id,
-           count(distinct tool_name)                             as distinct_tools,
-           count(*)                                              as tool_calls,
-           count(*) filter (where status = 'success')           as successful_tool_calls,
-           count(*) filter (where status in ('error', 'timeout')) as failed_tool_calls,
-           round(avg(execution_time_ms), 1)                      as avg_tool_ms
+           cco.summarize_tool_calls(tool_name, status, execution_time_ms) as summary
     from cco.tool_calls
     group by project_id, conversation_id
 ) t on t.project_id = c.project_id and t.conversation_id = c.id;

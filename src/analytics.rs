@@ -1,15 +1,16 @@
-//! Analytics in SQL: the support functions of the `cco.latency_summary` and `cco.active_time`
-//! aggregates (created in sql/08_analytics.sql, parallel-safe: state, combine, serialize,
-//! deserialize, final), and the usage-block computation. The state machines live in
+//! Analytics in SQL: the support functions of the `cco.latency_summary`, `cco.active_time`,
+//! `cco.summarize_messages` and `cco.summarize_tool_calls` aggregates (created in
+//! sql/08_analytics.sql, parallel-safe: state, combine, serialize, deserialize, final), and the
+//! usage-block computation. The state machines live in
 //! `cco_core::analytics`.
 
 use cco_core::analytics::{
-    compute_blocks, ActiveTime, LatencySketch, Price, PriceCache, PriceList, TokenCounts, UsageEntry,
-    DEFAULT_IDLE_CUTOFF_MICROS,
+    compute_blocks, ActiveTime, LatencySketch, MessageFacts, MessageSummary, Price, PriceCache, PriceList,
+    TokenCounts, ToolCallSummary, UsageEntry, DEFAULT_IDLE_CUTOFF_MICROS,
 };
 use pgrx::datum::{Date, Internal, Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
-use pgrx::{pg_sys, PgMemoryContexts, PgSqlErrorCode};
+use pgrx::{pg_sys, PgMemoryContexts, PgSqlErrorCode, PgTupleDesc};
 
 use crate::errors::{raise, spi};
 
@@ -41,6 +42,18 @@ fn state_mut<T>(state: &mut Internal) -> &mut T {
     unsafe { state.get_mut::<T>() }.unwrap_or_else(|| raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "aggregate state missing"))
 }
 
+/// The combine function of an aggregate: `right` merged into `left` (created when the left
+/// part saw no rows).
+fn combine_states<T: Clone>(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo, create: fn() -> T, merge: fn(&mut T, &T)) -> Internal {
+    let mut merged = aggregate_state(left, fcinfo, create);
+    let mut right = right;
+    if right.initialized() {
+        let other = state_mut::<T>(&mut right).clone();
+        merge(state_mut::<T>(&mut merged), &other);
+    }
+    merged
+}
+
 fn decode_error(error: impl std::fmt::Display) -> ! {
     raise(PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION, error.to_string())
 }
@@ -59,13 +72,7 @@ fn latency_summary_add(state: Internal, value: Option<f64>, fcinfo: pg_sys::Func
 
 #[pg_extern(immutable, parallel_safe)]
 fn latency_summary_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let mut merged = aggregate_state(left, fcinfo, LatencySketch::new);
-    let mut right = right;
-    if right.initialized() {
-        let other = state_mut::<LatencySketch>(&mut right).clone();
-        state_mut::<LatencySketch>(&mut merged).merge(&other);
-    }
-    merged
+    combine_states(left, right, fcinfo, LatencySketch::new, LatencySketch::merge)
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
@@ -193,6 +200,153 @@ fn active_time_final(state: Internal) -> Option<Interval> {
     let active = state_mut::<ActiveTimeState>(&mut state);
     let micros = active.timestamps.active_micros(active.idle_cutoff_micros);
     Interval::new(0, 0, micros).ok()
+}
+
+// ---------------------------------------------------------------------------------------------
+// cco.summarize_messages(...) and cco.summarize_tool_calls(...): a conversation in one pass
+
+#[allow(clippy::too_many_arguments)]
+#[pg_extern(stable, parallel_safe)]
+fn summarize_messages_add(
+    state: Internal,
+    role: Option<&str>,
+    content_length: Option<i32>,
+    at: Option<TimestampWithTimeZone>,
+    starts_thread: Option<bool>,
+    depth: Option<i32>,
+    model: Option<&str>,
+    input_tokens: Option<i32>,
+    output_tokens: Option<i32>,
+    cache_creation_tokens: Option<i32>,
+    cache_read_tokens: Option<i32>,
+    token_count: Option<i32>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let mut state = aggregate_state(state, fcinfo, MessageSummary::new);
+    // Only API responses (messages with tokens) are priced, as cco.message_usage counts them.
+    let cost = match (model, at) {
+        (Some(model), Some(at)) if token_count.unwrap_or(0) > 0 => {
+            let tokens = [input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens].map(|t| i64::from(t.unwrap_or(0)));
+            query_pricing(fcinfo).cost(model, at, tokens)
+        }
+        _ => None,
+    };
+    state_mut::<MessageSummary>(&mut state).add(MessageFacts {
+        role: role.unwrap_or(""),
+        content_length: content_length.map(i64::from),
+        at_micros: at.map(unix_micros),
+        is_root: starts_thread.unwrap_or(false),
+        depth: depth.map(i64::from),
+        cost,
+    });
+    state
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn summarize_messages_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    combine_states(left, right, fcinfo, MessageSummary::new, MessageSummary::merge)
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn summarize_messages_serialize(state: Internal) -> Vec<u8> {
+    let mut state = state;
+    state_mut::<MessageSummary>(&mut state).to_bytes()
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn summarize_messages_deserialize(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let summary = MessageSummary::from_bytes(bytes).unwrap_or_else(|error| decode_error(error));
+    aggregate_state(Internal::from(None), fcinfo, || summary)
+}
+
+#[pg_extern(immutable, parallel_safe, requires = ["types"])]
+fn summarize_messages_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> pgrx::composite_type!('static, "cco.message_summary") {
+    let mut state = state;
+    let empty = MessageSummary::new();
+    let summary = if state.initialized() { &*state_mut::<MessageSummary>(&mut state) } else { &empty };
+    let time = |micros: Option<i64>| micros.and_then(|micros| TimestampWithTimeZone::try_from(micros - POSTGRES_EPOCH_MICROS).ok());
+    let active = (summary.messages > 0)
+        .then(|| Interval::new(0, 0, summary.active_micros(DEFAULT_IDLE_CUTOFF_MICROS)).ok())
+        .flatten();
+    composite_result(fcinfo, [
+        summary.messages.into_datum(),
+        summary.user_messages.into_datum(),
+        summary.assistant_messages.into_datum(),
+        summary.content_length.sum.into_datum(),
+        summary.content_length.count.into_datum(),
+        narrow(summary.content_length.max).into_datum(),
+        time(summary.first_micros).into_datum(),
+        time(summary.last_micros).into_datum(),
+        active.into_datum(),
+        summary.root_messages.into_datum(),
+        summary.depth.sum.into_datum(),
+        summary.depth.count.into_datum(),
+        narrow(summary.depth.max).into_datum(),
+        summary.cost.into_datum(),
+    ])
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn summarize_tool_calls_add(
+    state: Internal,
+    tool_name: Option<&str>,
+    status: Option<&str>,
+    execution_time_ms: Option<i64>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let mut state = aggregate_state(state, fcinfo, ToolCallSummary::new);
+    state_mut::<ToolCallSummary>(&mut state).add(tool_name, status, execution_time_ms);
+    state
+}
+
+#[pg_extern(immutable, parallel_safe)]
+fn summarize_tool_calls_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    combine_states(left, right, fcinfo, ToolCallSummary::new, ToolCallSummary::merge)
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn summarize_tool_calls_serialize(state: Internal) -> Vec<u8> {
+    let mut state = state;
+    state_mut::<ToolCallSummary>(&mut state).to_bytes()
+}
+
+#[pg_extern(immutable, parallel_safe, strict)]
+fn summarize_tool_calls_deserialize(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let summary = ToolCallSummary::from_bytes(bytes).unwrap_or_else(|error| decode_error(error));
+    aggregate_state(Internal::from(None), fcinfo, || summary)
+}
+
+#[pg_extern(immutable, parallel_safe, requires = ["types"])]
+fn summarize_tool_calls_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> pgrx::composite_type!('static, "cco.tool_call_summary") {
+    let mut state = state;
+    let empty = ToolCallSummary::new();
+    let summary = if state.initialized() { &*state_mut::<ToolCallSummary>(&mut state) } else { &empty };
+    composite_result(fcinfo, [
+        summary.calls.into_datum(),
+        summary.successful.into_datum(),
+        summary.failed.into_datum(),
+        summary.distinct_tools().into_datum(),
+        summary.execution_ms.sum.into_datum(),
+        summary.execution_ms.count.into_datum(),
+    ])
+}
+
+/// A maximum of integer columns, as the integer it was.
+fn narrow(max: Option<i64>) -> Option<i32> {
+    max.and_then(|max| i32::try_from(max).ok())
+}
+
+/// A row of the composite type the calling final function returns, from its fields in order.
+/// Formed in one step: one group's row, where setting fields by name would re-form it per field.
+fn composite_result<const N: usize>(fcinfo: pg_sys::FunctionCallInfo, fields: [Option<pg_sys::Datum>; N]) -> PgHeapTuple<'static, AllocatedByRust> {
+    // SAFETY: fcinfo is the call's own; its flinfo's expression is the aggregate's final call,
+    // whose result type is the composite this function is declared to return.
+    let type_oid = unsafe { pg_sys::get_fn_expr_rettype((*fcinfo).flinfo) };
+    let descriptor = PgTupleDesc::for_composite_type_by_oid(type_oid)
+        .unwrap_or_else(|| raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "summary result type is not a composite type"));
+    // SAFETY: each datum was made by IntoDatum from the Rust type of its field in sql/00_types.sql.
+    unsafe { PgHeapTuple::from_datums(descriptor, fields) }
+        .unwrap_or_else(|error| raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("summary row: {error}")))
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -89,6 +89,16 @@ extension_sql_file!(
         analytics::active_time_serialize,
         analytics::active_time_deserialize,
         analytics::active_time_final,
+        analytics::summarize_messages_add,
+        analytics::summarize_messages_combine,
+        analytics::summarize_messages_serialize,
+        analytics::summarize_messages_deserialize,
+        analytics::summarize_messages_final,
+        analytics::summarize_tool_calls_add,
+        analytics::summarize_tool_calls_combine,
+        analytics::summarize_tool_calls_serialize,
+        analytics::summarize_tool_calls_deserialize,
+        analytics::summarize_tool_calls_final,
         analytics::compute_usage_blocks,
         analytics::response_cost
     ]

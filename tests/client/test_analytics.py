@@ -104,6 +104,109 @@ def test_conversation_analytics_matches_direct_counts(db, world):
         assert tuple(view) == expected, conversation
 
 
+# What cco.conversation_analytics reports of messages and tool calls, with built-in aggregates.
+BUILT_IN_CONVERSATION_FIGURES = """
+select c.id, m.users, m.assistants, m.systems, m.avg_length, m.max_length, m.first_at, m.last_at,
+       m.active, m.roots, m.max_depth, m.avg_depth, m.cost,
+       t.tools, t.calls, t.successes, t.failures, t.avg_ms
+from cco.conversations c
+left join (
+    select conversation_id,
+           count(*) filter (where role = 'user') as users,
+           count(*) filter (where role = 'assistant') as assistants,
+           count(*) filter (where role = 'system') as systems,
+           round(avg(content_length), 1) as avg_length, max(content_length) as max_length,
+           min("timestamp") as first_at, max("timestamp") as last_at,
+           round((extract(epoch from cco.active_time("timestamp")) / 60)::numeric, 1) as active,
+           count(*) filter (where parent_id is null) as roots, max(depth) as max_depth,
+           round(avg(depth), 2) as avg_depth,
+           round(sum(cco.response_cost(model, "timestamp", input_tokens, output_tokens,
+                                       cache_creation_tokens, cache_read_tokens))
+                 filter (where token_count > 0)::numeric, 6) as cost
+    from cco.messages group by conversation_id) m on m.conversation_id = c.id
+left join (
+    select conversation_id, count(distinct tool_name) as tools, count(*) as calls,
+           count(*) filter (where status = 'success') as successes,
+           count(*) filter (where status in ('error', 'timeout')) as failures,
+           round(avg(execution_time_ms), 1) as avg_ms
+    from cco.tool_calls group by conversation_id) t on t.conversation_id = c.id
+order by c.id
+"""
+
+VIEW_CONVERSATION_FIGURES = """
+select conversation_id, user_messages, assistant_messages, system_messages, avg_content_length,
+       max_content_length, first_message_at, last_message_at, active_minutes, root_messages,
+       max_depth, avg_depth, cost, distinct_tools, tool_calls, successful_tool_calls,
+       failed_tool_calls, avg_tool_ms
+from cco.conversation_analytics order by conversation_id
+"""
+
+
+def test_conversation_analytics_equals_built_in_aggregates(db, world):
+    expected = [tuple(0 if value is None and i in (1, 2, 3, 9, 13, 14, 15, 16) else value
+                      for i, value in enumerate(row))
+                for row in db.admin.execute(BUILT_IN_CONVERSATION_FIGURES).fetchall()]
+    assert any(row[12] is not None for row in expected) and any(row[17] is not None for row in expected)
+    assert [tuple(row) for row in db.admin.execute(VIEW_CONVERSATION_FIGURES).fetchall()] == expected
+
+
+def test_summaries_merge_partial_states_in_parallel_plans(db):
+    admin = db.admin
+    admin.execute(
+        "create table if not exists summary_sample as "
+        "select g % 97 as grp, (array['user', 'assistant', 'system'])[1 + g % 3] as role, "
+        "       1 + (g * 7919) % 5000 as content_length, "
+        "       timestamptz '2026-01-01' + (g * interval '37 seconds') + ((g % 11) * interval '40 minutes') as at, "
+        "       g % 5 = 0 as root, (g * 31) % 9 as depth, "
+        "       (array['claude-sonnet-4-5', 'claude-haiku-4-5', null])[1 + g % 3] as model, "
+        "       g % 1000 as tokens, (array['Read', 'Edit', 'Bash', 'Grep'])[1 + (g * 13) % 4] as tool, "
+        "       (array['success', 'error', 'timeout', 'pending'])[1 + (g * 7) % 4] as status, "
+        "       case when g % 10 = 0 then null else (g * 17) % 60000 end::bigint as ms "
+        "from generate_series(1, 200000) g")
+    admin.execute("analyze summary_sample")
+    query = ("select grp, (cco.summarize_messages(role, content_length, at, root, depth, model, tokens, tokens, "
+             "tokens, tokens, tokens))::text, (cco.summarize_tool_calls(tool, status, ms))::text "
+             "from summary_sample group by grp order by grp")
+    built_in = admin.execute(
+        "select grp, count(*), count(*) filter (where role = 'user'), count(*) filter (where role = 'assistant'), "
+        "sum(content_length), max(content_length), min(at), max(at), cco.active_time(at), "
+        "count(*) filter (where root), sum(depth), max(depth), "
+        "count(distinct tool), count(*) filter (where status = 'success'), "
+        "count(*) filter (where status in ('error', 'timeout')), sum(ms), count(ms) "
+        "from summary_sample group by grp order by grp").fetchall()
+    results = []
+    for parallel in (False, True):
+        with admin.transaction():
+            plan_in_parallel(admin, parallel)
+            plan = json.dumps(admin.execute(f"explain (format json) {query}").fetchone()[0])
+            assert ('"Partial Mode": "Partial"' in plan) == parallel
+            results.append(admin.execute(
+                f"select grp, (m::cco.message_summary).*, (t::cco.tool_call_summary).* from ({query}) s(grp, m, t)"
+            ).fetchall())
+    serial, parallel = results
+    for summaries in (serial, parallel):
+        for row, exact in zip(summaries, built_in, strict=True):
+            grp, messages, users, assistants, length_sum, length_count, max_length, first, last, active, \
+                roots, depth_sum, depth_count, max_depth, cost, calls, successes, failures, tools, ms_sum, ms_count = row
+            assert (grp, messages, users, assistants, length_sum, max_length, first, last, active, roots,
+                    depth_sum, max_depth, tools, successes, failures, ms_sum, ms_count) == tuple(exact)
+            assert length_count == depth_count == calls == messages and cost > 0
+    # partial states merge to what one pass gives (costs to the rounding of a sum's order)
+    assert [row[:14] + row[15:] for row in serial] == [row[:14] + row[15:] for row in parallel]
+    assert all(abs(a[14] - b[14]) <= 1e-9 * a[14] for a, b in zip(serial, parallel))
+
+
+def test_summaries_of_no_rows_and_of_null_columns(db):
+    empty = db.admin.execute(
+        "select cco.summarize_messages(null, null, null, null, null, null, null, null, null, null, null)::text, "
+        "cco.summarize_tool_calls(null, null, null)::text from (select where false) nothing").fetchone()
+    assert empty == ("(0,0,0,0,0,,,,,0,0,0,,)", "(0,0,0,0,0,0)")
+    nulls = db.admin.execute(
+        "select cco.summarize_messages(null, null, null, null, null, null, null, null, null, null, null)::text, "
+        "cco.summarize_tool_calls(null, null, null)::text").fetchone()
+    assert nulls == ("(1,0,0,0,0,,,,00:00:00,0,0,0,,)", "(1,0,0,0,0,0)")
+
+
 def price(model, day):
     table = {"claude-sonnet-4-5": (3, 15, 3.75, 0.30), "claude-haiku-4-5": (1, 5, 1.25, 0.10),
              "claude-opus-4-5": (5, 25, 6.25, 0.50)}
@@ -160,6 +263,16 @@ def test_tool_analytics_matches_exact_statistics(db, world):
         assert conversations == exact[9]
 
 
+def plan_in_parallel(admin, parallel):
+    """For the current transaction: plan aggregates in parallel wherever possible, or never."""
+    if parallel:
+        for setting in ("parallel_setup_cost = 0", "parallel_tuple_cost = 0",
+                        "min_parallel_table_scan_size = 0", "max_parallel_workers_per_gather = 2"):
+            admin.execute(f"set local {setting}")
+    else:
+        admin.execute("set local max_parallel_workers_per_gather = 0")
+
+
 def test_latency_summary_agrees_with_percentile_disc_in_serial_and_parallel_plans(db):
     admin = db.admin
     admin.execute("create table if not exists latency_sample as "
@@ -171,12 +284,7 @@ def test_latency_summary_agrees_with_percentile_disc_in_serial_and_parallel_plan
     results = []
     for parallel in (False, True):
         with admin.transaction():
-            if parallel:
-                for setting in ("parallel_setup_cost = 0", "parallel_tuple_cost = 0",
-                                "min_parallel_table_scan_size = 0", "max_parallel_workers_per_gather = 2"):
-                    admin.execute(f"set local {setting}")
-            else:
-                admin.execute("set local max_parallel_workers_per_gather = 0")
+            plan_in_parallel(admin, parallel)
             plan = json.dumps(admin.execute(
                 "explain (format json) select cco.latency_summary(ms) from latency_sample").fetchone()[0])
             assert ('"Partial Mode": "Partial"' in plan) == parallel

@@ -71,6 +71,14 @@ impl<'a> Reader<'a> {
         Ok(f64::from_le_bytes(bytes.try_into().map_err(|_| DecodeError("ends early"))?))
     }
 
+    /// The next `length` bytes, as they are.
+    pub fn take(&mut self, length: u64) -> Result<&'a [u8], DecodeError> {
+        let length = usize::try_from(length).map_err(|_| DecodeError("length too large"))?;
+        let taken = self.bytes.get(..length).ok_or(DecodeError("ends early"))?;
+        self.bytes = &self.bytes[length..];
+        Ok(taken)
+    }
+
     pub fn finish(self) -> Result<(), DecodeError> {
         if self.bytes.is_empty() { Ok(()) } else { Err(DecodeError("trailing bytes")) }
     }
