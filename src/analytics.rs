@@ -54,6 +54,13 @@ fn combine_states<T: Clone>(left: Internal, right: Internal, fcinfo: pg_sys::Fun
     merged
 }
 
+/// The deserialize function of an aggregate: the state its bytes decode to, or an error saying
+/// why they do not.
+fn decoded_state<T, E: std::fmt::Display>(decoded: Result<T, E>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+    let state = decoded.unwrap_or_else(|error| decode_error(error));
+    aggregate_state(Internal::from(None), fcinfo, || state)
+}
+
 fn decode_error(error: impl std::fmt::Display) -> ! {
     raise(PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION, error.to_string())
 }
@@ -83,8 +90,7 @@ fn latency_summary_serialize(state: Internal) -> Vec<u8> {
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn latency_summary_deserialize(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let sketch = LatencySketch::from_bytes(bytes).unwrap_or_else(|error| decode_error(error));
-    aggregate_state(Internal::from(None), fcinfo, || sketch)
+    decoded_state(LatencySketch::from_bytes(bytes), fcinfo)
 }
 
 #[pg_extern(immutable, parallel_safe, requires = ["types"])]
@@ -255,8 +261,7 @@ fn summarize_messages_serialize(state: Internal) -> Vec<u8> {
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn summarize_messages_deserialize(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let summary = MessageSummary::from_bytes(bytes).unwrap_or_else(|error| decode_error(error));
-    aggregate_state(Internal::from(None), fcinfo, || summary)
+    decoded_state(MessageSummary::from_bytes(bytes), fcinfo)
 }
 
 #[pg_extern(immutable, parallel_safe, requires = ["types"])]
@@ -312,8 +317,7 @@ fn summarize_tool_calls_serialize(state: Internal) -> Vec<u8> {
 
 #[pg_extern(immutable, parallel_safe, strict)]
 fn summarize_tool_calls_deserialize(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let summary = ToolCallSummary::from_bytes(bytes).unwrap_or_else(|error| decode_error(error));
-    aggregate_state(Internal::from(None), fcinfo, || summary)
+    decoded_state(ToolCallSummary::from_bytes(bytes), fcinfo)
 }
 
 #[pg_extern(immutable, parallel_safe, requires = ["types"])]
