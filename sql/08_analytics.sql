@@ -8,6 +8,12 @@
 ----------------------------------------------------------------------------------------------
 -- Aggregates
 
+-- Written against PostgreSQL's calling convention in src/analytics.rs (the per-row cost of the
+-- aggregate), so declared here rather than generated; the symbol is the one earlier versions use.
+create function cco.latency_summary_add(state internal, value double precision) returns internal
+    immutable parallel safe
+    language c as 'MODULE_PATHNAME', 'latency_summary_add_wrapper';
+
 create aggregate cco.latency_summary(double precision) (
     sfunc        = cco.latency_summary_add,
     stype        = internal,

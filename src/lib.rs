@@ -78,7 +78,6 @@ extension_sql_file!(
     name = "analytics",
     requires = [
         "ingest",
-        analytics::latency_summary_add,
         analytics::latency_summary_combine,
         analytics::latency_summary_serialize,
         analytics::latency_summary_deserialize,
