@@ -5,7 +5,7 @@ use std::collections::HashMap;
 
 use super::btree::{TreeBuilder, TreeCursor};
 use super::pages::{PageSink, PageSource, Pointer, RecordWriter};
-use super::postings::{key_project, write_postings, KeyRanges, Posting, PostingCursor, TID_BITS};
+use super::postings::{key_project, write_postings, KeyRanges, PositionedPostings, Posting, PostingCursor, TID_BITS};
 use super::segment::{finish_segment, ProjectEntry, ProjectId, Segment, SegmentLocation, SegmentParts};
 use super::IndexError;
 
@@ -41,15 +41,11 @@ impl<S: PageSource> Input<'_, S> {
         Ok(postings.into_iter().filter(|posting| self.live(posting.key)).map(|posting| self.renumbered(posting)).collect())
     }
 
-    fn postings_with_positions(&self, value: &[u8]) -> Result<Vec<(Posting, Vec<u16>)>, IndexError> {
+    /// Appends the live postings of a term (renumbered) with their positions to `into`.
+    fn postings_with_positions(&self, value: &[u8], into: &mut PositionedPostings) -> Result<(), IndexError> {
         let source = self.segment.source();
         let mut cursor = PostingCursor::open(source, value, &KeyRanges::all())?;
-        let postings = cursor.collect_with_positions(source)?;
-        Ok(postings
-            .into_iter()
-            .filter(|(posting, _)| self.live(posting.key))
-            .map(|(posting, positions)| (self.renumbered(posting), positions))
-            .collect())
+        cursor.collect_with_positions(source, into, |posting| self.live(posting.key).then(|| self.renumbered(posting)))
     }
 }
 
@@ -117,25 +113,29 @@ pub fn merge_segments<S: PageSource + PageSink>(store: &S, inputs: &[MergeInput]
     for input in &mut opened {
         input.head = input.terms.next()?;
     }
+    let mut merged = PositionedPostings::default();
+    let mut order: Vec<usize> = Vec::new();
     while let Some(term) = opened.iter().filter_map(|input| input.head.as_ref().map(|(term, _)| term)).min().cloned() {
-        let mut merged: Vec<(Posting, Vec<u16>)> = Vec::new();
+        merged.clear();
         let mut inputs_with_term = 0;
         for input in &mut opened {
             if input.head.as_ref().is_some_and(|(head, _)| *head == term) {
                 let (_, value) = input.head.take().expect("a head");
-                merged.extend(input.postings_with_positions(&value)?);
+                input.postings_with_positions(&value, &mut merged)?;
                 inputs_with_term += 1;
                 input.head = input.terms.next()?;
             }
         }
-        if merged.is_empty() {
+        if merged.postings.is_empty() {
             continue;
         }
+        order.clear();
+        order.extend(0..merged.postings.len());
         if inputs_with_term > 1 {
-            merged.sort_unstable_by_key(|(posting, _)| posting.key);
+            order.sort_unstable_by_key(|&at| merged.postings[at].key);
         }
-        let postings: Vec<Posting> = merged.iter().map(|(posting, _)| *posting).collect();
-        let positions: Vec<&[u16]> = merged.iter().map(|(_, positions)| positions.as_slice()).collect();
+        let postings: Vec<Posting> = order.iter().map(|&at| merged.postings[at]).collect();
+        let positions: Vec<&[u16]> = order.iter().map(|&at| merged.positions(at)).collect();
         let value = write_postings(&mut writer, &postings, &positions)?;
         dictionary.push(&mut writer, &term, &value)?;
     }

@@ -81,6 +81,37 @@ pub struct Posting {
     pub length: u32,
 }
 
+/// Postings with their positions, all positions in one buffer: what a merge gathers for a term
+/// without an allocation per posting.
+#[derive(Debug, Default)]
+pub struct PositionedPostings {
+    pub postings: Vec<Posting>,
+    positions: Vec<u16>,
+    /// Each posting's range in `positions`.
+    ranges: Vec<(u32, u32)>,
+}
+
+impl PositionedPostings {
+    pub fn clear(&mut self) {
+        self.postings.clear();
+        self.positions.clear();
+        self.ranges.clear();
+    }
+
+    pub fn push(&mut self, posting: Posting, positions: &[u16]) {
+        let start = self.positions.len() as u32;
+        self.positions.extend_from_slice(positions);
+        self.postings.push(posting);
+        self.ranges.push((start, self.positions.len() as u32));
+    }
+
+    /// The positions of the posting at `at`.
+    pub fn positions(&self, at: usize) -> &[u16] {
+        let (start, end) = self.ranges[at];
+        &self.positions[start as usize..end as usize]
+    }
+}
+
 /// The (frequency, length) pairs that dominate a block: for every posting, one of them has at
 /// least its frequency and at most its length.
 pub fn impacts(postings: &[Posting]) -> Vec<(u32, u32)> {
@@ -214,8 +245,9 @@ pub fn write_postings<S: PageSink>(writer: &mut RecordWriter<'_, S>, postings: &
     }
     let mut value = Vec::new();
     put_varint(&mut value, postings.len() as u64);
-    let inline_bytes: usize = (0..postings.len()).map(|at| encoded_bytes(postings, positions, at, 0)).sum();
-    if postings.len() <= INLINE_POSTINGS && inline_bytes <= MAX_INLINE_BYTES {
+    let inline = postings.len() <= INLINE_POSTINGS
+        && (0..postings.len()).map(|at| encoded_bytes(postings, positions, at, 0)).sum::<usize>() <= MAX_INLINE_BYTES;
+    if inline {
         value.push(KIND_INLINE);
         encode_postings(&mut value, postings, 0);
         encode_positions(&mut value, positions);
@@ -661,21 +693,28 @@ impl PostingCursor {
         Ok(&self.positions[start as usize..end as usize])
     }
 
-    /// Every posting within the ranges with its positions, in key order (for merges).
-    pub fn collect_with_positions<S: PageSource>(&mut self, source: &S) -> Result<Vec<(Posting, Vec<u16>)>, IndexError> {
+    /// Every posting within the ranges with its positions, in key order, appended to `into`
+    /// after `keep` has had its say on each posting (for merges: dropping the deleted ones and
+    /// renumbering the rest).
+    pub fn collect_with_positions<S: PageSource>(
+        &mut self,
+        source: &S,
+        into: &mut PositionedPostings,
+        mut keep: impl FnMut(Posting) -> Option<Posting>,
+    ) -> Result<(), IndexError> {
         self.read_whole_directory(source)?;
-        let mut all = Vec::new();
         for index in 0..self.blocks.len() {
             self.block = index;
             self.decode(source)?;
             for at in 0..self.decoded.len() {
-                self.at = at;
-                let posting = self.decoded[at];
-                all.push((posting, self.positions()?.to_vec()));
+                if let Some(posting) = keep(self.decoded[at]) {
+                    self.at = at;
+                    into.push(posting, self.positions()?);
+                }
             }
         }
         self.block = 0;
-        Ok(all)
+        Ok(())
     }
 
     /// Every posting within the ranges, in key order.
@@ -737,9 +776,12 @@ mod tests {
             let mut cursor = PostingCursor::open(&pages, &value, &KeyRanges::all()).unwrap();
             assert_eq!(cursor.collect(&pages).unwrap(), list);
             let mut cursor = PostingCursor::open(&pages, &value, &KeyRanges::all()).unwrap();
-            for (posting, positions) in cursor.collect_with_positions(&pages).unwrap() {
+            let mut collected = PositionedPostings::default();
+            cursor.collect_with_positions(&pages, &mut collected, Some).unwrap();
+            assert_eq!(collected.postings, list);
+            for (at, posting) in collected.postings.iter().enumerate() {
                 let expected: Vec<u16> = (0..posting.frequency as u16).map(|i| i * 3 + (posting.key % 5) as u16).collect();
-                assert_eq!(positions, expected);
+                assert_eq!(collected.positions(at), expected);
             }
             let only_second = KeyRanges::of_projects(vec![1]);
             let mut cursor = PostingCursor::open(&pages, &value, &only_second).unwrap();

@@ -8,12 +8,14 @@
 //! record ties them together.
 
 use std::collections::HashMap;
+use std::hash::BuildHasherDefault;
 
 use super::btree::{self, TreeBuilder, TreeCursor};
 use super::encoding::{put_u32, put_varint, Reader};
 use super::pages::{read_record, PageSink, PageSource, Pointer, RecordWriter};
 use super::postings::{document_key, write_postings, Posting, Tid, MAX_PROJECTS};
 use super::IndexError;
+use crate::search::tokenizer::FxHasher;
 
 const SEGMENT_MAGIC: u32 = 0x4343_4f53; // "CCOS"
 const SEGMENT_VERSION: u8 = 2;
@@ -255,7 +257,9 @@ pub fn build_segment<S: PageSink>(sink: &S, documents: Vec<Document>) -> Result<
         .enumerate()
         .map(|(number, id)| (*id, ProjectEntry { number: number as u32, documents: 0, length: 0 }))
         .collect();
-    let mut postings: HashMap<&[u8], (Vec<Posting>, Vec<&[u16]>)> = HashMap::new();
+    // Keyed by the terms of the documents being indexed: the tokenizer's fast hasher (see there
+    // why it is safe for term-keyed maps).
+    let mut postings: HashMap<&[u8], (Vec<Posting>, Vec<&[u16]>), BuildHasherDefault<FxHasher>> = HashMap::default();
     let mut all_documents = Vec::with_capacity(unique.len());
     for (key, document) in &unique {
         let entry = &mut projects[numbers[&document.project] as usize].1;
