@@ -10,6 +10,10 @@
 -- native_fts      only the messages table with its english tsvector, GIN index and primary key:
 --                 the cost of native search indexing alone.
 -- bare            only the messages columns and a primary key: the bare limit of INSERT.
+--
+-- And cco's own counterpart of native_fts:
+-- cco_search      the same table with cco's search vector and its rank index instead: the cost
+--                 of cco's search indexing alone, compared with native_fts like for like.
 
 create schema native;
 
@@ -103,6 +107,13 @@ create table native_fts.messages (
     search_vector tsvector generated always as (to_tsvector('english', content)) stored
 );
 create index on native_fts.messages using gin (search_vector);
+
+create schema cco_search;
+create table cco_search.messages (like native_fts.messages excluding generated);
+alter table cco_search.messages drop column search_vector;
+alter table cco_search.messages add primary key (id),
+    add column search_vector tsvector generated always as (cco.to_tsvector(content)) stored;
+create index on cco_search.messages using cco_rank (project_id, search_vector);
 
 create schema bare;
 create table bare.messages (like native_fts.messages excluding generated);

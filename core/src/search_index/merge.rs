@@ -181,6 +181,27 @@ mod tests {
     }
 
     #[test]
+    fn merged_lists_carry_the_merged_project_numbers() {
+        // The first input's project keeps its number; the second's is renumbered.
+        let pages = MemoryPages::new();
+        let first = build_segment(&pages, vec![document(1, 1, "alpha shared")]).unwrap().unwrap();
+        let second = build_segment(&pages, vec![document(2, 2, "beta shared")]).unwrap().unwrap();
+        let inputs = [MergeInput { header: first.header, deleted: Vec::new() }, MergeInput { header: second.header, deleted: Vec::new() }];
+        let merged = merge_segments(&pages, &inputs).unwrap().unwrap();
+        let segment = Segment::open(&pages, merged.header).unwrap();
+        let projects_of = |term: &str| -> Vec<u32> {
+            let value = segment.term(term.as_bytes()).unwrap().unwrap();
+            let mut cursor = PostingCursor::open(&pages, &value, &KeyRanges::all()).unwrap();
+            cursor.collect(&pages).unwrap().into_iter().map(|posting| key_project(posting.key)).collect()
+        };
+        assert_eq!(segment.project(&project(1)).unwrap().unwrap().number, 0);
+        assert_eq!(segment.project(&project(2)).unwrap().unwrap().number, 1);
+        assert_eq!(projects_of("alpha"), [0]);
+        assert_eq!(projects_of("beta"), [1]);
+        assert_eq!(projects_of("shared"), [0, 1]);
+    }
+
+    #[test]
     fn merging_everything_deleted_leaves_nothing() {
         let pages = MemoryPages::new();
         let only = build_segment(&pages, vec![document(1, 1, "alpha")]).unwrap().unwrap();
