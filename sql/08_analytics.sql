@@ -8,11 +8,17 @@
 ----------------------------------------------------------------------------------------------
 -- Aggregates
 
--- Written against PostgreSQL's calling convention in src/analytics.rs (the per-row cost of the
--- aggregate), so declared here rather than generated; the symbol is the one earlier versions use.
+-- The state functions are written against PostgreSQL's calling convention in src/analytics.rs
+-- (they are the per-row cost of the aggregate), so declared here rather than generated; the
+-- double precision one keeps the symbol earlier versions use. Execution times are bigint: their
+-- own state function skips the conversion to double precision and the checks a fraction needs.
 create function cco.latency_summary_add(state internal, value double precision) returns internal
     immutable parallel safe
     language c as 'MODULE_PATHNAME', 'latency_summary_add_wrapper';
+
+create function cco.latency_summary_add(state internal, value bigint) returns internal
+    immutable parallel safe
+    language c as 'MODULE_PATHNAME', 'latency_summary_add_milliseconds';
 
 create aggregate cco.latency_summary(double precision) (
     sfunc        = cco.latency_summary_add,
@@ -24,8 +30,20 @@ create aggregate cco.latency_summary(double precision) (
     parallel     = safe
 );
 
+create aggregate cco.latency_summary(bigint) (
+    sfunc        = cco.latency_summary_add,
+    stype        = internal,
+    combinefunc  = cco.latency_summary_combine,
+    serialfunc   = cco.latency_summary_serialize,
+    deserialfunc = cco.latency_summary_deserialize,
+    finalfunc    = cco.latency_summary_final,
+    parallel     = safe
+);
+
 comment on aggregate cco.latency_summary(double precision) is
     'Latency summary in one pass: count, exact min/max/mean, and p50/p90/p95/p99 within 1 % of the exact value at the same rank (logarithmic bucket sketch). Parallel-safe. Usage: (cco.latency_summary(execution_time_ms)).p95';
+comment on aggregate cco.latency_summary(bigint) is
+    'Latency summary of whole milliseconds (execution_time_ms): the same as the double precision form, a little faster per row.';
 
 create aggregate cco.active_time(timestamptz) (
     sfunc        = cco.active_time_add_default,
@@ -83,6 +101,7 @@ comment on aggregate cco.summarize_tool_calls(text, text, bigint) is
     'A group of tool calls in one pass (see cco.tool_call_summary), given each call''s tool_name, status and execution_time_ms. Parallel-safe.';
 
 comment on function cco.latency_summary_add(internal, double precision) is 'State function of cco.latency_summary.';
+comment on function cco.latency_summary_add(internal, bigint) is 'State function of cco.latency_summary over whole milliseconds.';
 comment on function cco.latency_summary_combine(internal, internal) is 'Combines partial states of cco.latency_summary (parallel aggregation).';
 comment on function cco.latency_summary_serialize(internal) is 'Serializes a cco.latency_summary state.';
 comment on function cco.latency_summary_deserialize(bytea, internal) is 'Deserializes a cco.latency_summary state (rejects malformed bytes).';

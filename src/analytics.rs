@@ -70,28 +70,47 @@ fn decode_error(error: impl std::fmt::Display) -> ! {
 }
 
 // ---------------------------------------------------------------------------------------------
-// cco.latency_summary(double precision)
+// cco.latency_summary(double precision | bigint)
 
-/// The state function of `cco.latency_summary`, called once per row: the one function here
+/// The state functions of `cco.latency_summary`, called once per row: the functions here
 /// written against PostgreSQL's calling convention directly. pgrx's generated wrapper (argument
 /// decoding, memory-context switch) cost more than the sketch itself, and more than the
-/// built-in `avg` spends per row. sql/08_analytics.sql declares it under the symbol pgrx gave it,
-/// so catalogs created by earlier versions keep resolving it.
+/// built-in `avg` spends per row. sql/08_analytics.sql declares them; the double precision one
+/// keeps the symbol pgrx gave it, so catalogs created by earlier versions keep resolving it.
 ///
 /// # Safety
 /// Called by PostgreSQL with its two arguments (`internal`, `double precision`), as declared.
 #[unsafe(no_mangle)]
 #[pg_guard]
 pub unsafe extern "C-unwind" fn latency_summary_add_wrapper(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    // SAFETY: float8 is passed by value; its datum holds the value's bits.
+    unsafe { add_to_latency_sketch(fcinfo, |sketch, value| sketch.add(f64::from_bits(value.value() as u64))) }
+}
+
+/// # Safety
+/// Called by PostgreSQL with its two arguments (`internal`, `bigint`), as declared.
+#[unsafe(no_mangle)]
+#[pg_guard]
+pub unsafe extern "C-unwind" fn latency_summary_add_milliseconds(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+    // SAFETY: int8 is passed by value.
+    unsafe { add_to_latency_sketch(fcinfo, |sketch, value| sketch.add_whole_milliseconds(value.value() as i64)) }
+}
+
+/// The body of both state functions: the state (created on a group's first row), with the
+/// row's value added unless it is null.
+///
+/// # Safety
+/// `fcinfo` holds two arguments: the state (null or made here) and a by-value datum.
+#[inline(always)]
+unsafe fn add_to_latency_sketch(fcinfo: pg_sys::FunctionCallInfo, add: impl FnOnce(&mut LatencySketch, pg_sys::Datum)) -> pg_sys::Datum {
     // SAFETY: PostgreSQL passes a valid fcinfo holding the declared two arguments.
     let call = unsafe { &mut *fcinfo };
     let (state, value) = unsafe { (*call.args.as_ptr(), *call.args.as_ptr().add(1)) };
     let sketch: *mut LatencySketch =
         if state.isnull { new_aggregate_state(fcinfo, LatencySketch::new()) } else { state.value.cast_mut_ptr() };
     if !value.isnull {
-        // SAFETY: a non-null state was created by `new_aggregate_state` as a LatencySketch, and
-        // float8 is passed by value.
-        unsafe { (*sketch).add(f64::from_bits(value.value.value() as u64)) };
+        // SAFETY: a non-null state was created by `new_aggregate_state` as a LatencySketch.
+        add(unsafe { &mut *sketch }, value.value);
     }
     call.isnull = false;
     pg_sys::Datum::from(sketch)
@@ -100,9 +119,16 @@ pub unsafe extern "C-unwind" fn latency_summary_add_wrapper(fcinfo: pg_sys::Func
 #[unsafe(no_mangle)]
 #[doc(hidden)]
 pub extern "C" fn pg_finfo_latency_summary_add_wrapper() -> &'static pg_sys::Pg_finfo_record {
-    const VERSION_1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
     &VERSION_1
 }
+
+#[unsafe(no_mangle)]
+#[doc(hidden)]
+pub extern "C" fn pg_finfo_latency_summary_add_milliseconds() -> &'static pg_sys::Pg_finfo_record {
+    &VERSION_1
+}
+
+const VERSION_1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
 
 #[pg_extern(immutable, parallel_safe)]
 fn latency_summary_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {

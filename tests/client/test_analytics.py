@@ -300,6 +300,27 @@ def test_latency_summary_agrees_with_percentile_disc_in_serial_and_parallel_plan
     assert serial[4:] == parallel[4:]  # merging partial sketches changes nothing
 
 
+def test_latency_summary_of_whole_milliseconds_equals_the_double_precision_form(db):
+    admin = db.admin
+    admin.execute("create table if not exists whole_ms_sample as "
+                  "select case when g % 97 = 0 then null when g % 89 = 0 then -g "
+                  "else (exp(random() * 14))::bigint end as ms from generate_series(1, 200000) g")
+    admin.execute("analyze whole_ms_sample")
+    for parallel in (False, True):
+        with admin.transaction():
+            plan_in_parallel(admin, parallel)
+            plan = json.dumps(admin.execute(
+                "explain (format json, verbose) select cco.latency_summary(ms) from whole_ms_sample").fetchone()[0])
+            assert ('"Partial Mode": "Partial"' in plan) == parallel
+            assert "double precision" not in plan, "bigint input takes the bigint form, without a cast"
+            whole, converted = admin.execute(
+                "select cco.latency_summary(ms)::text, cco.latency_summary(ms::double precision)::text "
+                "from whole_ms_sample").fetchone()
+            assert whole == converted
+    assert scalar(admin, "select (cco.latency_summary(ms)).count from whole_ms_sample") == scalar(
+        admin, "select count(*) from whole_ms_sample where ms >= 0")
+
+
 def test_active_time_leaves_out_long_gaps(db):
     rows = db.admin.execute(
         "select cco.active_time(t), cco.active_time(t, interval '2 hours') from (values "
