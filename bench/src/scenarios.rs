@@ -417,19 +417,28 @@ impl<'a> Bench<'a> {
         self.run("vacuum analyze public.tool_call_times")?;
         self.settle()?;
         let times: i64 = self.admin.query_one("select count(*) from public.tool_call_times", &[]).map_err(db)?.get(0);
-        let summary = Self::time(&mut self.admin, "select cco.latency_summary(execution_time_ms) from public.tool_call_times", &[], 7)?;
-        let percentiles = Self::time(&mut self.admin,
-            "select percentile_cont(0.5) within group (order by execution_time_ms), \
-                    percentile_cont(0.95) within group (order by execution_time_ms), \
-                    percentile_cont(0.99) within group (order by execution_time_ms) from public.tool_call_times", &[], 7)?;
+        const SUMMARY: &str = "select cco.latency_summary(execution_time_ms) from public.tool_call_times";
+        const PERCENTILES: &str = "select percentile_cont(0.5) within group (order by execution_time_ms), \
+            percentile_cont(0.95) within group (order by execution_time_ms), \
+            percentile_cont(0.99) within group (order by execution_time_ms) from public.tool_call_times";
         // What reading the rows costs either way: the built-in count and avg, parallel like cco's.
-        let scan = Self::time(&mut self.admin, "select count(*), avg(execution_time_ms) from public.tool_call_times", &[], 7)?;
+        const SCAN: &str = "select count(*), avg(execution_time_ms) from public.tool_call_times";
+        // Timed on a new connection, as a dashboard's pooled connection would run them. The
+        // connection that ran the bulk load runs parallel plans (cco's and count's, not the serial
+        // percentile_cont) 10-20 ms slower, for a reason not found yet; it is reported too.
+        let mut fresh = connect(&self.connection, &self.database)?;
+        let summary = Self::time(&mut fresh, SUMMARY, &[], 7)?;
+        let percentiles = Self::time(&mut fresh, PERCENTILES, &[], 7)?;
+        let scan = Self::time(&mut fresh, SCAN, &[], 7)?;
         let (s, p, floor) = (quantile(&summary, 0.5), quantile(&percentiles, 0.5), quantile(&scan, 0.5));
+        let loader_summary = quantile(&Self::time(&mut self.admin, SUMMARY, &[], 7)?, 0.5);
+        let loader_percentiles = quantile(&Self::time(&mut self.admin, PERCENTILES, &[], 7)?, 0.5);
         self.figures.push(Figure::new(format!("latency summary of {times} tool-call times vs percentile_cont x3"), "ms", Better::Lower)
             .cco(s).native(p).target(">= 3x faster", p / s >= 3.0)
             .note(format!(
-                "reading the rows alone (count and avg) takes {floor:.1} ms; beyond that, cco aggregates in {:.1} ms and percentile_cont in {:.1} ms",
-                (s - floor).max(0.0), (p - floor).max(0.0))));
+                "reading the rows alone (count and avg) takes {floor:.1} ms; beyond that, cco aggregates in {:.1} ms and percentile_cont in {:.1} ms; \
+                 on the connection that ran the bulk load: {loader_summary:.1} against {loader_percentiles:.1} ms, {:.1}x",
+                (s - floor).max(0.0), (p - floor).max(0.0), loader_percentiles / loader_summary)));
 
         let cco = Self::time(&mut self.admin, "select * from cco.tool_analytics", &[], 3)?;
         let native = Self::time(&mut self.admin,
