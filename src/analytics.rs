@@ -72,10 +72,10 @@ fn decode_error(error: impl std::fmt::Display) -> ! {
 // ---------------------------------------------------------------------------------------------
 // cco.latency_summary(double precision | bigint)
 
-/// The state functions of `cco.latency_summary`, called once per row: the functions here
-/// written against PostgreSQL's calling convention directly. pgrx's generated wrapper (argument
-/// decoding, memory-context switch) cost more than the sketch itself, and more than the
-/// built-in `avg` spends per row. sql/08_analytics.sql declares them; the double precision one
+/// The state functions of `cco.latency_summary`, called once per row, are the only functions of
+/// this file written against PostgreSQL's calling convention directly: pgrx's generated wrapper
+/// (argument decoding, memory-context switch) cost more than the sketch itself, and more than
+/// the built-in `avg` spends per row. sql/08_analytics.sql declares them; the double precision one
 /// keeps the symbol pgrx gave it, so catalogs created by earlier versions keep resolving it.
 ///
 /// # Safety
