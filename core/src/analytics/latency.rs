@@ -101,10 +101,7 @@ impl LatencySketch {
         if !value.is_finite() || value < 0.0 {
             return;
         }
-        self.count += 1;
-        self.sum += value;
-        self.min = self.min.min(value);
-        self.max = self.max.max(value);
+        self.record_exactly(value);
         if value < MIN_TRACKED_MS {
             self.zeros += 1;
         } else {
@@ -119,15 +116,21 @@ impl LatencySketch {
             return;
         }
         let value = ms as f64;
-        self.count += 1;
-        self.sum += value;
-        self.min = self.min.min(value);
-        self.max = self.max.max(value);
+        self.record_exactly(value);
         match ms {
             0 => self.zeros += 1,
             1..TABULATED_BELOW_I64 => self.add_to_bucket(whole_millisecond_indexes()[ms as usize], 1),
             _ => self.add_to_bucket(Self::logarithmic_index(value), 1),
         }
+    }
+
+    /// What the summary reports exactly rather than from buckets: count, sum, min and max.
+    #[inline(always)]
+    fn record_exactly(&mut self, value: f64) {
+        self.count += 1;
+        self.sum += value;
+        self.min = self.min.min(value);
+        self.max = self.max.max(value);
     }
 
     fn add_to_bucket(&mut self, index: i32, count: u64) {
