@@ -20,7 +20,7 @@ from conftest import _admin_connect, create_database, drop_database, scalar
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 # Every released version: each must update to this one (through every release in between).
-RELEASES = ["0.1.0", "0.2.0", "0.3.0"]
+RELEASES = ["0.1.0", "0.2.0", "0.3.0", "0.4.0"]
 SAMPLE_TRANSCRIPTS = os.path.join(ROOT, "examples", "claude-projects", "-home-dev-shop")
 
 
