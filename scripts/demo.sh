@@ -2,22 +2,31 @@
 # Installs what is missing, builds and installs cco (release build) and the cco-load command,
 # then runs the demo in a throwaway PostgreSQL cluster: CREATE EXTENSION cco, load the sample
 # transcripts the project ships (twice: the second run finds nothing new), and query them.
-# Usage: scripts/demo.sh   (as root, or as a user who may sudo)
+# Usage: scripts/demo.sh                  (PostgreSQL 15, Debian's)
+#        PG_MAJOR=17 scripts/demo.sh      (16, 17 or 18: the builds scripts/postgres-builds.sh lays out)
+# As root, or as a user who may sudo.
 set -euo pipefail
 
 root_dir=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root_dir"
+major=${PG_MAJOR:-15}
+case "$major" in
+    15 | 16 | 17 | 18) ;;
+    *) echo "PG_MAJOR=$major: cco supports PostgreSQL 15, 16, 17 and 18" >&2; exit 2 ;;
+esac
 "$root_dir/scripts/install-prerequisites.sh"
+pg_config="$("$root_dir/scripts/postgres-builds.sh" bindir "$major")/pg_config"
 
 echo
-echo "== Building and installing cco and cco-load (release builds, a few minutes the first time)"
-cargo pgrx install --sudo --release --pg-config /usr/lib/postgresql/15/bin/pg_config >/dev/null
+echo "== Building and installing cco into PostgreSQL $major, and cco-load (release builds, a few minutes the first time)"
+cargo pgrx install --sudo --release --pg-config "$pg_config" >/dev/null
 cargo build --release --quiet -p cco-load
 
 echo
-echo "== Running the demo in a throwaway cluster"
-pg_virtualenv -v 15 sh -c '
+echo "== Running the demo in a throwaway PostgreSQL $major cluster"
+PATH="$(dirname "$pg_config"):$PATH" "$root_dir/scripts/with-cluster.sh" "$major" sh -c '
     set -e
+    psql -X -q -c "select version()" -At
     psql -X -q -c "set client_min_messages = warning; create extension cco cascade"
     echo "-- loading the sample transcripts with cco-load"
     target/release/cco-load --dir examples/claude-projects

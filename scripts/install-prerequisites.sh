@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs everything cco needs to build and test on Debian 12, and nothing that is already there:
-# PostgreSQL 15 with its server headers, clang/libclang (for pgrx's bindings), sudo, cargo-pgrx
-# 0.18.1 (the version pgrx is pinned to) and a Python environment for the client tests.
+# PostgreSQL 15 with its server headers, PostgreSQL 16, 17 and 18 (scripts/postgres-builds.sh),
+# clang/libclang (for pgrx's bindings), sudo, cargo-pgrx 0.18.1 (the version pgrx is pinned to)
+# and a Python environment for the client tests.
 # Runs as root, or as a user who may sudo. Needs a Rust toolchain (1.95 or newer) on the PATH.
 set -euo pipefail
 
@@ -39,10 +40,22 @@ if [ "$(cargo pgrx --version 2>/dev/null)" != "cargo-pgrx $pgrx_version" ]; then
     cargo install cargo-pgrx --version "$pgrx_version" --locked
 fi
 
+# PostgreSQL 16, 17 and 18 (and the 15 the pg_upgrade test starts from): relocatable builds,
+# laid out once in a cache directory (scripts/postgres-builds.sh says where they come from).
+"$root_dir/scripts/postgres-builds.sh" fetch-all
 pgrx_home=${PGRX_HOME:-$HOME/.pgrx}
-if ! grep -qs "^pg15 = \"$pg_config\"" "$pgrx_home/config.toml"; then
-    say "Pointing pgrx at the system PostgreSQL 15"
-    cargo pgrx init --pg15 "$pg_config"
+init_arguments=(--pg15 "$pg_config")
+for major in 16 17 18; do
+    init_arguments+=("--pg$major" "$("$root_dir/scripts/postgres-builds.sh" bindir "$major")/pg_config")
+done
+registered=true
+for ((at = 0; at < ${#init_arguments[@]}; at += 2)); do
+    version=${init_arguments[at]#--}
+    grep -qs "^$version = \"${init_arguments[at + 1]}\"" "$pgrx_home/config.toml" || registered=false
+done
+if [ "$registered" = false ]; then
+    say "Pointing pgrx at PostgreSQL 15 (Debian's), 16, 17 and 18"
+    cargo pgrx init "${init_arguments[@]}"
 fi
 
 venv="$root_dir/target/client-tests-venv"

@@ -1,39 +1,68 @@
 #!/usr/bin/env bash
 # Runs every test of cco on a Debian 12 machine, installing what is missing first:
 #   1. the pure-Rust core and tools (cargo test, no PostgreSQL),
-#   2. the in-database tests (#[pg_test], in a PostgreSQL started for them),
-#   3. the client tests (pytest against a throwaway cluster, acting as PostgREST would),
-#   4. the benchmark harness at its quick scale, so it never rots.
+#   2. the in-database tests (#[pg_test], in a PostgreSQL started for them), on every major in
+#      CCO_TEST_MAJORS,
+#   3. the client tests (pytest against a throwaway cluster, acting as PostgREST would), on the same
+#      majors, and a smoke subset of them on the majors in CCO_SMOKE_MAJORS,
+#   4. the benchmark harness at its quick scale on 15, so it never rots,
+#   5. pg_upgrade of a database with cco and real data from 15 to 17 to 18.
 # Usage: scripts/test.sh   (as root, or as a user who may sudo)
+#   CCO_TEST_MAJORS   majors tested in full (default "15 17 18"; 16 works too)
+#   CCO_SMOKE_MAJORS  majors that get the build and the smoke subset (default "16")
 set -euo pipefail
 
 root_dir=$(cd "$(dirname "$0")/.." && pwd)
 cd "$root_dir"
 "$root_dir/scripts/install-prerequisites.sh"
 
+read -r -a full_majors <<<"${CCO_TEST_MAJORS:-15 17 18}"
+read -r -a smoke_majors <<<"${CCO_SMOKE_MAJORS:-16}"
 if [ "$(id -u)" -eq 0 ]; then as_root=(); else as_root=(sudo); fi
-pg_config=/usr/lib/postgresql/15/bin/pg_config
+python="$root_dir/target/client-tests-venv/bin/python"
+bindir() { "$root_dir/scripts/postgres-builds.sh" bindir "$1"; }
+install_into() { cargo pgrx install --sudo --pg-config "$(bindir "$1")/pg_config" >/dev/null; }
 started=$(date +%s)
 stage() { printf '\n== [%4ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
 
 stage "Core and tools: cargo test"
 cargo test --workspace --exclude cco --quiet
+cargo build --quiet -p cco-load
 
-stage "In-database tests: cargo pgrx test"
 pgrx_data=/var/tmp/cco-pgrx-tests
 "${as_root[@]}" mkdir -p "$pgrx_data"
 "${as_root[@]}" chown postgres "$pgrx_data"
-cargo pgrx test pg15 --runas postgres --pgdata "$pgrx_data/data"
+for major in "${full_majors[@]}"; do
+    stage "PostgreSQL $major: in-database tests (cargo pgrx test)"
+    cargo pgrx test "pg$major" --runas postgres --pgdata "$pgrx_data/data-$major"
 
-stage "Client tests: pytest against a throwaway cluster"
-cargo pgrx install --sudo --pg-config "$pg_config" >/dev/null
-cargo build --quiet -p cco-load
-(cd tests/client && pg_virtualenv -v 15 \
-    "$root_dir/target/client-tests-venv/bin/python" -m pytest -q -p no:cacheprovider)
+    stage "PostgreSQL $major: client tests against a throwaway cluster"
+    install_into "$major"
+    (cd tests/client && "$root_dir/scripts/with-cluster.sh" "$major" \
+        "$python" -m pytest -q -p no:cacheprovider)
+done
 
-stage "Benchmark harness at a small scale (figures from debug builds mean nothing)"
-(cd "$root_dir" && pg_virtualenv -v 15 sh -c '
+for major in "${smoke_majors[@]}"; do
+    stage "PostgreSQL $major: build, install and the client smoke subset"
+    install_into "$major"
+    (cd tests/client && "$root_dir/scripts/with-cluster.sh" "$major" \
+        "$python" -m pytest -q -p no:cacheprovider \
+        test_schema.py test_security.py test_ingest.py test_rank_index.py test_analytics.py)
+done
+
+stage "Benchmark harness at a small scale on 15 (figures from debug builds mean nothing)"
+[[ " ${full_majors[*]} ${smoke_majors[*]} " == *" 15 "* ]] || install_into 15
+"$root_dir/scripts/with-cluster.sh" 15 sh -c '
     cargo run --quiet -p cco-bench -- --messages 20000 --repeat 1 --out target/bench-smoke &&
-    cargo run --quiet -p cco-bench -- relevance --messages 12000')
+    cargo run --quiet -p cco-bench -- relevance --messages 12000'
+
+# Last, since the old cluster's build of 15 is compiled against its own headers.
+stage "pg_upgrade with cco and real data: 15 -> 17 -> 18"
+install_into 15-wheel
+for major in 17 18; do
+    [[ " ${full_majors[*]} ${smoke_majors[*]} " == *" $major "* ]] || install_into "$major"
+done
+(cd tests/client && CCO_PG_UPGRADE_BINDIRS="$(bindir 15-wheel) $(bindir 17) $(bindir 18)" \
+    "$python" -m pytest -q -p no:cacheprovider test_pg_upgrade.py)
 
 stage "All tests passed"

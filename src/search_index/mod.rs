@@ -69,11 +69,13 @@ pub(crate) struct Columns {
 impl Columns {
     /// Reads the index's column types; raises for an index the access method cannot serve.
     pub fn of(index: pg_sys::Relation) -> Columns {
-        // SAFETY: an open index relation and its tuple descriptor.
-        let types: Vec<pg_sys::Oid> = unsafe {
-            let descriptor = (*index).rd_att;
-            (0..(*descriptor).natts as usize).map(|at| (*(*descriptor).attrs.as_ptr().add(at)).atttypid).collect()
-        };
+        // SAFETY: an open index relation; its tuple descriptor lives as long as the relation.
+        // PgTupleDesc reads the attributes wherever the major version keeps them (PostgreSQL 18
+        // put compact attributes in front of them).
+        let types: Vec<pg_sys::Oid> = unsafe { pgrx::PgTupleDesc::from_pg_unchecked((*index).rd_att) }
+            .iter()
+            .map(|attribute| attribute.atttypid)
+            .collect();
         match types.as_slice() {
             [vector] if *vector == pg_sys::TSVECTOROID => Columns { project: None, vector: 0 },
             [project, vector] if *project == pg_sys::UUIDOID && *vector == pg_sys::TSVECTOROID => Columns { project: Some(0), vector: 1 },

@@ -1,8 +1,9 @@
 """Crash safety: kill -9 the postmaster in the middle of a bulk load, restart, and check that every
 committed load is complete, nothing half-loaded is visible, and the statistics match a recount.
 
-The cluster is the one `pg_virtualenv` started for the test run; it is restarted with
-`pg_ctlcluster`, which goes through crash recovery (WAL replay) because it was not shut down.
+The cluster is the one scripts/with-cluster.sh (or `pg_virtualenv`) started for the test run; it is
+started again with `pg_ctl` (or `pg_ctlcluster`), which goes through crash recovery (WAL replay)
+because it was not shut down.
 """
 
 from __future__ import annotations
@@ -33,6 +34,18 @@ def children_of(pid: int) -> list[int]:
     return [int(line) for line in result.stdout.split()]
 
 
+def start_server_again() -> None:
+    bindir, data = os.environ.get("CCO_PG_BINDIR"), os.environ.get("CCO_PG_DATA")
+    if bindir and data:
+        as_postgres = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else ["sudo", "-u", "postgres"]
+        log = os.environ.get("CCO_PG_LOG", os.path.join(data, "restart.log"))
+        subprocess.run([*as_postgres, os.path.join(bindir, "pg_ctl"), "-D", data, "-l", log, "-w", "start"],
+                       check=True, stdout=subprocess.DEVNULL)
+    else:
+        version = os.environ.get("PGVERSION", "15")
+        subprocess.run(["pg_ctlcluster", version, "regress", "start"], check=True)
+
+
 def crash_and_restart(admin_connection) -> None:
     """SIGKILL the postmaster, wait for its backends to notice, and start the cluster again."""
     pid = postmaster_pid(admin_connection)
@@ -44,8 +57,7 @@ def crash_and_restart(admin_connection) -> None:
     for straggler in (b for b in backends if os.path.exists(f"/proc/{b}")):
         os.kill(straggler, signal.SIGKILL)  # a backend stuck in a long call: as if the host died
     time.sleep(0.5)
-    version = os.environ.get("PGVERSION", "15")
-    subprocess.run(["pg_ctlcluster", version, "regress", "start"], check=True)
+    start_server_again()
     deadline = time.time() + 60
     while True:
         try:
