@@ -24,7 +24,7 @@ cargo build --release --quiet -p cco-load
 
 echo
 echo "== Running the demo in a throwaway PostgreSQL $major cluster"
-PATH="$(dirname "$pg_config"):$PATH" "$root_dir/scripts/with-cluster.sh" "$major" sh -c '
+"$root_dir/scripts/with-cluster.sh" "$major" sh -c '
     set -e
     psql -X -q -c "select version()" -At
     psql -X -q -c "set client_min_messages = warning; create extension cco cascade"

@@ -55,6 +55,8 @@ trap stop_cluster EXIT
 "${as_postgres[@]}" "$bindir/pg_ctl" -D "$data" -l "$cluster_dir/server.log" -w -t 60 start >/dev/null
 
 export PGHOST=$cluster_dir PGPORT=$port PGUSER=postgres PGDATABASE=postgres PGVERSION=${major%%-*}
+# The server's own client programs first: pg_dump refuses a server newer than itself.
+export PATH="$bindir:$PATH"
 export CCO_PG_BINDIR=$bindir CCO_PG_DATA=$data CCO_PG_LOG=$cluster_dir/server.log
 unset PGPASSWORD PGSERVICE
 "$@"

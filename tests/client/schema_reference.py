@@ -36,8 +36,9 @@ def _table_section(connection, oid, name, kind, comment) -> list[str]:
     ):
         lines.append(f"| `{column}` | {data_type} | {cell(description)} |")
     constraints = connection.execute(
+        # PostgreSQL 18 records NOT NULL as constraints too; the columns already say it.
         "select conname, pg_get_constraintdef(oid) from pg_constraint where conrelid = %s "
-        "order by contype, conname", [oid]
+        "and contype <> 'n' order by contype, conname", [oid]
     ).fetchall()
     if constraints:
         lines += ["", "Constraints:", ""]
