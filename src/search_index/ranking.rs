@@ -20,6 +20,7 @@ use pgrx::{AllocatedByRust, PgSqlErrorCode, Uuid};
 
 use super::maintenance::snapshot;
 use super::storage::IndexPages;
+use super::index_error;
 use crate::call_site_cache;
 use crate::errors::{raise, required};
 use crate::text_search_types::TsVector;

@@ -14,6 +14,7 @@ function gets on top of the systematic ones (default 4; the long run uses a few 
 from __future__ import annotations
 
 import collections
+import json
 import math
 import os
 import random
@@ -279,7 +280,8 @@ def hostile_rows(db):
                   case g when 0 then 2147483647 when 1 then -2147483648 else (r % 11)::integer end,
                   case g when 2 then null when 3 then '' else (array['user', 'assistant', 'x\u00a0', 'success', 'error'])[1 + r % 5] end,
                   case g when 0 then 'infinity'::timestamptz when 1 then '-infinity'::timestamptz
-                         else timestamptz '2025-01-01' + r * interval '7 minutes' end,
+                         when 4 then (array['infinity', '-infinity', '2025-01-01'])[1 + r % 3]::timestamptz
+                         else timestamptz '2025-01-01' + r * interval '1 minute' end,
                   case g when 0 then null else interval '30 minutes' end,
                   r % 2 = 0,
                   case g when 3 then null else gen_random_uuid() end)) as v(d, b, i, t, ts, iv, bo, u)""")
@@ -369,3 +371,61 @@ def test_the_index_answers_as_a_sequential_scan_after_the_fuzzing(db, loaded):
                     "select id from cco.messages where search_vector operator(cco.@@) cco.to_tsquery(%s)", [query])))
                 raise_rollback()
         assert results[0] == results[1], query
+
+
+# The cases the issue reported, each on its own.
+
+@pytest.mark.parametrize("space", ["\u00a0", "\u2009", "\u3000", "\u2028"])
+def test_multi_byte_whitespace_in_a_partial_query(db, loaded, space):
+    with request(loaded["api"], loaded["user"]) as api:
+        api.execute("select * from cco.get_search_suggestions(%s)", [f"a{space}"]).fetchall()
+        api.execute("select * from cco.get_search_suggestions(%s)", [f"getUser{space}han"]).fetchall()
+
+
+@pytest.mark.parametrize("call", [
+    "select cco.highlight('x', 'x', NULL)",
+    "select cco.highlight('x', 'x', '<b>', '</b>', NULL)",
+    "select cco.rank(cco.to_tsvector('x'), array['x'], array[1::bigint], 1, 1.0, NULL)",
+    "select cco.rank(cco.to_tsvector('x'), array['x'], array[1::bigint], 1, 1.0, 1.2, NULL)",
+    "select cco.ranking_within(NULL, 'x', NULL)",
+])
+def test_null_in_a_required_argument_is_22004_naming_it(db, call):
+    connection = db.connect_admin()
+    with pytest.raises(psycopg.errors.NullValueNotAllowed, match="must not be NULL"):
+        connection.execute(call)
+
+
+def test_a_partial_query_past_the_limit_is_refused_at_once(db, loaded):
+    connection = db.connect_admin()
+    started = time.monotonic()
+    with pytest.raises(psycopg.errors.ProgramLimitExceeded, match="at most 4096"):
+        connection.execute("select * from cco.get_search_suggestions(repeat('tool word ', 100000), 'tool', 1)")
+    assert time.monotonic() - started < 1
+
+
+def test_a_generic_plan_parses_a_long_query_once(db, loaded):
+    connection = db.connect_admin()
+    connection.execute("set plan_cache_mode = force_generic_plan")
+    try:
+        connection.execute("prepare conversations(text) as select count(*) from cco.search_conversations($1, NULL, 20, 0)")
+        for _ in range(3):
+            started = time.monotonic()
+            connection.execute("execute conversations(repeat('aB', 2000))").fetchall()
+            assert time.monotonic() - started < 2
+    finally:
+        connection.execute("deallocate all")
+        connection.execute("reset plan_cache_mode")
+
+
+def test_a_line_whose_usage_cannot_be_stored_is_skipped_and_the_rest_loads(db):
+    def line(uuid, usage):
+        return json.dumps({"type": "assistant", "uuid": uuid, "sessionId": "s", "timestamp": "2025-01-01T00:00:00Z",
+                           "message": {"id": f"msg-{uuid}", "role": "assistant", "content": "ok", "usage": usage}})
+    jsonl = "\n".join([line("a", {"input_tokens": 5, "output_tokens": 7}),
+                        line("b", {"input_tokens": 2147483647, "output_tokens": 1}),
+                        line("c", {"input_tokens": 1, "output_tokens": 2})])
+    connection = db.connect_admin()
+    report = scalar(connection, "select cco.ingest_transcript(%s, '/fuzz/usage.jsonl')", [jsonl])
+    assert report["messages_inserted"] == 2
+    assert report["lines_skipped"] == 1
+    assert report["errors"][0]["line"] == 2 and "more than a message can store" in report["errors"][0]["reason"]
