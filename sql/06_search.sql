@@ -464,6 +464,13 @@ begin
         raise exception 'suggestion_type must be message, tool or project, got %', coalesce(suggestion_type, 'NULL')
             using errcode = 'invalid_parameter_value';
     end if;
+    -- What someone types is short. Past the query parser's limit (4096 bytes, the rest of a
+    -- search query is ignored) it is not a partial query, and matching names against a pattern
+    -- that long costs time per row: refused, so no single argument makes this run for seconds.
+    if octet_length(partial_query) > 4096 then
+        raise exception 'partial_query is % bytes long; suggestions take at most 4096', octet_length(partial_query)
+            using errcode = 'program_limit_exceeded';
+    end if;
     if typed = '' then
         return;
     end if;

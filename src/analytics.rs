@@ -188,8 +188,12 @@ impl ActiveTimeState {
     }
 }
 
+/// An interval's length in microseconds, months counted as 30 days; an interval longer than
+/// that can count (178 million years) is as long as the longest.
 fn interval_micros(interval: &Interval) -> i64 {
-    i64::from(interval.months()) * 30 * MICROS_PER_DAY + i64::from(interval.days()) * MICROS_PER_DAY + interval.micros()
+    let days = i64::from(interval.months()) * 30 + i64::from(interval.days());
+    days.saturating_mul(MICROS_PER_DAY)
+        .saturating_add(interval.micros())
 }
 
 fn unix_micros(at: TimestampWithTimeZone) -> i64 {
@@ -326,22 +330,25 @@ fn summarize_messages_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -
     let active = (summary.messages > 0)
         .then(|| Interval::new(0, 0, summary.active_micros(DEFAULT_IDLE_CUTOFF_MICROS)).ok())
         .flatten();
-    composite_result(fcinfo, [
-        summary.messages.into_datum(),
-        summary.user_messages.into_datum(),
-        summary.assistant_messages.into_datum(),
-        summary.content_length.sum.into_datum(),
-        summary.content_length.count.into_datum(),
-        narrow(summary.content_length.max).into_datum(),
-        time(summary.first_micros).into_datum(),
-        time(summary.last_micros).into_datum(),
-        active.into_datum(),
-        summary.root_messages.into_datum(),
-        summary.depth.sum.into_datum(),
-        summary.depth.count.into_datum(),
-        narrow(summary.depth.max).into_datum(),
-        summary.cost.into_datum(),
-    ])
+    composite_result(
+        fcinfo,
+        [
+            summary.messages.into_datum(),
+            summary.user_messages.into_datum(),
+            summary.assistant_messages.into_datum(),
+            bigint_sum("content_length_sum", summary.content_length.sum).into_datum(),
+            summary.content_length.count.into_datum(),
+            narrow(summary.content_length.max).into_datum(),
+            time(summary.first_micros).into_datum(),
+            time(summary.last_micros).into_datum(),
+            active.into_datum(),
+            summary.root_messages.into_datum(),
+            bigint_sum("depth_sum", summary.depth.sum).into_datum(),
+            summary.depth.count.into_datum(),
+            narrow(summary.depth.max).into_datum(),
+            summary.cost.into_datum(),
+        ],
+    )
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -377,15 +384,33 @@ fn summarize_tool_calls_deserialize(bytes: &[u8], _unused: Internal, fcinfo: pg_
 fn summarize_tool_calls_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> pgrx::composite_type!('static, "cco.tool_call_summary") {
     let mut state = state;
     let empty = ToolCallSummary::new();
-    let summary = if state.initialized() { &*state_mut::<ToolCallSummary>(&mut state) } else { &empty };
-    composite_result(fcinfo, [
-        summary.calls.into_datum(),
-        summary.successful.into_datum(),
-        summary.failed.into_datum(),
-        summary.distinct_tools().into_datum(),
-        summary.execution_ms.sum.into_datum(),
-        summary.execution_ms.count.into_datum(),
-    ])
+    let summary = if state.initialized() {
+        &*state_mut::<ToolCallSummary>(&mut state)
+    } else {
+        &empty
+    };
+    composite_result(
+        fcinfo,
+        [
+            summary.calls.into_datum(),
+            summary.successful.into_datum(),
+            summary.failed.into_datum(),
+            summary.distinct_tools().into_datum(),
+            bigint_sum("execution_ms_sum", summary.execution_ms.sum).into_datum(),
+            summary.execution_ms.count.into_datum(),
+        ],
+    )
+}
+
+/// An exact sum as the bigint the summary type declares; a sum past its range is an error, as
+/// PostgreSQL's own integer arithmetic reports it, and the same in a serial and a parallel plan.
+fn bigint_sum(field: &str, sum: i128) -> i64 {
+    i64::try_from(sum).unwrap_or_else(|_| {
+        raise(
+            PgSqlErrorCode::ERRCODE_NUMERIC_VALUE_OUT_OF_RANGE,
+            format!("{field} {sum} is out of range for bigint"),
+        )
+    })
 }
 
 /// A maximum of integer columns, as the integer it was.
@@ -599,8 +624,9 @@ impl LocalDays {
         let day = date.to_pg_epoch_days();
         // Infinite dates, and days near the end of the timestamp range (year 294276), are not
         // bounded: the next day may not be a timestamp.
-        self.last = match (date.is_finite() && day < LAST_BOUNDED_DAY, Date::try_from(day + 1)) {
-            (true, Ok(next)) => Some((
+        let bounded = date.is_finite() && day < LAST_BOUNDED_DAY;
+        self.last = match bounded.then(|| Date::try_from(day + 1)) {
+            Some(Ok(next)) => Some((
                 day,
                 i64::from(pg_sys::TimestampTz::from(TimestampWithTimeZone::from(date))),
                 i64::from(pg_sys::TimestampTz::from(TimestampWithTimeZone::from(next))),

@@ -26,6 +26,18 @@ pub fn raise_with_detail(
     unreachable!("an ERROR report does not return")
 }
 
+/// The value of an argument that must not be NULL, in a function that is not STRICT because some
+/// other argument may be: NULL here is the caller's mistake, reported as such (22004) with the
+/// argument's name, never as a Rust panic.
+pub fn required<T>(value: Option<T>, argument: &str) -> T {
+    value.unwrap_or_else(|| {
+        raise(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            format!("{argument} must not be NULL"),
+        )
+    })
+}
+
 /// Unwraps the result of an SPI call. SPI errors that PostgreSQL itself raised have already
 /// aborted the statement with their own SQLSTATE; what reaches here is a misuse of the SPI API,
 /// which is a bug in cco and reported as such.

@@ -7,6 +7,7 @@
 use pgrx::prelude::*;
 
 mod analytics;
+mod call_site_cache;
 mod errors;
 mod identity;
 mod ingest;
@@ -20,6 +21,17 @@ mod text_search_types;
 mod tests;
 
 ::pgrx::pg_module_magic!(name, version);
+
+/// Runs when PostgreSQL loads the library: the core's long loops then process pending interrupts,
+/// so a cancel request or `statement_timeout` stops them within milliseconds.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    cco_core::interrupts::install(check_for_interrupts);
+}
+
+fn check_for_interrupts() {
+    pgrx::check_for_interrupts!();
+}
 
 // The schema, in load order. Each file is one concern; see the comments at the top of each.
 extension_sql_file!("../sql/00_types.sql", name = "types", bootstrap);

@@ -5,9 +5,10 @@
 use cco_core::search::{self, Bm25, CorpusStats, HighlightOptions};
 use cco_core::tsvector::TsVectorView;
 use pgrx::prelude::*;
-use pgrx::PgSqlErrorCode;
+use pgrx::{pg_sys, PgSqlErrorCode};
 
-use crate::errors::raise;
+use crate::call_site_cache;
+use crate::errors::{raise, required};
 use crate::text_search_types::{TsQuery, TsVector};
 
 /// The terms of `content` as the search index sees them, in order.
@@ -28,9 +29,21 @@ fn text_to_tsvector(content: &str) -> TsVector {
 
 /// Web-style search syntax to a tsquery. Never raises: input without anything searchable gives the
 /// empty query, which matches nothing.
+///
+/// Under a generic plan a call like `cco.to_tsquery($1)` in a join condition runs once per
+/// candidate row with the same text: the query is parsed once per call site and text, and each
+/// row gets a copy of the result.
 #[pg_extern(immutable, strict, parallel_safe, name = "to_tsquery")]
-fn text_to_tsquery(query: &str) -> TsQuery {
-    TsQuery::from_text(&search::parse_query(query).to_tsquery_text())
+fn text_to_tsquery(query: &str, fcinfo: pg_sys::FunctionCallInfo) -> TsQuery {
+    // SAFETY: the call's own function information; nothing else uses its fn_extra.
+    let payload: &Vec<u8> = unsafe {
+        call_site_cache::cached((*fcinfo).flinfo, query.as_bytes(), || {
+            TsQuery::from_text(&search::parse_query(query).to_tsquery_text())
+                .payload()
+                .to_vec()
+        })
+    };
+    TsQuery::from_payload(payload)
 }
 
 /// A tsquery matching exactly one lexeme (as stored in search vectors).
@@ -64,9 +77,10 @@ fn rank(
     document_frequencies: Option<Array<'_, i64>>,
     document_count: Option<i64>,
     average_length: Option<f64>,
-    k1: default!(f64, 1.2),
-    b: default!(f64, 0.75),
+    k1: default!(Option<f64>, 1.2),
+    b: default!(Option<f64>, 0.75),
 ) -> f32 {
+    let (k1, b) = (required(k1, "k1"), required(b, "b"));
     let (Some(vector), Some(terms)) = (search_vector, terms) else {
         return 0.0;
     };
@@ -92,11 +106,19 @@ fn rank(
 fn highlight(
     content: Option<&str>,
     query: Option<&str>,
-    start_sel: default!(&str, "'<mark>'"),
-    stop_sel: default!(&str, "'</mark>'"),
-    max_words: default!(i32, 35),
-    max_fragments: default!(i32, 3),
+    start_sel: default!(Option<&str>, "'<mark>'"),
+    stop_sel: default!(Option<&str>, "'</mark>'"),
+    max_words: default!(Option<i32>, 35),
+    max_fragments: default!(Option<i32>, 3),
 ) -> Option<String> {
+    let (start_sel, stop_sel) = (
+        required(start_sel, "start_sel"),
+        required(stop_sel, "stop_sel"),
+    );
+    let (max_words, max_fragments) = (
+        required(max_words, "max_words"),
+        required(max_fragments, "max_fragments"),
+    );
     let content = content?;
     if max_words < 1 || max_fragments < 0 {
         raise(

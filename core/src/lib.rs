@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod claims;
+pub mod interrupts;
 pub mod search;
 pub mod search_index;
 pub mod threads;

@@ -16,12 +16,13 @@ use cco_core::search_index::segment::ProjectId;
 use cco_core::tsvector::TsVectorView;
 use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::prelude::*;
-use pgrx::{AllocatedByRust, PgMemoryContexts, PgSqlErrorCode, Uuid};
+use pgrx::{AllocatedByRust, PgSqlErrorCode, Uuid};
 
 use super::maintenance::snapshot;
 use super::storage::IndexPages;
 use super::index_error;
-use crate::errors::raise;
+use crate::call_site_cache;
+use crate::errors::{raise, required};
 use crate::text_search_types::TsVector;
 
 /// A ranking value, read.
@@ -86,32 +87,20 @@ pub fn ranked_distance(fcinfo: pg_sys::FunctionCallInfo) -> f64 {
     }
 }
 
-/// The ranking a call site was last given, with the bytes it was read from.
-struct CachedRanking {
-    bytes: Vec<u8>,
-    ranking: Ranking,
-}
-
+/// The ranking of a call site's argument, taken apart once per distinct ranking.
+///
 /// # Safety
-/// `flinfo` is the calling function's, and `datum` a cco.ranking value.
+/// `flinfo` is `ranked_distance`'s own, and `datum` a cco.ranking value.
 unsafe fn cached_ranking<'a>(flinfo: *mut pg_sys::FmgrInfo, datum: pg_sys::Datum) -> &'a Ranking {
     unsafe {
         let header = pg_sys::pg_detoast_datum_packed(datum.cast_mut_ptr());
-        let bytes = std::slice::from_raw_parts(pgrx::vardata_any(header) as *const u8, pgrx::varsize_any_exhdr(header));
-        let slot = (*flinfo).fn_extra as *mut CachedRanking;
-        if !slot.is_null() && (*slot).bytes == bytes {
-            return &(*slot).ranking;
-        }
-        let row = PgHeapTuple::from_composite_datum(datum);
-        let fresh = CachedRanking { bytes: bytes.to_vec(), ranking: Ranking::read(&row) };
-        if slot.is_null() {
-            let stored = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(fresh);
-            (*flinfo).fn_extra = stored.cast();
-            &(*stored).ranking
-        } else {
-            *slot = fresh;
-            &(*slot).ranking
-        }
+        let bytes = std::slice::from_raw_parts(
+            pgrx::vardata_any(header) as *const u8,
+            pgrx::varsize_any_exhdr(header),
+        );
+        call_site_cache::cached(flinfo, bytes, || {
+            Ranking::read(&PgHeapTuple::from_composite_datum(datum))
+        })
     }
 }
 
@@ -132,11 +121,12 @@ fn in_scope(project: Option<Uuid>, scope: Option<pgrx::Array<'_, Uuid>>) -> bool
 /// projects the caller may read.
 #[pg_extern(stable, parallel_safe)]
 fn ranking_within(
-    index: pgrx::PgRelation,
+    index: Option<pgrx::PgRelation>,
     search_query: Option<&str>,
     scope: Option<Vec<Option<Uuid>>>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> pgrx::composite_type!('static, "cco.ranking") {
+    let index = required(index, "index");
     let relation = super::rank_index(&index);
     let terms: Vec<String> = search::parse_query(search_query.unwrap_or("")).positive_terms();
     let projects = match scope {

@@ -103,8 +103,9 @@ TEXT_ENTRY_POINTS = {
     "ingest_transcript project_path": "select cco.ingest_transcript('', 'x.jsonl', %s)",
 }
 
-# Errors a user may get for bad input: data exceptions (22) and constraint violations (23).
-ACCEPTED_ERRORS = ("22", "23")
+# Errors a user may get for bad input: data exceptions (22), constraint violations (23) and
+# documented limits (54: a partial query for suggestions over 4096 bytes).
+ACCEPTED_ERRORS = ("22", "23", "54")
 
 
 def call(loaded, query: str, value: str) -> str:

@@ -85,8 +85,10 @@ impl ActiveTime {
             let micros = if index == 0 {
                 reader.signed()?
             } else {
-                let delta = i64::try_from(reader.varint()?).map_err(|_| DecodeError("delta too large"))?;
-                previous.checked_add(delta).ok_or(DecodeError("timestamp overflows"))?
+                // Sorted timestamps never go down, and the gap between any two of them (even
+                // -infinity and +infinity) fits 64 bits unsigned, as `to_bytes` wrote it.
+                let delta = reader.varint()?;
+                previous.checked_add_unsigned(delta).ok_or(DecodeError("timestamp overflows"))?
             };
             timestamps.push(micros);
             previous = micros;

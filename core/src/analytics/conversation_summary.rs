@@ -14,9 +14,13 @@ const FORMAT_VERSION: u8 = 1;
 const MAX_DECODED_TOOLS: u64 = 1 << 20;
 
 /// Sum, count and maximum of the non-null values of an integer column.
+///
+/// The sum is exact, whatever the values and the order they come in: 128 bits hold the sum of
+/// any number of 64-bit values a table can have, so partial sums merged in any order (a parallel
+/// plan) give the one-pass sum. Whether it fits the reported type is the caller's question.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct IntegerStats {
-    pub sum: i64,
+    pub sum: i128,
     pub count: i64,
     pub max: Option<i64>,
 }
@@ -24,14 +28,14 @@ pub struct IntegerStats {
 impl IntegerStats {
     pub fn add(&mut self, value: Option<i64>) {
         if let Some(value) = value {
-            self.sum = self.sum.saturating_add(value);
+            self.sum += i128::from(value);
             self.count += 1;
             self.max = Some(self.max.map_or(value, |max| max.max(value)));
         }
     }
 
     pub fn merge(&mut self, other: &IntegerStats) {
-        self.sum = self.sum.saturating_add(other.sum);
+        self.sum += other.sum;
         self.count += other.count;
         self.max = match (self.max, other.max) {
             (Some(a), Some(b)) => Some(a.max(b)),
@@ -40,13 +44,23 @@ impl IntegerStats {
     }
 
     fn encode(&self, out: &mut Vec<u8>) {
-        put_signed(out, self.sum);
+        // The sum's high and low 64 bits: the high half is 0 or -1 (one byte) for any sum that
+        // fits 64 bits.
+        put_signed(out, (self.sum >> 64) as i64);
+        put_varint(out, self.sum as u64);
         put_signed(out, self.count);
         put_optional(out, self.max);
     }
 
     fn decode(reader: &mut Reader<'_>) -> Result<IntegerStats, DecodeError> {
-        Ok(IntegerStats { sum: reader.signed()?, count: reader.signed()?, max: optional(reader)? })
+        let high = reader.signed()?;
+        let low = reader.varint()?;
+        let sum = (i128::from(high) << 64) | i128::from(low);
+        Ok(IntegerStats {
+            sum,
+            count: reader.signed()?,
+            max: optional(reader)?,
+        })
     }
 }
 

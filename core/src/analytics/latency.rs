@@ -8,10 +8,16 @@
 //! are counted in a bucket of their own and reported as 0. Reported quantiles are clamped to the
 //! exact min and max. Adding a value is O(1), partial sketches merge by adding buckets (so
 //! PostgreSQL can aggregate in parallel), and memory is bounded by the value range: 1 µs to
-//! ~11 days of milliseconds is under 2,000 buckets.
+//! ~11 days of milliseconds is under 2,000 buckets. The buckets are kept in an array over a span
+//! of at most `DENSE_BUCKETS` indexes; a value far outside that span (1e308 among latencies of a
+//! few milliseconds) goes to a sorted map of its own, so every finite value keeps the 1 % bound.
 //!
 //! Negative, NaN and infinite values are ignored (execution times cannot be negative; the column
-//! forbids it, but the aggregate can be called on any expression).
+//! forbids it, but the aggregate can be called on any expression). Finite values can still add up
+//! past the largest double: the sum, and so the mean, is then `Infinity`, in a parallel plan as in
+//! a serial one (a state holding such a sum serializes and reads back like any other).
+
+use std::collections::BTreeMap;
 
 use super::codec::{put_f64, put_signed, put_varint, DecodeError, Reader};
 
@@ -19,10 +25,13 @@ use super::codec::{put_f64, put_signed, put_varint, DecodeError, Reader};
 pub const RELATIVE_ACCURACY: f64 = 0.01;
 /// Values below this many milliseconds are counted as 0.
 pub const MIN_TRACKED_MS: f64 = 1e-3;
-/// Most buckets kept; beyond it, the lowest buckets are folded together (their values then
-/// report as the lowest kept bucket). 4,096 buckets span 36 orders of magnitude: never reached
-/// by real latencies.
-const MAX_BUCKETS: usize = 4096;
+/// Widest span of bucket indexes kept in the array (36 orders of magnitude); buckets beyond it
+/// are kept in `outliers`.
+const DENSE_BUCKETS: usize = 4096;
+/// Bucket indexes of the smallest tracked value and of the largest double: no finite value
+/// falls outside them, so no valid state holds more buckets than this range.
+const LOWEST_INDEX: i32 = -346;
+const HIGHEST_INDEX: i32 = 35_490;
 const FORMAT_VERSION: u8 = 1;
 
 fn gamma() -> f64 {
@@ -55,7 +64,7 @@ pub struct LatencySummary {
 }
 
 /// The sketch; see the module documentation.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone)]
 pub struct LatencySketch {
     count: u64,
     sum: f64,
@@ -65,6 +74,26 @@ pub struct LatencySketch {
     /// Bucket index of `buckets[0]`.
     offset: i32,
     buckets: Vec<u64>,
+    /// Buckets whose index is too far from the array's span to widen it (at most one per index
+    /// between `LOWEST_INDEX` and `HIGHEST_INDEX`).
+    outliers: BTreeMap<i32, u64>,
+}
+
+/// Sketches are equal when they hold the same statistics and buckets, however the buckets are
+/// laid out (which depends on the order values came in).
+impl PartialEq for LatencySketch {
+    fn eq(&self, other: &Self) -> bool {
+        let exact = |s: &Self| {
+            (
+                s.count,
+                s.sum.to_bits(),
+                s.min.to_bits(),
+                s.max.to_bits(),
+                s.zeros,
+            )
+        };
+        exact(self) == exact(other) && self.occupied() == other.occupied()
+    }
 }
 
 impl Default for LatencySketch {
@@ -75,7 +104,16 @@ impl Default for LatencySketch {
 
 impl LatencySketch {
     pub fn new() -> LatencySketch {
-        LatencySketch { count: 0, sum: 0.0, min: f64::INFINITY, max: f64::NEG_INFINITY, zeros: 0, offset: 0, buckets: Vec::new() }
+        LatencySketch {
+            count: 0,
+            sum: 0.0,
+            min: f64::INFINITY,
+            max: f64::NEG_INFINITY,
+            zeros: 0,
+            offset: 0,
+            buckets: Vec::new(),
+            outliers: BTreeMap::new(),
+        }
     }
 
     fn index_of(value: f64) -> i32 {
@@ -138,6 +176,12 @@ impl LatencySketch {
             self.offset = index;
             self.buckets.push(0);
         }
+        let end = self.offset + self.buckets.len() as i32;
+        let span_with_index = (end.max(index + 1) - self.offset.min(index)) as usize;
+        if span_with_index > DENSE_BUCKETS {
+            *self.outliers.entry(index).or_insert(0) += count;
+            return;
+        }
         if index < self.offset {
             let grow = (self.offset - index) as usize;
             self.buckets.splice(0..0, std::iter::repeat_n(0, grow));
@@ -148,12 +192,23 @@ impl LatencySketch {
             self.buckets.resize(slot + 1, 0);
         }
         self.buckets[slot] += count;
-        if self.buckets.len() > MAX_BUCKETS {
-            let fold = self.buckets.len() - MAX_BUCKETS;
-            let folded: u64 = self.buckets.drain(..fold).sum();
-            self.buckets[0] += folded;
-            self.offset += fold as i32;
+    }
+
+    /// Every non-empty bucket as (index, count), in index order.
+    fn occupied(&self) -> Vec<(i32, u64)> {
+        let dense = self
+            .buckets
+            .iter()
+            .enumerate()
+            .filter(|&(_, &count)| count > 0)
+            .map(|(slot, &count)| (self.offset + slot as i32, count));
+        let mut all: Vec<(i32, u64)> = dense
+            .chain(self.outliers.iter().map(|(&index, &count)| (index, count)))
+            .collect();
+        if !self.outliers.is_empty() {
+            all.sort_unstable_by_key(|&(index, _)| index);
         }
+        all
     }
 
     /// Adds everything another sketch holds: the result is the sketch of both inputs together.
@@ -166,10 +221,8 @@ impl LatencySketch {
         self.min = self.min.min(other.min);
         self.max = self.max.max(other.max);
         self.zeros += other.zeros;
-        for (slot, &count) in other.buckets.iter().enumerate() {
-            if count > 0 {
-                self.add_to_bucket(other.offset + slot as i32, count);
-            }
+        for (index, count) in other.occupied() {
+            self.add_to_bucket(index, count);
         }
     }
 
@@ -200,11 +253,10 @@ impl LatencySketch {
             return Some(0.0f64.clamp(self.min, self.max));
         }
         let mut seen = self.zeros;
-        for (slot, &count) in self.buckets.iter().enumerate() {
+        for (index, count) in self.occupied() {
             seen += count;
             if seen >= rank {
-                let estimate = Self::value_of(self.offset + slot as i32);
-                return Some(estimate.clamp(self.min, self.max));
+                return Some(Self::value_of(index).clamp(self.min, self.max));
             }
         }
         Some(self.max)
@@ -235,13 +287,7 @@ impl LatencySketch {
         put_f64(&mut out, self.min);
         put_f64(&mut out, self.max);
         put_varint(&mut out, self.zeros);
-        let occupied: Vec<(i32, u64)> = self
-            .buckets
-            .iter()
-            .enumerate()
-            .filter(|&(_, &count)| count > 0)
-            .map(|(slot, &count)| (self.offset + slot as i32, count))
-            .collect();
+        let occupied = self.occupied();
         put_varint(&mut out, occupied.len() as u64);
         let mut previous = occupied.first().map_or(0, |&(index, _)| index);
         put_signed(&mut out, i64::from(previous));
@@ -271,11 +317,11 @@ impl LatencySketch {
         sketch.max = reader.f64()?;
         sketch.zeros = reader.varint()?;
         let occupied = reader.varint()?;
-        if occupied > MAX_BUCKETS as u64 {
+        if occupied > (HIGHEST_INDEX - LOWEST_INDEX + 1) as u64 {
             return Err(DecodeError("too many buckets"));
         }
-        let mut index = i32::try_from(reader.signed()?).map_err(|_| DecodeError("bucket out of range"))?;
-        let first_index = index;
+        let mut index =
+            i32::try_from(reader.signed()?).map_err(|_| DecodeError("bucket out of range"))?;
         let mut total = sketch.zeros;
         for _ in 0..occupied {
             let gap = i32::try_from(reader.varint()?).map_err(|_| DecodeError("bucket out of range"))?;
@@ -284,17 +330,20 @@ impl LatencySketch {
             if bucket_count == 0 {
                 return Err(DecodeError("empty bucket"));
             }
-            total = total.checked_add(bucket_count).ok_or(DecodeError("count overflows"))?;
-            // A sketch never spans more than MAX_BUCKETS; refusing wider spans also keeps crafted
+            total = total
+                .checked_add(bucket_count)
+                .ok_or(DecodeError("count overflows"))?;
+            // No finite value has a bucket outside this range; refusing others also keeps crafted
             // bytes from making us allocate without bound.
-            if index - first_index >= MAX_BUCKETS as i32 {
-                return Err(DecodeError("buckets span too wide"));
+            if !(LOWEST_INDEX..=HIGHEST_INDEX).contains(&index) {
+                return Err(DecodeError("bucket out of range"));
             }
             sketch.add_to_bucket(index, bucket_count);
         }
         reader.finish()?;
+        // The sum of finite values may have overflowed to +Infinity; it is never NaN or negative.
         let consistent = total == count
-            && sketch.sum.is_finite()
+            && sketch.sum >= 0.0
             && sketch.min.is_finite()
             && sketch.max.is_finite()
             && 0.0 <= sketch.min
@@ -358,7 +407,11 @@ mod tests {
         assert_eq!(sketch.min(), Some(sorted[0]));
         assert_eq!(sketch.max(), sorted.last().copied());
         let mean = values.iter().sum::<f64>() / values.len() as f64;
-        assert!((sketch.mean().unwrap() - mean).abs() <= 1e-9 * mean.abs().max(1.0));
+        let reported = sketch.mean().unwrap();
+        assert!(
+            reported == mean || (reported - mean).abs() <= 1e-9 * mean.abs().max(1.0),
+            "{reported} vs {mean}"
+        );
     }
 
     /// A deterministic pseudo-random stream in [0, 1).
@@ -401,8 +454,11 @@ mod tests {
                 chunk.iter().for_each(|&v| part.add(v));
                 merged.merge(&part);
             }
-            assert_eq!(merged.buckets, whole.buckets);
-            assert_eq!((merged.count, merged.zeros, merged.min, merged.max), (whole.count, whole.zeros, whole.min, whole.max));
+            assert_eq!(merged.occupied(), whole.occupied());
+            assert_eq!(
+                (merged.count, merged.zeros, merged.min, merged.max),
+                (whole.count, whole.zeros, whole.min, whole.max)
+            );
             assert_eq!(merged.summary().p99, whole.summary().p99);
         }
     }
@@ -422,6 +478,33 @@ mod tests {
         let mut longer = bytes.clone();
         longer.push(0);
         assert!(LatencySketch::from_bytes(&longer).is_err());
+    }
+
+    #[test]
+    fn the_extremes_of_double_keep_every_quantile_within_bounds() {
+        check(&[1.0, 2.0, 3.0, 1e308]);
+        check(&[1e-3, 5.0, f64::MAX, f64::MAX, 7.5e200, 0.0]);
+        assert_eq!(
+            LatencySketch::logarithmic_index(MIN_TRACKED_MS),
+            LOWEST_INDEX + 1
+        );
+        assert!(LatencySketch::logarithmic_index(f64::MAX) <= HIGHEST_INDEX);
+    }
+
+    #[test]
+    fn a_sum_past_the_largest_double_round_trips() {
+        let mut sketch = LatencySketch::new();
+        sketch.add(1e308);
+        sketch.add(1e308);
+        assert_eq!(sketch.mean(), Some(f64::INFINITY));
+        let read = LatencySketch::from_bytes(&sketch.to_bytes()).unwrap();
+        assert_eq!(read.summary(), sketch.summary());
+        let (mut left, mut right) = (LatencySketch::new(), LatencySketch::new());
+        left.add(1e308);
+        right.add(1e308);
+        let mut merged = LatencySketch::from_bytes(&left.to_bytes()).unwrap();
+        merged.merge(&LatencySketch::from_bytes(&right.to_bytes()).unwrap());
+        assert_eq!(merged.summary(), sketch.summary());
     }
 
     #[test]

@@ -6,10 +6,12 @@
 //! markers look like HTML (they start with `<`), everything else is HTML-escaped: a message
 //! containing `<script>`, or the marker strings themselves, cannot inject markup.
 
+use std::collections::{BTreeMap, HashMap};
 use std::ops::Range;
 
 use super::query::Query;
 use super::tokenizer::{scan, tokenize, Token};
+use crate::interrupts;
 
 /// How to highlight; the defaults are PostgreSQL's `ts_headline` ones.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -215,9 +217,27 @@ fn highlight_words(content: &str, words: &[Word], matches: &[Match], options: &H
         choose_windows(words.len(), &terms_held(matches), &matched_words, max_words, options.max_fragments)
     };
 
-    let fragments: Vec<Range<usize>> = windows
-        .into_iter()
-        .map(|window| widen_to_whitespace(content, words[window.start].span.start..words[window.end - 1].span.end))
+    // Each fragment widens to the whitespace around it, but never into its neighbours: so no
+    // text shows twice, and the widening reads every byte of the content at most once.
+    let spans: Vec<Range<usize>> = windows
+        .iter()
+        .map(|window| words[window.start].span.start..words[window.end - 1].span.end)
+        .collect();
+    let fragments: Vec<Range<usize>> = spans
+        .iter()
+        .enumerate()
+        .map(|(index, span)| {
+            // (The words of a compound overlap it, so a neighbour can reach into a span.)
+            let floor = if index == 0 {
+                0
+            } else {
+                spans[index - 1].end.min(span.start)
+            };
+            let ceiling = spans
+                .get(index + 1)
+                .map_or(content.len(), |next| next.start.max(span.end));
+            widen_to_whitespace(content, span.clone(), floor..ceiling)
+        })
         .collect();
     render(content, &fragments, &marks, options)
 }
@@ -237,6 +257,10 @@ fn terms_held<'q>(matches: &[Match<'q>]) -> Vec<(usize, &'q str)> {
 
 /// Picks up to `count` non-overlapping windows of `size` words, among `word_count`, that cover
 /// the most distinct query terms, then the most occurrences; returned in text order.
+///
+/// There is one candidate window per matched word. Matched words come in text order, and so do
+/// the candidates' starts and ends: one sliding pass over `held` counts what each holds, so the
+/// work grows with the number of matches, not with matches times window size.
 fn choose_windows(
     word_count: usize,
     held: &[(usize, &str)],
@@ -245,52 +269,75 @@ fn choose_windows(
     count: usize,
 ) -> Vec<Range<usize>> {
     let lead = size / 4; // words of context before the first match of a window
-    let mut candidates: Vec<(usize, usize, Range<usize>)> = matched_words
-        .iter()
-        .map(|&first| {
-            let start = first.saturating_sub(lead);
-            let end = (start + size).min(word_count);
-            let start = end.saturating_sub(size);
-            // `held` is in word order, so the window's pairs are a slice of it.
-            let from = held.partition_point(|(word, _)| *word < start);
-            let to = held.partition_point(|(word, _)| *word < end);
-            let in_window = &held[from..to];
-            let mut distinct: Vec<&str> = Vec::new();
-            for (_, term) in in_window {
-                if !distinct.contains(term) {
-                    distinct.push(term);
+    let mut candidates: Vec<(usize, usize, Range<usize>)> = Vec::with_capacity(matched_words.len());
+    let mut in_window: HashMap<&str, usize> = HashMap::new();
+    let (mut from, mut to) = (0usize, 0usize);
+    let mut steps = interrupts::Every::new(1024);
+    for &first in matched_words {
+        steps.step();
+        let start = first.saturating_sub(lead);
+        let end = start.saturating_add(size).min(word_count);
+        let start = end.saturating_sub(size);
+        if candidates
+            .last()
+            .is_some_and(|(_, _, last)| last.start == start)
+        {
+            continue; // the same window as the previous match's
+        }
+        while to < held.len() && held[to].0 < end {
+            *in_window.entry(held[to].1).or_insert(0) += 1;
+            to += 1;
+        }
+        while from < to && held[from].0 < start {
+            let term = held[from].1;
+            match in_window.get_mut(term) {
+                Some(occurrences) if *occurrences > 1 => *occurrences -= 1,
+                _ => {
+                    in_window.remove(term);
                 }
             }
-            (distinct.len(), in_window.len(), start..end)
-        })
-        .collect();
+            from += 1;
+        }
+        candidates.push((in_window.len(), to - from, start..end));
+    }
     // Best first; on equal merit the earlier window, so results are deterministic.
-    candidates.sort_by(|a, b| b.0.cmp(&a.0).then(b.1.cmp(&a.1)).then(a.2.start.cmp(&b.2.start)));
-    let mut chosen: Vec<Range<usize>> = Vec::new();
+    candidates.sort_by(|a, b| {
+        b.0.cmp(&a.0)
+            .then(b.1.cmp(&a.1))
+            .then(a.2.start.cmp(&b.2.start))
+    });
+    // Chosen windows by start: a window overlaps one of them exactly when the last one starting
+    // before its end reaches past its start.
+    let mut chosen: BTreeMap<usize, usize> = BTreeMap::new();
     for (_, _, window) in candidates {
         if chosen.len() == count {
             break;
         }
-        if chosen.iter().all(|taken| window.end <= taken.start || taken.end <= window.start) {
-            chosen.push(window);
+        steps.step();
+        let overlaps_chosen = chosen
+            .range(..window.end)
+            .next_back()
+            .is_some_and(|(_, &end)| end > window.start);
+        if !overlaps_chosen {
+            chosen.insert(window.start, window.end);
         }
     }
-    chosen.sort_by_key(|window| window.start);
-    chosen
+    chosen.into_iter().map(|(start, end)| start..end).collect()
 }
 
-/// Extends a byte range to the whitespace around it, so a fragment keeps the punctuation that
-/// belongs to its first and last words (`<script>`, `getUserData()`).
-fn widen_to_whitespace(content: &str, bytes: Range<usize>) -> Range<usize> {
-    let start = content[..bytes.start]
+/// Extends a byte range to the whitespace around it, within `bounds` (character boundaries), so
+/// a fragment keeps the punctuation that belongs to its first and last words (`<script>`,
+/// `getUserData()`).
+fn widen_to_whitespace(content: &str, bytes: Range<usize>, bounds: Range<usize>) -> Range<usize> {
+    let start = content[bounds.start..bytes.start]
         .char_indices()
         .rev()
         .find(|(_, c)| c.is_whitespace())
-        .map_or(0, |(at, c)| at + c.len_utf8());
-    let end = content[bytes.end..]
+        .map_or(bounds.start, |(at, c)| bounds.start + at + c.len_utf8());
+    let end = content[bytes.end..bounds.end]
         .char_indices()
         .find(|(_, c)| c.is_whitespace())
-        .map_or(content.len(), |(at, _)| bytes.end + at);
+        .map_or(bounds.end, |(at, _)| bytes.end + at);
     start..end
 }
 
@@ -321,7 +368,14 @@ fn render(content: &str, fragments: &[Range<usize>], marks: &[Range<usize>], opt
             out.push_str(&options.fragment_delimiter);
         }
         let mut at = bytes.start;
-        for mark in marks.iter().filter(|mark| mark.start >= bytes.start && mark.end <= bytes.end) {
+        // Marks are sorted and disjoint: those inside the fragment are a run of them.
+        let first = marks.partition_point(|mark| mark.start < bytes.start);
+        let inside = marks[first..]
+            .iter()
+            .take_while(|mark| mark.start < bytes.end)
+            .filter(|mark| mark.end <= bytes.end);
+        for mark in inside {
+            interrupts::check();
             push_text(&mut out, &content[at..mark.start], escape);
             out.push_str(&options.start_sel);
             push_text(&mut out, &content[mark.clone()], escape);

@@ -24,6 +24,10 @@ pub const MAX_QUERY_BYTES: usize = 4096;
 const MAX_NODES: usize = 64;
 /// Deepest nesting of parentheses honoured; deeper ones are read as plain words.
 const MAX_DEPTH: usize = 8;
+/// Most words a phrase keeps (a quoted phrase, or the parts of one identifier); the rest of a
+/// longer one is ignored. With `MAX_NODES` this bounds the work of matching one row, which a
+/// single 4,000-part word (`aBaBaB…`) would otherwise make thousands of comparisons long.
+pub const MAX_PHRASE_TERMS: usize = 32;
 
 /// A parsed query: a boolean tree over lexemes and phrases.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -339,8 +343,11 @@ fn word_node(text: &str) -> Option<Node> {
 
 /// The words and parts of tokens as a phrase, with the distances their positions give.
 fn phrase_node(tokens: &[Token]) -> Option<Node> {
-    let leaves: Vec<&Token> =
-        tokens.iter().filter(|t| t.is_indexed() && t.kind != TokenKind::Compound).collect();
+    let leaves: Vec<&Token> = tokens
+        .iter()
+        .filter(|t| t.is_indexed() && t.kind != TokenKind::Compound)
+        .take(MAX_PHRASE_TERMS)
+        .collect();
     let first = leaves.first()?;
     if leaves.len() == 1 {
         return Some(Node::Lexeme(first.term.clone()));
@@ -476,5 +483,25 @@ mod tests {
         let wide = "term ".repeat(10_000);
         let query = parse_query(&wide);
         assert!(query.to_tsquery_text().len() < 2_000);
+    }
+
+    #[test]
+    fn a_word_of_thousands_of_parts_keeps_a_bounded_phrase() {
+        let query = parse_query(&"aB".repeat(2_000));
+        let terms: usize = match query.root() {
+            Some(Node::Phrase(items)) => items.len(),
+            Some(Node::Or(children)) => children
+                .iter()
+                .map(|child| {
+                    if let Node::Phrase(items) = child {
+                        items.len()
+                    } else {
+                        1
+                    }
+                })
+                .sum(),
+            other => panic!("unexpected {other:?}"),
+        };
+        assert!(terms <= MAX_PHRASE_TERMS + 1, "{terms}");
     }
 }

@@ -1,8 +1,11 @@
 //! Suggestions while the user types: which messages to look in, and which of their words
 //! complete what was typed.
 
+use std::collections::HashSet;
+
 use super::query::{lexeme_tsquery_text, parse_query};
 use super::tokenizer::{tokenize, TokenKind};
+use crate::interrupts;
 
 /// How to look for completions of a partial query.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -19,8 +22,10 @@ pub struct SuggestionQuery {
 /// matched as typed and as its stem (`running` is indexed as `run`).
 pub fn suggestion_query(partial: &str) -> SuggestionQuery {
     let trimmed = partial.trim_start();
-    let (head, last) = match trimmed.rfind(char::is_whitespace) {
-        Some(at) => trimmed.split_at(at + 1),
+    // The split goes after the last whitespace character, which can be several bytes long
+    // (a no-break space, an ideographic space).
+    let (head, last) = match trimmed.char_indices().rfind(|(_, c)| c.is_whitespace()) {
+        Some((at, space)) => trimmed.split_at(at + space.len_utf8()),
         None => ("", trimmed),
     };
     let prefix = last.trim().to_lowercase();
@@ -55,15 +60,17 @@ pub fn completions(content: &str, prefix: &str, limit: usize) -> Vec<String> {
     if prefix.is_empty() {
         return found;
     }
+    let mut seen: HashSet<&str> = HashSet::new();
     for token in tokenize(content) {
         if found.len() >= limit {
             break;
         }
+        interrupts::check();
         if token.kind == TokenKind::Part || token.kind == TokenKind::StopWord {
             continue;
         }
         let spelled = &content[token.span.clone()];
-        if spelled.to_lowercase().starts_with(&prefix) && !found.iter().any(|f| f == spelled) {
+        if spelled.to_lowercase().starts_with(&prefix) && seen.insert(spelled) {
             found.push(spelled.to_owned());
         }
     }
@@ -88,6 +95,20 @@ mod tests {
         assert_eq!(query.prefix, "runn");
         assert_eq!(query.tsquery_text, "'cargo' & ('runn':*)");
         assert_eq!(suggestion_query("Running").tsquery_text, "('run':* | 'running':*)");
+    }
+
+    #[test]
+    fn multi_byte_whitespace_separates_words() {
+        for space in ['\u{a0}', '\u{2009}', '\u{3000}', '\u{2028}'] {
+            let query = suggestion_query(&format!("a{space}"));
+            assert_eq!(query.head, format!("a{space}"));
+            assert_eq!(query.prefix, "");
+            let query = suggestion_query(&format!("cargo{space}runn"));
+            assert_eq!(
+                (query.head.trim_end(), query.prefix.as_str()),
+                ("cargo", "runn")
+            );
+        }
     }
 
     #[test]

@@ -31,6 +31,7 @@ use std::sync::OnceLock;
 use rust_stemmers::{Algorithm, Stemmer};
 
 use super::stopwords::is_stop_word;
+use crate::interrupts;
 
 /// Parts longer than this are taken for blobs (base64, minified code) and not indexed.
 pub const MAX_PART_BYTES: usize = 64;
@@ -137,7 +138,9 @@ pub fn scan<'a>(text: &'a str, mut visit: impl FnMut(FoundToken<'a>)) {
     let mut position = 1u32;
     let bytes = text.as_bytes();
     let mut at = 0usize;
+    let mut steps = interrupts::Every::new(4096);
     while at < bytes.len() {
+        steps.step();
         let byte = bytes[at];
         // ASCII separators are by far the most common thing to skip: no char decoding for them.
         if byte.is_ascii() && !(byte.is_ascii_alphanumeric() || byte == b'_') {
@@ -211,6 +214,7 @@ fn scan_compound(text: &str, start: usize, scratch: &mut Scratch) -> usize {
     scratch.parts.clear();
     let mut at = start;
     loop {
+        interrupts::check(); // a compound can be the whole text (`a.a.a.a…`)
         let (segment_end, single_part) = scan_segment(text, at);
         let first_part = scratch.parts.len();
         if single_part {

@@ -115,7 +115,13 @@ pub fn merge_segments<S: PageSource + PageSink>(store: &S, inputs: &[MergeInput]
     }
     let mut merged = PositionedPostings::default();
     let mut order: Vec<usize> = Vec::new();
-    while let Some(term) = opened.iter().filter_map(|input| input.head.as_ref().map(|(term, _)| term)).min().cloned() {
+    while let Some(term) = opened
+        .iter()
+        .filter_map(|input| input.head.as_ref().map(|(term, _)| term))
+        .min()
+        .cloned()
+    {
+        crate::interrupts::check();
         merged.clear();
         let mut inputs_with_term = 0;
         for input in &mut opened {

@@ -520,6 +520,7 @@ impl Live {
             Live::Phrase { cursors, offsets, maybe } => {
                 let mut target = from;
                 'search: loop {
+                    crate::interrupts::check(); // a common phrase can fail to match for long
                     for cursor in cursors.iter_mut() {
                         match cursor.advance(source, target)? {
                             None => return Ok(None),
@@ -789,6 +790,7 @@ fn top_by_document<S: PageSource>(
         }
         let mut from = 0u64;
         loop {
+            crate::interrupts::check();
             // The stretch of keys from `from` over which every ranking term stays in one block
             // (or gap), and the best score a document there can get.
             let (mut end, mut best) = (u64::MAX, 0.0f64);
@@ -852,6 +854,7 @@ pub fn matching<S: PageSource>(
         let mut live = opened.live(plan)?;
         let mut from = 0u64;
         while let Some(key) = live.next(source, from)? {
+            crate::interrupts::check();
             if !opened.is_deleted(key) {
                 found.push(key_tid(key));
             }

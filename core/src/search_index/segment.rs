@@ -262,6 +262,7 @@ pub fn build_segment<S: PageSink>(sink: &S, documents: Vec<Document>) -> Result<
     let mut postings: HashMap<&[u8], (Vec<Posting>, Vec<&[u16]>), BuildHasherDefault<FxHasher>> = HashMap::default();
     let mut all_documents = Vec::with_capacity(unique.len());
     for (key, document) in &unique {
+        crate::interrupts::check();
         let entry = &mut projects[numbers[&document.project] as usize].1;
         entry.documents += 1;
         entry.length += u64::from(document.length);
@@ -278,6 +279,7 @@ pub fn build_segment<S: PageSink>(sink: &S, documents: Vec<Document>) -> Result<
     let mut writer = RecordWriter::new(sink);
     let mut dictionary = TreeBuilder::new();
     for term in &terms {
+        crate::interrupts::check();
         let (list, positions) = &postings[term];
         let value = write_postings(&mut writer, list, positions)?;
         dictionary.push(&mut writer, term, &value)?;
@@ -464,6 +466,7 @@ pub fn census<S: PageSource>(segment: &Segment<'_, S>) -> Result<Census, IndexEr
     let mut census = Census::default();
     let mut cursor = segment.terms_from(b"")?;
     while let Some((term, value)) = cursor.next()? {
+        crate::interrupts::check();
         census.terms += 1;
         census.postings += super::postings::document_frequency(&value)?;
         let bytes = super::postings::list_bytes(segment.source(), &value)?;

@@ -52,14 +52,36 @@ pub struct Usage {
 }
 
 impl Usage {
-    fn from_json(usage: &Value) -> Usage {
-        let count = |name: &str| usage.get(name).and_then(Value::as_i64).unwrap_or(0).clamp(0, i64::from(i32::MAX));
-        Usage {
-            input_tokens: count("input_tokens"),
-            output_tokens: count("output_tokens"),
-            cache_creation_input_tokens: count("cache_creation_input_tokens"),
-            cache_read_input_tokens: count("cache_read_input_tokens"),
+    /// The usage of a message line, or why it cannot be stored: each count, and their sum (the
+    /// message's token count), must fit a message's integer columns. Counts that are missing or
+    /// not numbers count as 0.
+    fn from_json(usage: &Value) -> Result<Usage, String> {
+        let count = |name: &str| -> Result<i64, String> {
+            match usage.get(name) {
+                Some(Value::Number(number)) => match number.as_i64() {
+                    Some(count) if (0..=i64::from(i32::MAX)).contains(&count) => Ok(count),
+                    _ => Err(format!(
+                        "usage {name} is {number}: not a whole number from 0 to {}",
+                        i32::MAX
+                    )),
+                },
+                _ => Ok(0),
+            }
+        };
+        let usage = Usage {
+            input_tokens: count("input_tokens")?,
+            output_tokens: count("output_tokens")?,
+            cache_creation_input_tokens: count("cache_creation_input_tokens")?,
+            cache_read_input_tokens: count("cache_read_input_tokens")?,
+        };
+        if usage.total() > i64::from(i32::MAX) {
+            return Err(format!(
+                "usage adds up to {} tokens, more than a message can store ({})",
+                usage.total(),
+                i32::MAX
+            ));
         }
+        Ok(usage)
     }
 
     pub fn total(&self) -> i64 {
@@ -167,6 +189,7 @@ pub fn parse(jsonl: &str) -> Transcript {
     // Editors on some systems start a UTF-8 file with a byte order mark; it is not content.
     let jsonl = jsonl.strip_prefix('\u{feff}').unwrap_or(jsonl);
     for (index, line) in jsonl.split('\n').enumerate() {
+        crate::interrupts::check();
         let number = index + 1;
         let line = line.trim_end_matches('\r');
         if line.trim().is_empty() {
@@ -312,8 +335,15 @@ fn message_line(value: &Value, line_type: &str, number: usize) -> Result<Message
         return Err(format!("content over {MAX_CONTENT_CHARS} characters"));
     }
 
-    let is_meta = value.get("isMeta").and_then(Value::as_bool).unwrap_or(false);
-    let usage = message.get("usage").filter(|usage| usage.is_object()).map(Usage::from_json);
+    let is_meta = value
+        .get("isMeta")
+        .and_then(Value::as_bool)
+        .unwrap_or(false);
+    let usage = message
+        .get("usage")
+        .filter(|usage| usage.is_object())
+        .map(Usage::from_json)
+        .transpose()?;
     let is_prompt = role == Role::User && !is_meta && is_typed_prompt(raw_content);
 
     let mut metadata = Map::new();
@@ -647,6 +677,51 @@ mod tests {
         assert_eq!(transcript.repaired.len(), 1);
         assert_eq!(transcript.unlinked, ["x"]);
         assert_eq!(order.len(), 5);
+    }
+
+    #[test]
+    fn a_line_whose_usage_cannot_be_stored_is_skipped_and_the_rest_loads() {
+        let line = |uuid: &str, usage: serde_json::Value| {
+            serde_json::json!({"type": "assistant", "uuid": uuid, "sessionId": "s", "timestamp": "2025-01-01T00:00:00Z",
+                "message": {"id": format!("msg-{uuid}"), "role": "assistant", "content": "ok", "usage": usage}})
+            .to_string()
+        };
+        let jsonl = [
+            line(
+                "a",
+                serde_json::json!({"input_tokens": 2147483647, "output_tokens": 1}),
+            ),
+            line(
+                "b",
+                serde_json::json!({"input_tokens": 5, "output_tokens": 7}),
+            ),
+            line("c", serde_json::json!({"input_tokens": -1})),
+            line("d", serde_json::json!({"output_tokens": 1e12})),
+            line(
+                "e",
+                serde_json::json!({"input_tokens": 2147483647, "output_tokens": "many"}),
+            ),
+        ]
+        .join("\n");
+        let transcript = parse(&jsonl);
+        let stored: Vec<&str> = transcript
+            .messages
+            .iter()
+            .map(|m| m.uuid.as_str())
+            .collect();
+        assert_eq!(stored, ["b", "e"]);
+        let skipped: Vec<usize> = transcript.skipped.iter().map(|note| note.line).collect();
+        assert_eq!(skipped, [1, 3, 4]);
+        assert!(
+            transcript.skipped[0].reason.contains("2147483648 tokens"),
+            "{:?}",
+            transcript.skipped
+        );
+        assert!(
+            transcript.skipped[1].reason.contains("input_tokens is -1"),
+            "{:?}",
+            transcript.skipped
+        );
     }
 
     #[test]
