@@ -21,6 +21,12 @@ mod tests;
 
 ::pgrx::pg_module_magic!(name, version);
 
+/// Runs once when a session loads the library: defines cco's settings.
+#[pg_guard]
+pub extern "C-unwind" fn _PG_init() {
+    identity::define_settings();
+}
+
 // The schema, in load order. Each file is one concern; see the comments at the top of each.
 extension_sql_file!("../sql/00_types.sql", name = "types", bootstrap);
 extension_sql_file!(

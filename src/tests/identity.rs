@@ -34,8 +34,13 @@ mod tests {
     }
 
     #[pg_test]
-    fn the_service_role_claim_is_recognised() {
+    fn the_service_role_claim_counts_only_with_the_service_database_role() {
         set_claims(r#"{"role":"service_role"}"#);
+        // a superuser's session believes claims, but the claim alone grants nothing
+        assert_eq!(Spi::get_one::<bool>("select cco.is_service_role()").unwrap(), Some(false));
+        Spi::run("create role service_role nologin").unwrap();
+        Spi::run("set local role service_role").unwrap();
         assert_eq!(Spi::get_one::<bool>("select cco.is_service_role()").unwrap(), Some(true));
+        Spi::run("reset role").unwrap();
     }
 }
