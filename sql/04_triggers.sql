@@ -105,7 +105,7 @@ as $$
 begin
     if new.owner_id is distinct from old.owner_id
        and not cco.has_full_access()
-       and not (new.owner_id = cco.current_user_id() and old.id = any (cco.owned_project_ids()))
+       and not coalesce(new.owner_id = cco.current_user_id() and old.id = any (cco.owned_project_ids()), false)
     then
         raise exception 'owner_id of project % can only become your own user id, and only when you are an owner of it', old.id
             using errcode = 'insufficient_privilege',
