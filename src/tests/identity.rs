@@ -39,6 +39,7 @@ mod tests {
         // a superuser's session believes claims, but the claim alone grants nothing
         assert_eq!(Spi::get_one::<bool>("select cco.is_service_role()").unwrap(), Some(false));
         Spi::run("create role service_role nologin").unwrap();
+        Spi::run("grant usage on schema cco to service_role").unwrap();
         Spi::run("set local role service_role").unwrap();
         assert_eq!(Spi::get_one::<bool>("select cco.is_service_role()").unwrap(), Some(true));
         Spi::run("reset role").unwrap();
