@@ -281,6 +281,13 @@ create trigger messages_notify_inserted
     after insert on cco.messages
     for each statement execute function cco.messages_notify_inserted();
 
+-- Conversations' and projects' searches through ranked indexes, which confine callers to their
+-- projects inside the scan (sql/02_indexes.sql).
+drop index cco.conversations_search_idx;
+drop index cco.projects_search_idx;
+create index conversations_search_idx on cco.conversations using cco_rank (project_id, search_vector);
+create index projects_search_idx on cco.projects using cco_rank (id, search_vector);
+
 -- API grants: cco.user_logins is read-only for API roles; grant the new table to the roles
 -- the installer granted.
 create or replace function cco.grant_api_access(grantee regrole) returns void
