@@ -126,10 +126,12 @@ create operator class cco.uuid_rank_ops default for type uuid using cco_rank as
 -- every insert maintains one search index, not two.
 create index messages_rank_idx on cco.messages using cco_rank (project_id, search_vector);
 
--- Conversations by title and file path, projects by name, path and description.
-create index conversations_search_idx on cco.conversations
-    using gin (search_vector cco.tsvector_search_ops);
-create index projects_search_idx on cco.projects using gin (search_vector cco.tsvector_search_ops);
+-- Conversations by title and file path, projects by name, path and description: ranked indexes
+-- too, not GIN, because a cco_rank scan confines a caller under row level security to their own
+-- projects (src/search_index/scan.rs) where GIN would fetch every tenant's matching rows for the
+-- policy to filter out (and EXPLAIN ANALYZE to count).
+create index conversations_search_idx on cco.conversations using cco_rank (project_id, search_vector);
+create index projects_search_idx on cco.projects using cco_rank (id, search_vector);
 
 -- Tool calls of a message: the cascade when a message is deleted, and message detail views.
 create index tool_calls_message_idx on cco.tool_calls (message_id);

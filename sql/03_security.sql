@@ -1,23 +1,64 @@
--- Who sees what. Identity comes from the JWT claims PostgREST sets per request
--- (cco.current_user_id(), cco.current_user_role(), cco.is_service_role(); see src/identity.rs).
+-- Who sees what. Identity comes from one of two ways in (src/identity.rs,
+-- cco_core::claims::Session::identity_source):
+--
+--   API login: a session opened by a login named in the cco.api_logins setting (PostgREST's
+--          authenticator by default) is identified by the JWT claims the gateway verified and set
+--          for the request (request.jwt.claims); the service_role claim counts only when the
+--          request also runs as the service_role database role;
+--   own login: any other session is identified by the login the server authenticated, through
+--          cco.user_logins; whatever claims it sets are ignored. (A superuser's claims are
+--          believed: it may read and change everything anyway.)
+--
+-- Access is per project:
 --
 --   owner (projects.owner_id, or member with role owner): everything in the project, including
 --          deleting it and managing its members;
 --   editor: reads and writes conversations, messages and tool calls, edits the project;
 --   viewer: reads;
 --   anyone else, and callers without identity: nothing;
---   service_role claim, or a database role with BYPASSRLS: everything.
+--   service_role (claim and database role), or a database role with BYPASSRLS: everything.
 --
 -- Policies decide on project_id alone: the caller's project ids are computed once per statement
 -- (the "(select ...)" form becomes an initPlan) and rows are filtered with "= any(array)", which
 -- the planner can match to an index, instead of a join or a function call per row.
 
 comment on function cco.current_user_id() is
-    'The caller''s user id: the sub claim of request.jwt.claims (or request.jwt.claim.sub) as a uuid; NULL when absent, empty or malformed.';
+    'The caller''s user id: on a session of an API login (cco.api_logins), the sub claim of request.jwt.claims (or request.jwt.claim.sub) as a uuid; on any other session, the user id cco.user_logins maps its login to. NULL when there is none or it is malformed.';
 comment on function cco.current_user_role() is
-    'The caller''s role claim from request.jwt.claims (or request.jwt.claim.role); NULL when absent.';
+    'The caller''s role claim from request.jwt.claims (or request.jwt.claim.role) on a session of an API login; NULL when absent and on other sessions.';
 comment on function cco.is_service_role() is
-    'True when the request''s role claim is service_role, which sees and changes everything.';
+    'True when a request of an API login carries the service_role claim and runs as the service_role database role: it sees and changes everything.';
+
+-- Logins that are users. A developer who connects with their own login (psql, cco-load) is the
+-- user this table names, whatever claims the session sets. Only the extension owner writes it, or
+-- an administrator role it grants insert, update and delete to; everyone reads their own row
+-- (cco.current_user_id() reads it with the caller's rights).
+create table cco.user_logins (
+    login      text        not null,
+    user_id    uuid        not null,
+    created_at timestamptz not null default now(),
+    constraint user_logins_pkey primary key (login),
+    constraint user_logins_login_check check (length(login) between 1 and 63)
+);
+
+comment on table cco.user_logins is
+    'Database logins that identify a user: a session whose login (session_user) is listed here, and is not an API login, acts as that user id. Written by the extension owner or an administrator it grants writes to.';
+comment on column cco.user_logins.login is 'Role name the server authenticates (session_user).';
+comment on column cco.user_logins.user_id is 'User id the login acts as (the same ids as JWT sub claims); several logins may share one.';
+comment on column cco.user_logins.created_at is 'When the login was mapped.';
+
+select pg_catalog.pg_extension_config_dump('cco.user_logins', '');
+
+alter table cco.user_logins enable row level security;
+
+-- Each login reads its own row; whoever may write the table (an administrator) reads all of it.
+create policy user_logins_select on cco.user_logins for select using (
+    login = session_user or pg_catalog.has_table_privilege('cco.user_logins', 'insert'));
+create policy user_logins_insert on cco.user_logins for insert with check (true);
+create policy user_logins_update on cco.user_logins for update using (true) with check (true);
+create policy user_logins_delete on cco.user_logins for delete using (true);
+
+grant select on cco.user_logins to public;
 
 -- The membership helpers run as the extension owner so that the policies on project_members do not
 -- recurse into themselves. They return only the caller's own project ids. PL/pgSQL rather than

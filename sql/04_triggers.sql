@@ -94,29 +94,91 @@ create trigger conversations_keep_project
     before update of project_id on cco.conversations
     for each row execute function cco.conversation_keep_project();
 
--- Only an owner (or the service role, or a role that bypasses row level security) may hand a
--- project to someone else; editors may edit the project but not take it over.
+-- A project's owner_id names only the caller: a user takes over a project they co-own (a member
+-- with role owner) by setting owner_id to themselves, never hands it to someone who did not ask.
+-- Were any other value allowed, the unique keys (owner_id, name) and (owner_id, path) would
+-- answer whether another user has a project of that name or path. Callers with full access (the
+-- service role, superusers, roles that bypass row level security) may set anything.
 create function cco.project_guard_owner() returns trigger
 language plpgsql
 as $$
 begin
     if new.owner_id is distinct from old.owner_id
        and not cco.has_full_access()
-       and not old.id = any (cco.owned_project_ids())
+       and not coalesce(new.owner_id = cco.current_user_id() and old.id = any (cco.owned_project_ids()), false)
     then
-        raise exception 'only an owner of project % can change its owner', old.id
-            using errcode = 'insufficient_privilege';
+        raise exception 'owner_id of project % can only become your own user id, and only when you are an owner of it', old.id
+            using errcode = 'insufficient_privilege',
+                  hint = 'To hand a project over, add the new owner as a member with role owner; they call cco.take_over_project.';
     end if;
     return new;
 end
 $$;
 
 comment on function cco.project_guard_owner() is
-    'Rejects a change of owner_id by anyone but an owner of the project.';
+    'Rejects a change of owner_id unless the caller, an owner of the project, sets it to themselves (or has full access).';
 
 create trigger projects_guard_owner
     before update of owner_id on cco.projects
     for each row execute function cco.project_guard_owner();
+
+-- Projects created through the API get an id from the server: an id the caller chose could collide
+-- with another user's project and so tell them it exists. Full access keeps the id it gives
+-- (restores, imports, administrators).
+create function cco.project_assign_id() returns trigger
+language plpgsql
+as $$
+begin
+    if not cco.has_full_access() then
+        new.id := gen_random_uuid();
+    end if;
+    return new;
+end
+$$;
+
+comment on function cco.project_assign_id() is
+    'Gives a project created by a caller without full access a server-generated id, so that ids never collide with (and reveal) other users'' projects.';
+
+create trigger projects_assign_id
+    before insert on cco.projects
+    for each row execute function cco.project_assign_id();
+
+-- The hand-over, both sides agreeing: the owner made the new owner a member with role owner, and
+-- the new owner takes the project. The previous owner stays a co-owner until someone removes them.
+create function cco.take_over_project(project uuid) returns void
+language plpgsql
+security invoker
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    me uuid := cco.current_user_id();
+    previous uuid;
+begin
+    if me is null then
+        raise exception 'taking over a project needs an identity'
+            using errcode = 'insufficient_privilege';
+    end if;
+    select p.owner_id into previous from cco.projects p where p.id = project;
+    if not found or not project = any (cco.owned_project_ids()) then
+        raise exception 'project % does not exist or you are not one of its owners', project
+            using errcode = 'insufficient_privilege',
+                  hint = 'Its owner adds you as a member with role owner first.';
+    end if;
+    if previous is not distinct from me then
+        return;
+    end if;
+    update cco.projects set owner_id = me where id = project;
+    delete from cco.project_members where project_id = project and user_id = me;
+    if previous is not null then
+        insert into cco.project_members (project_id, user_id, role)
+        values (project, previous, 'owner')
+        on conflict (project_id, user_id) do update set role = 'owner';
+    end if;
+end
+$$;
+
+comment on function cco.take_over_project(uuid) is
+    'Makes the caller the owner (owner_id) of a project they co-own as a member with role owner; the previous owner becomes a member with role owner.';
 
 ----------------------------------------------------------------------------------------------
 -- Messages: project_id filled in, depth computed, threads kept acyclic (Rust, src/threads.rs).
@@ -160,6 +222,9 @@ create trigger messages_rethread_moved
 -- already checked by row level security.
 
 -- Locks the projects, then the conversations, that a statement changed, in a fixed order.
+-- Conversation ids are unique only within a project: conversations are locked only within the
+-- statement's projects (which row level security let the writer change), never another project's
+-- conversation that happens to share an id.
 create function cco.lock_for_statistics(conversation_ids uuid[], project_ids uuid[]) returns void
 language sql
 security definer
@@ -170,13 +235,14 @@ as $$
         order by id for no key update
     ) as projects_locked;
     select count(*) from (
-        select 1 from cco.conversations where id = any (conversation_ids)
-        order by id for no key update
+        select 1 from cco.conversations
+        where id = any (conversation_ids) and project_id = any (project_ids)
+        order by id, project_id for no key update
     ) as conversations_locked;
 $$;
 
 comment on function cco.lock_for_statistics(uuid[], uuid[]) is
-    'Locks projects then conversations in id order before their statistics change, so concurrent writers queue instead of deadlocking.';
+    'Locks projects, then their conversations of the given ids, in id order before their statistics change, so concurrent writers queue instead of deadlocking.';
 
 revoke execute on function cco.lock_for_statistics(uuid[], uuid[]) from public;
 
@@ -249,7 +315,7 @@ begin
         cache_read_tokens     = c.cache_read_tokens - removed.cache_read_tokens,
         search_length         = c.search_length - removed.search_length,
         last_updated          = (select max(m."timestamp") from cco.messages m
-                                 where m.conversation_id = c.id)
+                                 where m.conversation_id = c.id and m.project_id = c.project_id)
     from (
         select conversation_id, project_id,
                count(*)                               as messages,
@@ -311,7 +377,8 @@ begin
         search_length         = c.search_length + d.search_length,
         last_updated          = case when d.retimed
                                      then (select max(m."timestamp") from cco.messages m
-                                           where m.conversation_id = c.id)
+                                           where m.conversation_id = c.id
+                                             and m.project_id = c.project_id)
                                      else c.last_updated end
     from (
         select n.conversation_id, n.project_id,
@@ -450,35 +517,26 @@ create trigger conversations_audit
 
 ----------------------------------------------------------------------------------------------
 -- Live updates. On Supabase-style platforms Realtime streams the tables of the publication
--- supabase_realtime; elsewhere clients LISTEN on channel cco_messages, notified once per
--- statement that inserts messages (not once per row). The payload names only ids and a count.
+-- supabase_realtime and checks every change against row level security for each subscriber: that
+-- is the per-tenant feed. Elsewhere clients LISTEN on channel cco_messages, notified once per
+-- statement that inserts messages (not once per row). Any role that can connect may LISTEN to any
+-- channel, so the notification is a bare signal with an empty payload: no ids, no counts, nothing
+-- about another tenant. A listener asks, with its own rights, what is new.
 
 create function cco.messages_notify_inserted() returns trigger
 language plpgsql
 as $$
-declare
-    payload text;
 begin
-    select json_build_object(
-               'operation', 'INSERT',
-               'messages', count(*),
-               'conversation_ids', (select json_agg(c) from (
-                   select distinct conversation_id as c from inserted_messages limit 100) as x),
-               'project_ids', (select json_agg(p) from (
-                   select distinct project_id as p from inserted_messages limit 50) as y))::text
-    into payload
-    from inserted_messages;
-    perform pg_notify('cco_messages', payload);
+    perform pg_notify('cco_messages', '');
     return null;
 end
 $$;
 
 comment on function cco.messages_notify_inserted() is
-    'Notifies channel cco_messages once per statement that inserted messages, with the count and the (first 100) conversation ids.';
+    'Notifies channel cco_messages, with an empty payload, once per statement that inserted messages: listeners then read what they may see.';
 
 create trigger messages_notify_inserted
     after insert on cco.messages
-    referencing new table as inserted_messages
     for each statement execute function cco.messages_notify_inserted();
 
 do $$

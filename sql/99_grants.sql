@@ -23,6 +23,8 @@ begin
             when relation.relkind = 'v' then 'select'
             -- Written only by triggers; nobody changes the trail through the API.
             when relation.relname = 'audit_log' then 'select'
+            -- Which login is which user: an administrator's table (sql/03_security.sql).
+            when relation.relname = 'user_logins' then 'select'
             -- Users keep and clear their own history; entries are never edited.
             when relation.relname = 'search_history' then 'select, insert, delete'
             -- Reference data: row level security lets only the service role change it.

@@ -22,10 +22,12 @@ mod tests;
 
 ::pgrx::pg_module_magic!(name, version);
 
-/// Runs when PostgreSQL loads the library: the core's long loops then process pending interrupts,
-/// so a cancel request or `statement_timeout` stops them within milliseconds.
+/// Runs once when a session loads the library: defines cco's settings, and lets the core's long
+/// loops process pending interrupts, so a cancel request or `statement_timeout` stops them within
+/// milliseconds.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
+    identity::define_settings();
     cco_core::interrupts::install(check_for_interrupts);
 }
 

@@ -21,8 +21,11 @@ Loads Claude Code transcripts into a database that has the cco extension.
   --dir FOLDER      folder to load (default: ~/.claude/projects)
   --dsn CONNECTION  connection string or URL (default: the libpq environment,
                     PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE)
-  --user-id UUID    load as this user (sets the JWT claims row level security
-                    reads; for trusted connections that act for a user)
+  --user-id UUID    load as this user: an administrator's override, honoured
+                    only on a superuser's or an API login's connection (the
+                    database ignores claims from any other login: each file
+                    then fails saying so); a developer connects with their own login,
+                    which cco.user_logins maps to their user id
   --quiet           print only the final summary (for cron)
 ";
 
@@ -154,6 +157,17 @@ fn load_file(client: &mut Client, file: &TranscriptFile, user_id: Option<&str>) 
         transaction
             .execute("select set_config('request.jwt.claims', $1, true)", &[&claims])
             .map_err(|e| e.to_string())?;
+        let acting: Option<String> = transaction
+            .query_one("select cco.current_user_id()::text", &[])
+            .map_err(|e| e.to_string())?
+            .get(0);
+        if acting != Some(user.trim().to_ascii_lowercase()) {
+            return Err(format!(
+                "--user-id is ignored on this connection (its login is neither a superuser nor an API login): \
+                 the database identifies it as {}; connect with that user's own login instead",
+                acting.as_deref().unwrap_or("nobody")
+            ));
+        }
     }
     let path = file.path.display().to_string();
     let row = transaction

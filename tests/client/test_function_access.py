@@ -23,7 +23,9 @@ from conftest import new_id, request, scalar
 from test_security import Actor
 
 EVERYONE = ("owner", "editor", "viewer", "stranger", "anonymous", "service", "service_claim")
-SERVICES = {"service", "service_claim"}
+# The service role claim on a request that does not run as the service_role database role is a
+# forgery: "service_claim" must see what a caller without identity sees.
+SERVICES = {"service"}
 # Who may read each project.
 READS = {
     "shared": {"owner", "editor", "viewer"} | SERVICES,
@@ -225,6 +227,8 @@ COVERED_FUNCTIONS = {name.split(" ")[0] for name in READ_CALLS} | {
     "readable_project_ids", "writable_project_ids", "owned_project_ids", "current_user_id",
     "current_user_role", "is_service_role", "has_full_access", "rebuild_thread_depths",
     "apply_summary_titles", "refresh_analytics", "log_search_query", "read_search_analytics",
+    # Changes only a project the caller co-owns (test_tenant_isolation.py).
+    "take_over_project",
     # Covered in test_ingest.py (loading into others' projects) and test_security.py.
     "ingest_transcript",
     # Parameter checks that read nothing.

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import threading
@@ -108,9 +107,8 @@ class TestNotifications:
             # give a wrongly per-row trigger time to flood the channel
             extra = list(listener.notifies(timeout=0.5, stop_after=5))
         assert len(received) == 1 and extra == []
-        payload = json.loads(received[0].payload)
-        assert payload["messages"] == 250
-        assert payload["conversation_ids"] == [str(conversation)]
+        # Any role may LISTEN: the signal says nothing about whose messages arrived.
+        assert received[0].payload == ""
 
 
 def test_tables_join_the_realtime_publication_when_it_exists(cluster):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 
 import pytest
@@ -70,3 +71,31 @@ def test_errors_are_clear(db):
     assert bad.returncode == 2 and "unknown argument --bogus" in bad.stderr and "Usage:" in bad.stderr
     unreachable = cco_load(db, "--dir", SAMPLE, env_extra={"PGPORT": "1"})
     assert unreachable.returncode == 2 and "cannot connect" in unreachable.stderr
+
+
+def test_a_login_loads_as_itself_and_user_id_is_an_administrators_override(db, tmp_path):
+    """cco.user_logins names the user a developer's login loads as; --user-id cannot change it."""
+    login, password = f"{db.name}_dev"[-63:], "loader-login-password"
+    developer, someone_else = "11111111-2222-4333-8444-555555555555", "66666666-7777-4888-8999-aaaaaaaaaaaa"
+    db.admin.execute(f'drop role if exists "{login}"')
+    db.admin.execute(f"create role \"{login}\" login password '{password}'")
+    db.admin.execute(f'select cco.grant_api_access(\'"{login}"\'::regrole)')
+    db.admin.execute("insert into cco.user_logins (login, user_id) values (%s, %s)", [login, developer])
+    as_developer = {"PGUSER": login, "PGPASSWORD": password}
+    try:
+        forged = cco_load(db, "--dir", SAMPLE, "--user-id", someone_else, "--quiet", env_extra=as_developer)
+        assert forged.returncode != 0 and "--user-id is ignored on this connection" in forged.stderr + forged.stdout
+        assert scalar(db.admin, "select count(*) from cco.projects where owner_id = %s", [someone_else]) == 0
+        loaded = cco_load(db, "--dir", SAMPLE, "--quiet", env_extra=as_developer)
+        assert loaded.returncode == 0, loaded.stderr
+        assert scalar(db.admin, "select count(*) from cco.projects where owner_id = %s", [developer]) >= 1
+        # the administrator's override, on a superuser's connection (a copy: the superuser sees
+        # the sample's files as loaded already)
+        shutil.copytree(SAMPLE, tmp_path / "projects")
+        override = cco_load(db, "--dir", str(tmp_path / "projects"), "--quiet", "--user-id", someone_else)
+        assert override.returncode == 0, override.stderr
+        assert scalar(db.admin, "select count(*) from cco.projects where owner_id = %s", [someone_else]) >= 1
+    finally:
+        db.admin.execute("delete from cco.user_logins where login = %s", [login])
+        db.admin.execute(f'drop owned by "{login}"')
+        db.admin.execute(f'drop role "{login}"')
