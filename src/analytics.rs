@@ -5,8 +5,8 @@
 //! `cco_core::analytics`.
 
 use cco_core::analytics::{
-    compute_blocks, ActiveTime, LatencySketch, MessageFacts, MessageSummary, Price, PriceCache, PriceList,
-    TokenCounts, ToolCallSummary, UsageEntry, DEFAULT_IDLE_CUTOFF_MICROS,
+    compute_blocks, ActiveTime, LatencySketch, MessageFacts, MessageSummary, Price, PriceCache,
+    PriceList, TokenCounts, ToolCallSummary, UsageEntry, DEFAULT_IDLE_CUTOFF_MICROS,
 };
 use pgrx::datum::{Date, Internal, Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
@@ -22,11 +22,18 @@ const LAST_BOUNDED_DAY: i32 = 106_000_000;
 
 /// The aggregate state behind `state`, created in the aggregate's memory context (so it lives as
 /// long as the group it summarises) the first time a group is seen.
-fn aggregate_state<T>(state: Internal, fcinfo: pg_sys::FunctionCallInfo, create: impl FnOnce() -> T) -> Internal {
+fn aggregate_state<T>(
+    state: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+    create: impl FnOnce() -> T,
+) -> Internal {
     if state.initialized() {
         return state;
     }
-    Internal::from(Some(pg_sys::Datum::from(new_aggregate_state(fcinfo, create()))))
+    Internal::from(Some(pg_sys::Datum::from(new_aggregate_state(
+        fcinfo,
+        create(),
+    ))))
 }
 
 /// `value` moved into the calling aggregate's memory context, dropped when that context is.
@@ -34,7 +41,10 @@ fn new_aggregate_state<T>(fcinfo: pg_sys::FunctionCallInfo, value: T) -> *mut T 
     let mut context: pg_sys::MemoryContext = std::ptr::null_mut();
     // SAFETY: fcinfo is the call's own function call info; AggCheckCallContext only reads it.
     if unsafe { pg_sys::AggCheckCallContext(fcinfo, &mut context) } == 0 || context.is_null() {
-        raise(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, "this function is only for use inside its aggregate");
+        raise(
+            PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+            "this function is only for use inside its aggregate",
+        );
     }
     PgMemoryContexts::For(context).leak_and_drop_on_delete(value)
 }
@@ -43,12 +53,23 @@ fn new_aggregate_state<T>(fcinfo: pg_sys::FunctionCallInfo, value: T) -> *mut T 
 fn state_mut<T>(state: &mut Internal) -> &mut T {
     // SAFETY: every state of these aggregates is created by `aggregate_state` with the type its
     // functions expect, and PostgreSQL hands each state only to its own aggregate's functions.
-    unsafe { state.get_mut::<T>() }.unwrap_or_else(|| raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "aggregate state missing"))
+    unsafe { state.get_mut::<T>() }.unwrap_or_else(|| {
+        raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            "aggregate state missing",
+        )
+    })
 }
 
 /// The combine function of an aggregate: `right` merged into `left` (created when the left
 /// part saw no rows).
-fn combine_states<T: Clone>(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo, create: fn() -> T, merge: fn(&mut T, &T)) -> Internal {
+fn combine_states<T: Clone>(
+    left: Internal,
+    right: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+    create: fn() -> T,
+    merge: fn(&mut T, &T),
+) -> Internal {
     let mut merged = aggregate_state(left, fcinfo, create);
     let mut right = right;
     if right.initialized() {
@@ -60,13 +81,19 @@ fn combine_states<T: Clone>(left: Internal, right: Internal, fcinfo: pg_sys::Fun
 
 /// The deserialize function of an aggregate: the state its bytes decode to, or an error saying
 /// why they do not.
-fn decoded_state<T, E: std::fmt::Display>(decoded: Result<T, E>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+fn decoded_state<T, E: std::fmt::Display>(
+    decoded: Result<T, E>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
     let state = decoded.unwrap_or_else(|error| decode_error(error));
     aggregate_state(Internal::from(None), fcinfo, || state)
 }
 
 fn decode_error(error: impl std::fmt::Display) -> ! {
-    raise(PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION, error.to_string())
+    raise(
+        PgSqlErrorCode::ERRCODE_INVALID_BINARY_REPRESENTATION,
+        error.to_string(),
+    )
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -82,18 +109,30 @@ fn decode_error(error: impl std::fmt::Display) -> ! {
 /// Called by PostgreSQL with its two arguments (`internal`, `double precision`), as declared.
 #[unsafe(no_mangle)]
 #[pg_guard]
-pub unsafe extern "C-unwind" fn latency_summary_add_wrapper(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+pub unsafe extern "C-unwind" fn latency_summary_add_wrapper(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
     // SAFETY: float8 is passed by value; its datum holds the value's bits.
-    unsafe { add_to_latency_sketch(fcinfo, |sketch, value| sketch.add(f64::from_bits(value.value() as u64))) }
+    unsafe {
+        add_to_latency_sketch(fcinfo, |sketch, value| {
+            sketch.add(f64::from_bits(value.value() as u64))
+        })
+    }
 }
 
 /// # Safety
 /// Called by PostgreSQL with its two arguments (`internal`, `bigint`), as declared.
 #[unsafe(no_mangle)]
 #[pg_guard]
-pub unsafe extern "C-unwind" fn latency_summary_add_milliseconds(fcinfo: pg_sys::FunctionCallInfo) -> pg_sys::Datum {
+pub unsafe extern "C-unwind" fn latency_summary_add_milliseconds(
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pg_sys::Datum {
     // SAFETY: int8 is passed by value.
-    unsafe { add_to_latency_sketch(fcinfo, |sketch, value| sketch.add_whole_milliseconds(value.value() as i64)) }
+    unsafe {
+        add_to_latency_sketch(fcinfo, |sketch, value| {
+            sketch.add_whole_milliseconds(value.value() as i64)
+        })
+    }
 }
 
 /// The body of both state functions: the state (created on a group's first row), with the
@@ -102,12 +141,18 @@ pub unsafe extern "C-unwind" fn latency_summary_add_milliseconds(fcinfo: pg_sys:
 /// # Safety
 /// `fcinfo` holds two arguments: the state (null or made here) and a by-value datum.
 #[inline(always)]
-unsafe fn add_to_latency_sketch(fcinfo: pg_sys::FunctionCallInfo, add: impl FnOnce(&mut LatencySketch, pg_sys::Datum)) -> pg_sys::Datum {
+unsafe fn add_to_latency_sketch(
+    fcinfo: pg_sys::FunctionCallInfo,
+    add: impl FnOnce(&mut LatencySketch, pg_sys::Datum),
+) -> pg_sys::Datum {
     // SAFETY: PostgreSQL passes a valid fcinfo holding the declared two arguments.
     let call = unsafe { &mut *fcinfo };
     let (state, value) = unsafe { (*call.args.as_ptr(), *call.args.as_ptr().add(1)) };
-    let sketch: *mut LatencySketch =
-        if state.isnull { new_aggregate_state(fcinfo, LatencySketch::new()) } else { state.value.cast_mut_ptr() };
+    let sketch: *mut LatencySketch = if state.isnull {
+        new_aggregate_state(fcinfo, LatencySketch::new())
+    } else {
+        state.value.cast_mut_ptr()
+    };
     if !value.isnull {
         // SAFETY: a non-null state was created by `new_aggregate_state` as a LatencySketch.
         add(unsafe { &mut *sketch }, value.value);
@@ -131,8 +176,18 @@ pub extern "C" fn pg_finfo_latency_summary_add_milliseconds() -> &'static pg_sys
 const VERSION_1: pg_sys::Pg_finfo_record = pg_sys::Pg_finfo_record { api_version: 1 };
 
 #[pg_extern(immutable, parallel_safe)]
-fn latency_summary_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    combine_states(left, right, fcinfo, LatencySketch::new, LatencySketch::merge)
+fn latency_summary_combine(
+    left: Internal,
+    right: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    combine_states(
+        left,
+        right,
+        fcinfo,
+        LatencySketch::new,
+        LatencySketch::merge,
+    )
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
@@ -142,17 +197,33 @@ fn latency_summary_serialize(state: Internal) -> Vec<u8> {
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
-fn latency_summary_deserialize(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+fn latency_summary_deserialize(
+    bytes: &[u8],
+    _unused: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
     decoded_state(LatencySketch::from_bytes(bytes), fcinfo)
 }
 
 #[pg_extern(immutable, parallel_safe, requires = ["types"])]
 fn latency_summary_final(state: Internal) -> pgrx::composite_type!('static, "cco.latency_stats") {
     let mut state = state;
-    let summary = if state.initialized() { state_mut::<LatencySketch>(&mut state).summary() } else { LatencySketch::new().summary() };
-    let mut row = PgHeapTuple::new_composite_type("cco.latency_stats")
-        .unwrap_or_else(|error| raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("cco.latency_stats: {error}")));
-    set_field(&mut row, "count", i64::try_from(summary.count).unwrap_or(i64::MAX));
+    let summary = if state.initialized() {
+        state_mut::<LatencySketch>(&mut state).summary()
+    } else {
+        LatencySketch::new().summary()
+    };
+    let mut row = PgHeapTuple::new_composite_type("cco.latency_stats").unwrap_or_else(|error| {
+        raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("cco.latency_stats: {error}"),
+        )
+    });
+    set_field(
+        &mut row,
+        "count",
+        i64::try_from(summary.count).unwrap_or(i64::MAX),
+    );
     for (name, value) in [
         ("min", summary.min),
         ("max", summary.max),
@@ -169,7 +240,10 @@ fn latency_summary_final(state: Internal) -> pgrx::composite_type!('static, "cco
 
 fn set_field<T: IntoDatum>(row: &mut PgHeapTuple<'_, AllocatedByRust>, name: &str, value: T) {
     if let Err(error) = row.set_by_name(name, value) {
-        raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("cco.latency_stats.{name}: {error}"));
+        raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("cco.latency_stats.{name}: {error}"),
+        );
     }
 }
 
@@ -184,7 +258,10 @@ struct ActiveTimeState {
 
 impl ActiveTimeState {
     fn new() -> ActiveTimeState {
-        ActiveTimeState { timestamps: ActiveTime::new(), idle_cutoff_micros: DEFAULT_IDLE_CUTOFF_MICROS }
+        ActiveTimeState {
+            timestamps: ActiveTime::new(),
+            idle_cutoff_micros: DEFAULT_IDLE_CUTOFF_MICROS,
+        }
     }
 }
 
@@ -219,12 +296,20 @@ fn active_time_add(
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn active_time_add_default(state: Internal, at: Option<TimestampWithTimeZone>, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+fn active_time_add_default(
+    state: Internal,
+    at: Option<TimestampWithTimeZone>,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
     active_time_add(state, at, None, fcinfo)
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn active_time_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+fn active_time_combine(
+    left: Internal,
+    right: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
     let mut merged = aggregate_state(left, fcinfo, ActiveTimeState::new);
     let mut right = right;
     if right.initialized() {
@@ -247,11 +332,24 @@ fn active_time_serialize(state: Internal) -> Vec<u8> {
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
-fn active_time_deserialize(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    let (cutoff, rest) = bytes.split_at_checked(8).unwrap_or_else(|| decode_error("active time state is too short"));
-    let idle_cutoff_micros = i64::from_le_bytes(cutoff.try_into().unwrap_or_else(|_| decode_error("active time state is too short")));
+fn active_time_deserialize(
+    bytes: &[u8],
+    _unused: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    let (cutoff, rest) = bytes
+        .split_at_checked(8)
+        .unwrap_or_else(|| decode_error("active time state is too short"));
+    let idle_cutoff_micros = i64::from_le_bytes(
+        cutoff
+            .try_into()
+            .unwrap_or_else(|_| decode_error("active time state is too short")),
+    );
     let timestamps = ActiveTime::from_bytes(rest).unwrap_or_else(|error| decode_error(error));
-    aggregate_state(Internal::from(None), fcinfo, || ActiveTimeState { timestamps, idle_cutoff_micros })
+    aggregate_state(Internal::from(None), fcinfo, || ActiveTimeState {
+        timestamps,
+        idle_cutoff_micros,
+    })
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -289,7 +387,13 @@ fn summarize_messages_add(
     // Only API responses (messages with tokens) are priced, as cco.message_usage counts them.
     let cost = match (model, at) {
         (Some(model), Some(at)) if token_count.unwrap_or(0) > 0 => {
-            let tokens = [input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens].map(|t| i64::from(t.unwrap_or(0)));
+            let tokens = [
+                input_tokens,
+                output_tokens,
+                cache_creation_tokens,
+                cache_read_tokens,
+            ]
+            .map(|t| i64::from(t.unwrap_or(0)));
             query_pricing(fcinfo).cost(model, at, tokens)
         }
         _ => None,
@@ -306,8 +410,18 @@ fn summarize_messages_add(
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn summarize_messages_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    combine_states(left, right, fcinfo, MessageSummary::new, MessageSummary::merge)
+fn summarize_messages_combine(
+    left: Internal,
+    right: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    combine_states(
+        left,
+        right,
+        fcinfo,
+        MessageSummary::new,
+        MessageSummary::merge,
+    )
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
@@ -317,16 +431,30 @@ fn summarize_messages_serialize(state: Internal) -> Vec<u8> {
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
-fn summarize_messages_deserialize(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+fn summarize_messages_deserialize(
+    bytes: &[u8],
+    _unused: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
     decoded_state(MessageSummary::from_bytes(bytes), fcinfo)
 }
 
 #[pg_extern(immutable, parallel_safe, requires = ["types"])]
-fn summarize_messages_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> pgrx::composite_type!('static, "cco.message_summary") {
+fn summarize_messages_final(
+    state: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pgrx::composite_type!('static, "cco.message_summary") {
     let mut state = state;
     let empty = MessageSummary::new();
-    let summary = if state.initialized() { &*state_mut::<MessageSummary>(&mut state) } else { &empty };
-    let time = |micros: Option<i64>| micros.and_then(|micros| TimestampWithTimeZone::try_from(micros - POSTGRES_EPOCH_MICROS).ok());
+    let summary = if state.initialized() {
+        &*state_mut::<MessageSummary>(&mut state)
+    } else {
+        &empty
+    };
+    let time = |micros: Option<i64>| {
+        micros
+            .and_then(|micros| TimestampWithTimeZone::try_from(micros - POSTGRES_EPOCH_MICROS).ok())
+    };
     let active = (summary.messages > 0)
         .then(|| Interval::new(0, 0, summary.active_micros(DEFAULT_IDLE_CUTOFF_MICROS)).ok())
         .flatten();
@@ -365,8 +493,18 @@ fn summarize_tool_calls_add(
 }
 
 #[pg_extern(immutable, parallel_safe)]
-fn summarize_tool_calls_combine(left: Internal, right: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
-    combine_states(left, right, fcinfo, ToolCallSummary::new, ToolCallSummary::merge)
+fn summarize_tool_calls_combine(
+    left: Internal,
+    right: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
+    combine_states(
+        left,
+        right,
+        fcinfo,
+        ToolCallSummary::new,
+        ToolCallSummary::merge,
+    )
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
@@ -376,12 +514,19 @@ fn summarize_tool_calls_serialize(state: Internal) -> Vec<u8> {
 }
 
 #[pg_extern(immutable, parallel_safe, strict)]
-fn summarize_tool_calls_deserialize(bytes: &[u8], _unused: Internal, fcinfo: pg_sys::FunctionCallInfo) -> Internal {
+fn summarize_tool_calls_deserialize(
+    bytes: &[u8],
+    _unused: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> Internal {
     decoded_state(ToolCallSummary::from_bytes(bytes), fcinfo)
 }
 
 #[pg_extern(immutable, parallel_safe, requires = ["types"])]
-fn summarize_tool_calls_final(state: Internal, fcinfo: pg_sys::FunctionCallInfo) -> pgrx::composite_type!('static, "cco.tool_call_summary") {
+fn summarize_tool_calls_final(
+    state: Internal,
+    fcinfo: pg_sys::FunctionCallInfo,
+) -> pgrx::composite_type!('static, "cco.tool_call_summary") {
     let mut state = state;
     let empty = ToolCallSummary::new();
     let summary = if state.initialized() {
@@ -420,15 +565,26 @@ fn narrow(max: Option<i64>) -> Option<i32> {
 
 /// A row of the composite type the calling final function returns, from its fields in order.
 /// Formed in one step: one group's row, where setting fields by name would re-form it per field.
-fn composite_result<const N: usize>(fcinfo: pg_sys::FunctionCallInfo, fields: [Option<pg_sys::Datum>; N]) -> PgHeapTuple<'static, AllocatedByRust> {
+fn composite_result<const N: usize>(
+    fcinfo: pg_sys::FunctionCallInfo,
+    fields: [Option<pg_sys::Datum>; N],
+) -> PgHeapTuple<'static, AllocatedByRust> {
     // SAFETY: fcinfo is the call's own; its flinfo's expression is the aggregate's final call,
     // whose result type is the composite this function is declared to return.
     let type_oid = unsafe { pg_sys::get_fn_expr_rettype((*fcinfo).flinfo) };
-    let descriptor = PgTupleDesc::for_composite_type_by_oid(type_oid)
-        .unwrap_or_else(|| raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, "summary result type is not a composite type"));
+    let descriptor = PgTupleDesc::for_composite_type_by_oid(type_oid).unwrap_or_else(|| {
+        raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            "summary result type is not a composite type",
+        )
+    });
     // SAFETY: each datum was made by IntoDatum from the Rust type of its field in sql/00_types.sql.
-    unsafe { PgHeapTuple::from_datums(descriptor, fields) }
-        .unwrap_or_else(|error| raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("summary row: {error}")))
+    unsafe { PgHeapTuple::from_datums(descriptor, fields) }.unwrap_or_else(|error| {
+        raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("summary row: {error}"),
+        )
+    })
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -473,15 +629,27 @@ fn compute_usage_blocks(
     ),
 > {
     let n = entry_times.len();
-    if [input_tokens.len(), output_tokens.len(), cache_creation_tokens.len(), cache_read_tokens.len(), models.len()]
-        .iter()
-        .any(|&len| len != n)
+    if [
+        input_tokens.len(),
+        output_tokens.len(),
+        cache_creation_tokens.len(),
+        cache_read_tokens.len(),
+        models.len(),
+    ]
+    .iter()
+    .any(|&len| len != n)
     {
-        raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "usage arrays must all have the same length");
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            "usage arrays must all have the same length",
+        );
     }
     let length = interval_micros(&block_length);
     if length <= 0 {
-        raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "block_length must be positive");
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            "block_length must be positive",
+        );
     }
     let mut pricing = QueryPricing::load();
     let entries: Vec<UsageEntry> = entry_times
@@ -490,21 +658,34 @@ fn compute_usage_blocks(
         .enumerate()
         .filter_map(|(i, (at, model))| {
             let at = (*at)?;
-            let tokens = [input_tokens[i], output_tokens[i], cache_creation_tokens[i], cache_read_tokens[i]].map(|t| t.unwrap_or(0));
+            let tokens = [
+                input_tokens[i],
+                output_tokens[i],
+                cache_creation_tokens[i],
+                cache_read_tokens[i],
+            ]
+            .map(|t| t.unwrap_or(0));
             Some(UsageEntry {
                 timestamp_micros: unix_micros(at),
                 input_tokens: tokens[0],
                 output_tokens: tokens[1],
                 cache_creation_tokens: tokens[2],
                 cache_read_tokens: tokens[3],
-                cost: model.as_deref().and_then(|model| pricing.cost(model, at, tokens)).unwrap_or(0.0),
+                cost: model
+                    .as_deref()
+                    .and_then(|model| pricing.cost(model, at, tokens))
+                    .unwrap_or(0.0),
                 model,
             })
         })
         .collect();
     let to_time = |micros: i64| {
-        TimestampWithTimeZone::try_from(micros - POSTGRES_EPOCH_MICROS)
-            .unwrap_or_else(|_| raise(PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW, "usage block time out of range"))
+        TimestampWithTimeZone::try_from(micros - POSTGRES_EPOCH_MICROS).unwrap_or_else(|_| {
+            raise(
+                PgSqlErrorCode::ERRCODE_DATETIME_FIELD_OVERFLOW,
+                "usage block time out of range",
+            )
+        })
     };
     let rows: Vec<_> = compute_blocks(&entries, unix_micros(now), length)
         .into_iter()
@@ -550,7 +731,13 @@ fn response_cost(
     cache_read_tokens: Option<i64>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Option<f64> {
-    let tokens = [input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens].map(|t| t.unwrap_or(0));
+    let tokens = [
+        input_tokens,
+        output_tokens,
+        cache_creation_tokens,
+        cache_read_tokens,
+    ]
+    .map(|t| t.unwrap_or(0));
     query_pricing(fcinfo).cost(model?, at?, tokens)
 }
 
@@ -562,7 +749,10 @@ struct QueryPricing {
 
 impl QueryPricing {
     fn load() -> QueryPricing {
-        QueryPricing { prices: stored_price_list().cached(), days: LocalDays::default() }
+        QueryPricing {
+            prices: stored_price_list().cached(),
+            days: LocalDays::default(),
+        }
     }
 
     /// The cost of a response; None when no price applies to its model on its day.
@@ -579,7 +769,9 @@ fn query_pricing<'a>(fcinfo: pg_sys::FunctionCallInfo) -> &'a mut QueryPricing {
     unsafe {
         let flinfo = (*fcinfo).flinfo;
         if (*flinfo).fn_extra.is_null() {
-            (*flinfo).fn_extra = PgMemoryContexts::For((*flinfo).fn_mcxt).leak_and_drop_on_delete(QueryPricing::load()).cast();
+            (*flinfo).fn_extra = PgMemoryContexts::For((*flinfo).fn_mcxt)
+                .leak_and_drop_on_delete(QueryPricing::load())
+                .cast();
         }
         &mut *(*flinfo).fn_extra.cast::<QueryPricing>()
     }
@@ -587,16 +779,28 @@ fn query_pricing<'a>(fcinfo: pg_sys::FunctionCallInfo) -> &'a mut QueryPricing {
 
 /// `cco.model_pricing` in precedence order, as the caller may read it.
 fn stored_price_list() -> PriceList {
-    const PRICES: &str = "select model, effective_from, input_per_million::float8, output_per_million::float8, \
+    const PRICES: &str =
+        "select model, effective_from, input_per_million::float8, output_per_million::float8, \
                                  cache_write_per_million::float8, cache_read_per_million::float8 \
                           from cco.model_pricing \
                           order by length(model) desc, effective_from desc, seeded";
     let prices = spi(Spi::connect(|client| {
         let mut prices = Vec::new();
         for row in client.select(PRICES, None, &[])? {
-            let per_million = [row.get::<f64>(3)?, row.get::<f64>(4)?, row.get::<f64>(5)?, row.get::<f64>(6)?];
-            if let (Some(model), Some(from), [Some(a), Some(b), Some(c), Some(d)]) = (row.get::<String>(1)?, row.get::<Date>(2)?, per_million) {
-                prices.push(Price { model_prefix: model, effective_from_day: from.to_pg_epoch_days(), per_million: [a, b, c, d] });
+            let per_million = [
+                row.get::<f64>(3)?,
+                row.get::<f64>(4)?,
+                row.get::<f64>(5)?,
+                row.get::<f64>(6)?,
+            ];
+            if let (Some(model), Some(from), [Some(a), Some(b), Some(c), Some(d)]) =
+                (row.get::<String>(1)?, row.get::<Date>(2)?, per_million)
+            {
+                prices.push(Price {
+                    model_prefix: model,
+                    effective_from_day: from.to_pg_epoch_days(),
+                    per_million: [a, b, c, d],
+                });
             }
         }
         Ok::<_, pgrx::spi::Error>(prices)

@@ -43,6 +43,9 @@ pub fn required<T>(value: Option<T>, argument: &str) -> T {
 /// which is a bug in cco and reported as such.
 pub fn spi<T>(result: Result<T, pgrx::spi::Error>) -> T {
     result.unwrap_or_else(|error| {
-        raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("cco internal query failed: {error}"))
+        raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("cco internal query failed: {error}"),
+        )
     })
 }

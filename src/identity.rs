@@ -14,7 +14,8 @@ use pgrx::prelude::*;
 /// `cco.api_logins`: the logins whose sessions carry verified JWT claims. Only a superuser may
 /// change it (postgresql.conf, `ALTER SYSTEM`, `ALTER DATABASE ... SET`), so a user cannot name
 /// their own login an API login.
-static API_LOGINS: GucSetting<Option<CString>> = GucSetting::<Option<CString>>::new(Some(c"authenticator"));
+static API_LOGINS: GucSetting<Option<CString>> =
+    GucSetting::<Option<CString>>::new(Some(c"authenticator"));
 
 /// Defines the settings; called once when the library is loaded.
 pub fn define_settings() {
@@ -62,19 +63,34 @@ impl ServerSession {
         let (login, login_is_superuser) = unsafe {
             let oid = pg_sys::GetSessionUserId();
             let name = pg_sys::GetUserNameFromId(oid, true);
-            let login = if name.is_null() { String::new() } else { CStr::from_ptr(name).to_string_lossy().into_owned() };
+            let login = if name.is_null() {
+                String::new()
+            } else {
+                CStr::from_ptr(name).to_string_lossy().into_owned()
+            };
             (login, pg_sys::superuser_arg(oid))
         };
         // The "role" setting is what SET ROLE chose ("none" without one); SECURITY DEFINER
         // functions change current_user but not this.
-        let acting_role = setting(c"role").filter(|role| role != "none").unwrap_or_else(|| login.clone());
-        ServerSession { login, login_is_superuser, acting_role }
+        let acting_role = setting(c"role")
+            .filter(|role| role != "none")
+            .unwrap_or_else(|| login.clone());
+        ServerSession {
+            login,
+            login_is_superuser,
+            acting_role,
+        }
     }
 
     fn identity_source(&self) -> IdentitySource {
-        let api_logins = setting(c"cco.api_logins").unwrap_or_else(|| DEFAULT_API_LOGINS.to_owned());
-        Session { login: &self.login, login_is_superuser: self.login_is_superuser, acting_role: &self.acting_role }
-            .identity_source(&api_logins)
+        let api_logins =
+            setting(c"cco.api_logins").unwrap_or_else(|| DEFAULT_API_LOGINS.to_owned());
+        Session {
+            login: &self.login,
+            login_is_superuser: self.login_is_superuser,
+            acting_role: &self.acting_role,
+        }
+        .identity_source(&api_logins)
     }
 }
 
@@ -85,7 +101,9 @@ fn trusted_claims(session: &ServerSession) -> Option<Claims> {
 
 /// The user id `cco.user_logins` gives the session's login, if any.
 fn login_user_id() -> Option<pgrx::Uuid> {
-    Spi::get_one::<pgrx::Uuid>("select user_id from cco.user_logins where login = session_user").ok().flatten()
+    Spi::get_one::<pgrx::Uuid>("select user_id from cco.user_logins where login = session_user")
+        .ok()
+        .flatten()
 }
 
 /// The caller's user id: the JWT `sub` claim on an API login's session, the login's mapped user id
@@ -93,7 +111,9 @@ fn login_user_id() -> Option<pgrx::Uuid> {
 #[pg_extern(stable, parallel_safe)]
 fn current_user_id() -> Option<pgrx::Uuid> {
     match trusted_claims(&ServerSession::current()) {
-        Some(claims) => claims.subject.map(|id| pgrx::Uuid::from_bytes(*id.as_bytes())),
+        Some(claims) => claims
+            .subject
+            .map(|id| pgrx::Uuid::from_bytes(*id.as_bytes())),
         None => login_user_id(),
     }
 }

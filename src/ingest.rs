@@ -31,16 +31,31 @@ fn ingest_transcript(
     file_path: Option<&str>,
     project_path: default!(Option<&str>, "NULL"),
 ) -> JsonB {
-    let jsonl = jsonl.unwrap_or_else(|| raise(PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED, "jsonl must not be NULL"));
+    let jsonl = jsonl.unwrap_or_else(|| {
+        raise(
+            PgSqlErrorCode::ERRCODE_NULL_VALUE_NOT_ALLOWED,
+            "jsonl must not be NULL",
+        )
+    });
     let file_path = file_path
         .map(str::trim)
         .filter(|path| !path.is_empty())
-        .unwrap_or_else(|| raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "file_path must be a non-empty path"));
+        .unwrap_or_else(|| {
+            raise(
+                PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+                "file_path must be a non-empty path",
+            )
+        });
     let transcript = transcript::parse(jsonl);
     JsonB(load(&transcript, file_path, project_path, jsonl.len()))
 }
 
-fn load(transcript: &Transcript, file_path: &str, project_path: Option<&str>, bytes: usize) -> Value {
+fn load(
+    transcript: &Transcript,
+    file_path: &str,
+    project_path: Option<&str>,
+    bytes: usize,
+) -> Value {
     let mut report = Report::new(transcript, file_path);
     if transcript.messages.is_empty() && transcript.summaries.is_empty() {
         return report.into_json();
@@ -92,8 +107,12 @@ impl<'a> Report<'a> {
     }
 
     fn into_json(self) -> Value {
-        let mut notes: Vec<&transcript::LineNote> =
-            self.transcript.skipped.iter().chain(&self.transcript.repaired).collect();
+        let mut notes: Vec<&transcript::LineNote> = self
+            .transcript
+            .skipped
+            .iter()
+            .chain(&self.transcript.repaired)
+            .collect();
         notes.sort_by_key(|note| note.line);
         json!({
             "file_path": self.file_path,
@@ -112,7 +131,11 @@ impl<'a> Report<'a> {
 
 /// The working directory the transcript belongs to: the lines' `cwd`, else the caller's
 /// `project_path`, else the one the Claude Code folder name encodes.
-fn project_directory(transcript: &Transcript, file_path: &str, project_path: Option<&str>) -> String {
+fn project_directory(
+    transcript: &Transcript,
+    file_path: &str,
+    project_path: Option<&str>,
+) -> String {
     let given = project_path.map(str::trim).filter(|path| !path.is_empty());
     transcript
         .cwd()
@@ -136,7 +159,9 @@ const PROJECT_BY_PATH: Lookup = Lookup {
                  or cco.is_service_role())
           order by (p.owner_id is not distinct from cco.current_user_id()) desc, p.created_at
           limit 1",
-    arg_types: &[pgrx::pg_sys::PgOid::BuiltIn(pgrx::pg_sys::BuiltinOid::TEXTOID)],
+    arg_types: &[pgrx::pg_sys::PgOid::BuiltIn(
+        pgrx::pg_sys::BuiltinOid::TEXTOID,
+    )],
 };
 
 /// Finds the project for a directory among those the caller may write, or creates it with a
@@ -157,7 +182,11 @@ fn find_or_create_project(path: &str) -> Uuid {
                 None,
                 &[name.as_str().into(), path.into()],
             )?;
-            if inserted.is_empty() { Ok(None) } else { inserted.first().get_one::<Uuid>() }
+            if inserted.is_empty() {
+                Ok(None)
+            } else {
+                inserted.first().get_one::<Uuid>()
+            }
         }));
         if let Some(id) = created {
             return id;
@@ -167,18 +196,36 @@ fn find_or_create_project(path: &str) -> Uuid {
             return id;
         }
     }
-    raise(PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION, format!("no free project name for {path}"))
+    raise(
+        PgSqlErrorCode::ERRCODE_UNIQUE_VIOLATION,
+        format!("no free project name for {path}"),
+    )
 }
 
-fn find_or_create_conversation(project_id: Uuid, file_path: &str, transcript: &Transcript, bytes: usize) -> Uuid {
+fn find_or_create_conversation(
+    project_id: Uuid,
+    file_path: &str,
+    transcript: &Transcript,
+    bytes: usize,
+) -> Uuid {
     let (session_id, mut metadata) = match paths::session_file(file_path) {
-        paths::SessionFile::Subagent { agent_id, parent_session_id } => (
-            transcript.session_id().map(str::to_owned).or(parent_session_id.clone()),
+        paths::SessionFile::Subagent {
+            agent_id,
+            parent_session_id,
+        } => (
+            transcript
+                .session_id()
+                .map(str::to_owned)
+                .or(parent_session_id.clone()),
             json!({"agent_id": agent_id, "parent_session_id": transcript.session_id().map(str::to_owned).or(parent_session_id)}),
         ),
-        paths::SessionFile::Session { session_id } => {
-            (transcript.session_id().map(str::to_owned).or(Some(session_id)), json!({}))
-        }
+        paths::SessionFile::Session { session_id } => (
+            transcript
+                .session_id()
+                .map(str::to_owned)
+                .or(Some(session_id)),
+            json!({}),
+        ),
         paths::SessionFile::Other => (transcript.session_id().map(str::to_owned), json!({})),
     };
     metadata["source"] = json!("claude-code");
@@ -249,7 +296,11 @@ struct ConversationLoad<'a> {
 }
 
 impl<'a> ConversationLoad<'a> {
-    fn new(project_id: Uuid, conversation_id: Uuid, transcript: &'a Transcript) -> ConversationLoad<'a> {
+    fn new(
+        project_id: Uuid,
+        conversation_id: Uuid,
+        transcript: &'a Transcript,
+    ) -> ConversationLoad<'a> {
         let stored: HashMap<String, StoredMessage> = spi(Spi::connect(|client| {
             client
                 .select(
@@ -268,10 +319,18 @@ impl<'a> ConversationLoad<'a> {
         }));
         let mut id_of = HashMap::with_capacity(transcript.messages.len());
         for message in &transcript.messages {
-            let id = stored.get(&message.uuid).map_or_else(new_uuid, |row| row.id);
+            let id = stored
+                .get(&message.uuid)
+                .map_or_else(new_uuid, |row| row.id);
             id_of.insert(message.uuid.as_str(), id);
         }
-        ConversationLoad { project_id, conversation_id, transcript, stored, id_of }
+        ConversationLoad {
+            project_id,
+            conversation_id,
+            transcript,
+            stored,
+            id_of,
+        }
     }
 
     fn is_new(&self, message: &MessageLine) -> bool {
@@ -282,15 +341,29 @@ impl<'a> ConversationLoad<'a> {
     fn insert_messages(&self) -> usize {
         let counted = self.counted_usage();
         let mut rows = MessageRows::default();
-        let fallback_time = self.transcript.messages.iter().filter_map(|m| m.timestamp_micros).max();
+        let fallback_time = self
+            .transcript
+            .messages
+            .iter()
+            .filter_map(|m| m.timestamp_micros)
+            .max();
         for index in self.transcript.messages_in_parent_order() {
             let message = &self.transcript.messages[index];
             if !self.is_new(message) {
                 continue;
             }
-            let parent = message.parent_uuid.as_deref().and_then(|parent| self.id_of.get(parent).copied());
+            let parent = message
+                .parent_uuid
+                .as_deref()
+                .and_then(|parent| self.id_of.get(parent).copied());
             let usage = counted.get(&index).copied().unwrap_or_default();
-            rows.push(self.id_of[message.uuid.as_str()], message, parent, usage, message.timestamp_micros.or(fallback_time));
+            rows.push(
+                self.id_of[message.uuid.as_str()],
+                message,
+                parent,
+                usage,
+                message.timestamp_micros.or(fallback_time),
+            );
         }
         if rows.ids.is_empty() {
             return 0;
@@ -377,7 +450,10 @@ impl<'a> ConversationLoad<'a> {
         }
         counted.retain(|&index, usage| {
             let message = &self.transcript.messages[index];
-            match message.usage_key().and_then(|(api, request)| earlier_best.get(&(api.to_owned(), request.to_owned()))) {
+            match message
+                .usage_key()
+                .and_then(|(api, request)| earlier_best.get(&(api.to_owned(), request.to_owned())))
+            {
                 Some(&earlier_output) => usage.output_tokens > earlier_output,
                 None => true,
             }
@@ -420,18 +496,30 @@ impl<'a> ConversationLoad<'a> {
     fn zero_superseded_usage(&self, counted: &HashMap<usize, Usage>) {
         let keys: Vec<String> = counted
             .keys()
-            .filter_map(|&index| self.transcript.messages[index].usage_key().map(|(api, _)| api.to_owned()))
+            .filter_map(|&index| {
+                self.transcript.messages[index]
+                    .usage_key()
+                    .map(|(api, _)| api.to_owned())
+            })
             .collect();
         if keys.is_empty() {
             return;
         }
-        let new_ids: HashSet<Uuid> = counted.keys().map(|&index| self.id_of[self.transcript.messages[index].uuid.as_str()]).collect();
-        let counted_keys: HashSet<(&str, &str)> =
-            counted.keys().filter_map(|&index| self.transcript.messages[index].usage_key()).collect();
+        let new_ids: HashSet<Uuid> = counted
+            .keys()
+            .map(|&index| self.id_of[self.transcript.messages[index].uuid.as_str()])
+            .collect();
+        let counted_keys: HashSet<(&str, &str)> = counted
+            .keys()
+            .filter_map(|&index| self.transcript.messages[index].usage_key())
+            .collect();
         let superseded: Vec<Uuid> = self
             .previously_counted(&keys)
             .into_iter()
-            .filter(|row| !new_ids.contains(&row.id) && counted_keys.contains(&(row.key.0.as_str(), row.key.1.as_str())))
+            .filter(|row| {
+                !new_ids.contains(&row.id)
+                    && counted_keys.contains(&(row.key.0.as_str(), row.key.1.as_str()))
+            })
             .map(|row| row.id)
             .collect();
         if superseded.is_empty() {
@@ -458,7 +546,11 @@ impl<'a> ConversationLoad<'a> {
                 and parent.external_id = child.metadata->>'parentUuid'
                 and parent.id <> child.id
                 and child.external_id <> all ($3)",
-            &[self.conversation_id.into(), self.project_id.into(), self.transcript.unlinked.clone().into()],
+            &[
+                self.conversation_id.into(),
+                self.project_id.into(),
+                self.transcript.unlinked.clone().into(),
+            ],
         ));
     }
 
@@ -476,14 +568,25 @@ impl<'a> ConversationLoad<'a> {
                 .collect::<Result<_, _>>()
         }));
         let mut seen = HashSet::new();
-        let (mut ids, mut messages, mut names, mut inputs, mut started, mut external_ids) =
-            (Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let (mut ids, mut messages, mut names, mut inputs, mut started, mut external_ids) = (
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+            Vec::new(),
+        );
         for tool_use in &self.transcript.tool_uses {
             let name = tool_use.name.trim();
-            if stored.contains(&tool_use.id) || name.is_empty() || !seen.insert(tool_use.id.as_str()) {
+            if stored.contains(&tool_use.id)
+                || name.is_empty()
+                || !seen.insert(tool_use.id.as_str())
+            {
                 continue;
             }
-            let Some(&message_id) = self.id_of.get(tool_use.message_uuid.as_str()) else { continue };
+            let Some(&message_id) = self.id_of.get(tool_use.message_uuid.as_str()) else {
+                continue;
+            };
             ids.push(new_uuid());
             messages.push(message_id);
             names.push(name.to_owned());
@@ -561,9 +664,21 @@ fn store_summaries(project_id: Uuid, transcript: &Transcript, file_path: &str) {
     if transcript.summaries.is_empty() {
         return;
     }
-    let leaves: Vec<String> = transcript.summaries.iter().map(|s| s.leaf_uuid.clone()).collect();
-    let texts: Vec<String> = transcript.summaries.iter().map(|s| s.text.clone()).collect();
-    let lines: Vec<i32> = transcript.summaries.iter().map(|s| i32::try_from(s.line).unwrap_or(i32::MAX)).collect();
+    let leaves: Vec<String> = transcript
+        .summaries
+        .iter()
+        .map(|s| s.leaf_uuid.clone())
+        .collect();
+    let texts: Vec<String> = transcript
+        .summaries
+        .iter()
+        .map(|s| s.text.clone())
+        .collect();
+    let lines: Vec<i32> = transcript
+        .summaries
+        .iter()
+        .map(|s| i32::try_from(s.line).unwrap_or(i32::MAX))
+        .collect();
     spi(Spi::run_with_args(
         "insert into cco.transcript_summaries (project_id, leaf_external_id, summary, file_path, line)
          select $1, s.leaf, left(s.summary, 10000), $2, s.line
@@ -578,7 +693,11 @@ fn summarised_conversations(project_id: Uuid, transcript: &Transcript) -> Vec<Uu
     if transcript.summaries.is_empty() {
         return Vec::new();
     }
-    let leaves: Vec<String> = transcript.summaries.iter().map(|s| s.leaf_uuid.clone()).collect();
+    let leaves: Vec<String> = transcript
+        .summaries
+        .iter()
+        .map(|s| s.leaf_uuid.clone())
+        .collect();
     spi(Spi::connect(|client| {
         client
             .select(
@@ -597,7 +716,10 @@ fn apply_titles(conversations: &[Uuid]) {
     if conversations.is_empty() {
         return;
     }
-    spi(Spi::run_with_args("select cco.apply_summary_titles($1)", &[conversations.to_vec().into()]));
+    spi(Spi::run_with_args(
+        "select cco.apply_summary_titles($1)",
+        &[conversations.to_vec().into()],
+    ));
 }
 
 /// Beyond this many new messages, a load refreshes outgrown planner statistics part way.
@@ -621,7 +743,14 @@ struct MessageRows {
 }
 
 impl MessageRows {
-    fn push(&mut self, id: Uuid, message: &MessageLine, parent: Option<Uuid>, usage: Usage, micros: Option<i64>) {
+    fn push(
+        &mut self,
+        id: Uuid,
+        message: &MessageLine,
+        parent: Option<Uuid>,
+        usage: Usage,
+        micros: Option<i64>,
+    ) {
         let clamp = |tokens: i64| i32::try_from(tokens).unwrap_or(i32::MAX);
         self.ids.push(id);
         self.roles.push(message.role.as_str());
@@ -629,7 +758,8 @@ impl MessageRows {
         self.timestamps.push(micros.and_then(timestamp));
         self.input.push(clamp(usage.input_tokens));
         self.output.push(clamp(usage.output_tokens));
-        self.cache_write.push(clamp(usage.cache_creation_input_tokens));
+        self.cache_write
+            .push(clamp(usage.cache_creation_input_tokens));
         self.cache_read.push(clamp(usage.cache_read_input_tokens));
         self.models.push(message.model.clone());
         self.parents.push(parent);

@@ -14,8 +14,8 @@ mod ingest;
 mod queries;
 mod search;
 mod search_index;
-mod threads;
 mod text_search_types;
+mod threads;
 
 #[cfg(any(test, feature = "pg_test"))]
 mod tests;
@@ -40,7 +40,11 @@ extension_sql_file!("../sql/00_types.sql", name = "types", bootstrap);
 extension_sql_file!(
     "../sql/01_tables.sql",
     name = "tables",
-    requires = [identity::current_user_id, search::text_to_tsvector, search::search_length]
+    requires = [
+        identity::current_user_id,
+        search::text_to_tsvector,
+        search::search_length
+    ]
 );
 extension_sql_file!(
     "../sql/02_indexes.sql",
@@ -55,7 +59,11 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/03_security.sql",
     name = "security",
-    requires = ["indexes", identity::current_user_role, identity::is_service_role]
+    requires = [
+        "indexes",
+        identity::current_user_role,
+        identity::is_service_role
+    ]
 );
 extension_sql_file!(
     "../sql/04_triggers.sql",
@@ -67,7 +75,11 @@ extension_sql_file!(
         threads::rebuild_thread_depths
     ]
 );
-extension_sql_file!("../sql/05_threads.sql", name = "threads", requires = ["triggers"]);
+extension_sql_file!(
+    "../sql/05_threads.sql",
+    name = "threads",
+    requires = ["triggers"]
+);
 extension_sql_file!(
     "../sql/06_search.sql",
     name = "search",
@@ -86,7 +98,11 @@ extension_sql_file!(
         search_index::rank_index_segments
     ]
 );
-extension_sql_file!("../sql/07_ingest.sql", name = "ingest", requires = ["search", ingest::ingest_transcript]);
+extension_sql_file!(
+    "../sql/07_ingest.sql",
+    name = "ingest",
+    requires = ["search", ingest::ingest_transcript]
+);
 extension_sql_file!(
     "../sql/08_analytics.sql",
     name = "analytics",

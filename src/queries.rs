@@ -33,14 +33,18 @@ fn kept_plan(client: &SpiClient<'_>, lookup: &Lookup) -> &'static OwnedPreparedS
     if let Some(plan) = KEPT_PLANS.with_borrow(|plans| plans.get(lookup.sql).copied()) {
         return plan;
     }
-    let plan: &'static OwnedPreparedStatement =
-        Box::leak(Box::new(spi(client.prepare(lookup.sql, lookup.arg_types)).keep()));
+    let plan: &'static OwnedPreparedStatement = Box::leak(Box::new(
+        spi(client.prepare(lookup.sql, lookup.arg_types)).keep(),
+    ));
     KEPT_PLANS.with_borrow_mut(|plans| plans.insert(lookup.sql, plan));
     plan
 }
 
 /// The first column of the first row, or None when the lookup finds no row or NULL.
-pub fn optional_one<A: FromDatum + IntoDatum>(lookup: &Lookup, args: &[DatumWithOid<'_>]) -> Option<A> {
+pub fn optional_one<A: FromDatum + IntoDatum>(
+    lookup: &Lookup,
+    args: &[DatumWithOid<'_>],
+) -> Option<A> {
     spi(Spi::connect(|client| {
         let table = client.select(kept_plan(client, lookup), Some(1), args)?;
         if table.is_empty() {
@@ -51,7 +55,10 @@ pub fn optional_one<A: FromDatum + IntoDatum>(lookup: &Lookup, args: &[DatumWith
 }
 
 /// The first two columns of the first row, or None when the lookup finds no row.
-pub fn optional_two<A, B>(lookup: &Lookup, args: &[DatumWithOid<'_>]) -> Option<(Option<A>, Option<B>)>
+pub fn optional_two<A, B>(
+    lookup: &Lookup,
+    args: &[DatumWithOid<'_>],
+) -> Option<(Option<A>, Option<B>)>
 where
     A: FromDatum + IntoDatum,
     B: FromDatum + IntoDatum,

@@ -20,10 +20,15 @@ fn tokenize(content: &str) -> Vec<String> {
 /// The search vector of a text: its terms with positions, as stored in `messages.search_vector`.
 #[pg_extern(immutable, strict, parallel_safe, name = "to_tsvector")]
 fn text_to_tsvector(content: &str) -> TsVector {
-    let payload = search::index_document(content).to_tsvector_payload().unwrap_or_else(|error| {
-        // index_document keeps every tsvector limit, so this is a bug, not bad input.
-        raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("could not build a search vector: {error}"))
-    });
+    let payload = search::index_document(content)
+        .to_tsvector_payload()
+        .unwrap_or_else(|error| {
+            // index_document keeps every tsvector limit, so this is a bug, not bad input.
+            raise(
+                PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                format!("could not build a search vector: {error}"),
+            )
+        });
     TsVector::from_payload(&payload)
 }
 
@@ -63,7 +68,9 @@ fn query_terms(query: &str) -> Vec<String> {
 fn search_length(search_vector: TsVector) -> i32 {
     TsVectorView::new(search_vector.payload())
         .and_then(|view| view.occurrences())
-        .map_or(0, |occurrences| i32::try_from(occurrences).unwrap_or(i32::MAX))
+        .map_or(0, |occurrences| {
+            i32::try_from(occurrences).unwrap_or(i32::MAX)
+        })
 }
 
 /// BM25 score of a search vector for query terms, given each term's document frequency and the
@@ -93,7 +100,10 @@ fn rank(
     };
     let matches = terms.iter().enumerate().filter_map(|(index, term)| {
         let lexeme = view.find(term?.as_bytes()).ok()??;
-        let df = document_frequencies.as_ref().and_then(|frequencies| frequencies.get(index).flatten()).unwrap_or(1) as f64;
+        let df = document_frequencies
+            .as_ref()
+            .and_then(|frequencies| frequencies.get(index).flatten())
+            .unwrap_or(1) as f64;
         Some((lexeme.frequency(), df))
     });
     let length = view.occurrences().unwrap_or(0);
@@ -133,7 +143,11 @@ fn highlight(
         max_fragments: max_fragments as usize,
         ..HighlightOptions::default()
     };
-    Some(search::highlight(content, &search::parse_query(query.unwrap_or("")), &options))
+    Some(search::highlight(
+        content,
+        &search::parse_query(query.unwrap_or("")),
+        &options,
+    ))
 }
 
 /// How to find completions of a partial query: the tsquery of candidate messages, the finished
@@ -141,9 +155,20 @@ fn highlight(
 #[pg_extern(immutable, strict, parallel_safe)]
 fn suggestion_query(
     partial_query: &str,
-) -> TableIterator<'static, (name!(tsquery, TsQuery), name!(head, String), name!(prefix, String))> {
+) -> TableIterator<
+    'static,
+    (
+        name!(tsquery, TsQuery),
+        name!(head, String),
+        name!(prefix, String),
+    ),
+> {
     let query = search::suggestion_query(partial_query);
-    TableIterator::once((TsQuery::from_text(&query.tsquery_text), query.head, query.prefix))
+    TableIterator::once((
+        TsQuery::from_text(&query.tsquery_text),
+        query.head,
+        query.prefix,
+    ))
 }
 
 /// Words and compounds of `content` starting with `prefix`, spelled as in the content.

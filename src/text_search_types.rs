@@ -118,10 +118,15 @@ impl TsQuery {
         // SAFETY: tsqueryin takes one cstring argument and returns a palloc'd tsquery datum, or
         // raises an ERROR (which pgrx turns into a proper PostgreSQL error).
         let datum = unsafe {
-            pgrx::fcinfo::direct_function_call_as_datum(pg_sys::tsqueryin, &[text.as_c_str().into_datum()])
+            pgrx::fcinfo::direct_function_call_as_datum(
+                pg_sys::tsqueryin,
+                &[text.as_c_str().into_datum()],
+            )
         };
         match datum {
-            Some(datum) => TsQuery { varlena: datum.cast_mut_ptr() },
+            Some(datum) => TsQuery {
+                varlena: datum.cast_mut_ptr(),
+            },
             None => TsQuery::empty(),
         }
     }

@@ -104,12 +104,18 @@ impl ThreadColumns {
     fn read(row: &PgHeapTuple<'_, impl WhoAllocated>) -> ThreadColumns {
         let column = |name: &str| -> Option<Uuid> {
             row.get_by_name::<Uuid>(name).unwrap_or_else(|error| {
-                raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("reading {name}: {error}"))
+                raise(
+                    PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+                    format!("reading {name}: {error}"),
+                )
             })
         };
         ThreadColumns {
             id: column("id").unwrap_or_else(|| {
-                raise(PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION, "message id must not be NULL")
+                raise(
+                    PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
+                    "message id must not be NULL",
+                )
             }),
             conversation_id: column("conversation_id"),
             project_id: column("project_id"),
@@ -136,7 +142,10 @@ fn message_resolve_thread<'a>(
     trigger: &'a PgTrigger<'a>,
 ) -> Result<Option<PgHeapTuple<'a, impl WhoAllocated>>, PgHeapTupleError> {
     let new = trigger.new().unwrap_or_else(|| {
-        raise(PgSqlErrorCode::ERRCODE_TRIGGERED_ACTION_EXCEPTION, "message trigger needs a new row")
+        raise(
+            PgSqlErrorCode::ERRCODE_TRIGGERED_ACTION_EXCEPTION,
+            "message trigger needs a new row",
+        )
     });
     let mut row = new.into_owned();
     let mut message = ThreadColumns::read(&row);
@@ -144,7 +153,10 @@ fn message_resolve_thread<'a>(
     let depth = match trigger.old() {
         None => {
             let conversation_id = message.conversation_id.unwrap_or_else(|| {
-                raise(PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION, "conversation_id must not be NULL")
+                raise(
+                    PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
+                    "conversation_id must not be NULL",
+                )
             });
             if message.project_id.is_none() {
                 let project_id = project_of_conversation(conversation_id);
@@ -152,7 +164,13 @@ fn message_resolve_thread<'a>(
                 message.project_id = Some(project_id);
             }
             let depth = depth_for_new_parent(&message, false);
-            remember_placement(message.id, Placement { conversation_id, depth });
+            remember_placement(
+                message.id,
+                Placement {
+                    conversation_id,
+                    depth,
+                },
+            );
             depth
         }
         Some(old) => {
@@ -167,7 +185,10 @@ fn message_resolve_thread<'a>(
             {
                 raise(
                     PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
-                    format!("message {} cannot move to another conversation or project", message.id),
+                    format!(
+                        "message {} cannot move to another conversation or project",
+                        message.id
+                    ),
                 );
             }
             if before.parent_id == message.parent_id {
@@ -186,7 +207,10 @@ fn message_resolve_thread<'a>(
 
 fn set_column<T: IntoDatum>(row: &mut PgHeapTuple<'_, AllocatedByRust>, name: &str, value: T) {
     if let Err(error) = row.set_by_name(name, value) {
-        raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("setting {name}: {error}"));
+        raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("setting {name}: {error}"),
+        );
     }
 }
 
@@ -207,17 +231,26 @@ fn depth_for_new_parent(message: &ThreadColumns, check_cycle: bool) -> i32 {
         return depth_below(None);
     };
     let project_id = message.project_id.unwrap_or_else(|| {
-        raise(PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION, "project_id must not be NULL")
+        raise(
+            PgSqlErrorCode::ERRCODE_NOT_NULL_VIOLATION,
+            "project_id must not be NULL",
+        )
     });
     let parent = placement_of(parent_id, project_id).unwrap_or_else(|| {
         raise_with_detail(
             PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
-            format!("parent message {parent_id} of message {} does not exist", message.id),
+            format!(
+                "parent message {parent_id} of message {} does not exist",
+                message.id
+            ),
             Some("A parent must be stored before its replies, in the same project.".into()),
         )
     });
     if Some(parent.conversation_id) != message.conversation_id {
-        let error = ThreadError::ParentInOtherConversation { message: message.id, parent: parent_id };
+        let error = ThreadError::ParentInOtherConversation {
+            message: message.id,
+            parent: parent_id,
+        };
         raise(PgSqlErrorCode::ERRCODE_CHECK_VIOLATION, error.to_string());
     }
     if check_cycle {
@@ -235,7 +268,10 @@ fn placement_of(message_id: Uuid, project_id: Uuid) -> Option<Placement> {
     }
     let (conversation_id, depth) =
         optional_two::<Uuid, i32>(&MESSAGE_PLACEMENT, &[message_id.into(), project_id.into()])?;
-    Some(Placement { conversation_id: conversation_id?, depth: depth.unwrap_or(0) })
+    Some(Placement {
+        conversation_id: conversation_id?,
+        depth: depth.unwrap_or(0),
+    })
 }
 
 /// The ancestor chain above `message_id`, nearest first. Bounded so that a cycle already present
@@ -279,17 +315,26 @@ fn rebuild_thread_depths(conversation_id: Uuid) -> i32 {
             .collect::<Result<Vec<_>, _>>()
     }));
 
-    let links: Vec<(Uuid, Option<Uuid>)> = rows.iter().map(|(id, parent, _)| (*id, *parent)).collect();
+    let links: Vec<(Uuid, Option<Uuid>)> =
+        rows.iter().map(|(id, parent, _)| (*id, *parent)).collect();
     let thread = compute_depths(&links);
     if !thread.in_cycle.is_empty() {
-        let sample: Vec<String> = thread.in_cycle.iter().take(5).map(ToString::to_string).collect();
+        let sample: Vec<String> = thread
+            .in_cycle
+            .iter()
+            .take(5)
+            .map(ToString::to_string)
+            .collect();
         raise_with_detail(
             PgSqlErrorCode::ERRCODE_CHECK_VIOLATION,
             format!(
                 "conversation {conversation_id} has {} messages in a parent cycle",
                 thread.in_cycle.len()
             ),
-            Some(format!("Set parent_id to NULL on one of: {}", sample.join(", "))),
+            Some(format!(
+                "Set parent_id to NULL on one of: {}",
+                sample.join(", ")
+            )),
         );
     }
 

@@ -76,8 +76,11 @@ const TOOLS: &[(&str, f64, f64, f64)] = &[
     ("WebFetch", 0.02, 1_800.0, 1.1),
 ];
 
-const MODELS: &[(&str, f64)] =
-    &[("claude-sonnet-4-5-20250929", 0.70), ("claude-opus-4-5-20251101", 0.20), ("claude-haiku-4-5-20251001", 0.10)];
+const MODELS: &[(&str, f64)] = &[
+    ("claude-sonnet-4-5-20250929", 0.70),
+    ("claude-opus-4-5-20251101", 0.20),
+    ("claude-haiku-4-5-20251001", 0.10),
+];
 
 /// A deterministic UUID for the n-th object of a kind.
 pub fn uuid(kind: u16, n: usize) -> String {
@@ -112,16 +115,26 @@ pub fn generate(messages: usize, seed: u64) -> Corpus {
     // End the corpus at a fixed day so figures do not depend on when they are produced; the
     // recent-activity views are checked elsewhere.
     let end = 1_767_225_600 * MICROS_PER_SECOND; // 2026-01-01
-    let mut corpus = Corpus { projects: Vec::new(), conversations: Vec::new(), messages: Vec::with_capacity(messages + 5_000), tool_calls: Vec::new() };
+    let mut corpus = Corpus {
+        projects: Vec::new(),
+        conversations: Vec::new(),
+        messages: Vec::with_capacity(messages + 5_000),
+        tool_calls: Vec::new(),
+    };
     let mut writers = Vec::new();
     for index in 0..project_count {
         let name = format!("{}-{}", lexicon.content_word(&mut rng), index);
-        corpus.projects.push(Project { id: uuid(1, index), path: format!("/home/dev/{name}"), name });
+        corpus.projects.push(Project {
+            id: uuid(1, index),
+            path: format!("/home/dev/{name}"),
+            name,
+        });
         let files = 150 + rng.below(400);
         writers.push(Writer::new(&lexicon, &mut rng, files));
     }
     let project_sizes = Zipf::new(project_count, 0.8);
-    let tool_shares: Vec<((&str, f64, f64), f64)> = TOOLS.iter().map(|&(n, s, m, sp)| ((n, m, sp), s)).collect();
+    let tool_shares: Vec<((&str, f64, f64), f64)> =
+        TOOLS.iter().map(|&(n, s, m, sp)| ((n, m, sp), s)).collect();
 
     while corpus.messages.len() < messages {
         let project = project_sizes.sample(&mut rng);
@@ -137,7 +150,10 @@ pub fn generate(messages: usize, seed: u64) -> Corpus {
             id: uuid(3, conversation),
             project,
             title: first_prompt.chars().take(120).collect(),
-            file_path: format!("/home/dev/.claude/projects/-home-dev-{}/{}.jsonl", corpus.projects[project].name, session_id),
+            file_path: format!(
+                "/home/dev/.claude/projects/-home-dev-{}/{}.jsonl",
+                corpus.projects[project].name, session_id
+            ),
             session_id,
         });
 
@@ -146,16 +162,37 @@ pub fn generate(messages: usize, seed: u64) -> Corpus {
         let mut pending_prompt = Some(first_prompt);
         while corpus.messages.len() - first < size {
             // a user turn
-            let prompt = pending_prompt.take().unwrap_or_else(|| writer.user_prompt(&mut rng));
-            at += if rng.chance(0.03) { (1 + rng.below(16)) as i64 * 3600 * MICROS_PER_SECOND } else { (10 + rng.below(600)) as i64 * MICROS_PER_SECOND };
-            previous = Some(push(&mut corpus, conversation, project, "user", prompt, at, previous, None, [0; 4], None));
+            let prompt = pending_prompt
+                .take()
+                .unwrap_or_else(|| writer.user_prompt(&mut rng));
+            at += if rng.chance(0.03) {
+                (1 + rng.below(16)) as i64 * 3600 * MICROS_PER_SECOND
+            } else {
+                (10 + rng.below(600)) as i64 * MICROS_PER_SECOND
+            };
+            previous = Some(push(
+                &mut corpus,
+                conversation,
+                project,
+                "user",
+                prompt,
+                at,
+                previous,
+                None,
+                [0; 4],
+                None,
+            ));
             // assistant steps, many of them calling a tool
             for _ in 0..1 + rng.below(6) {
                 let model = *weighted(&mut rng, MODELS);
                 let tokens = [
                     1 + rng.below(60) as i64,
                     rng.log_normal(180.0, 1.0).min(30_000.0) as i64,
-                    if rng.chance(0.3) { rng.below(8_000) as i64 } else { 0 },
+                    if rng.chance(0.3) {
+                        rng.below(8_000) as i64
+                    } else {
+                        0
+                    },
                     5_000 + rng.below(120_000) as i64,
                 ];
                 at += (2 + rng.below(25)) as i64 * MICROS_PER_SECOND;
@@ -164,13 +201,35 @@ pub fn generate(messages: usize, seed: u64) -> Corpus {
                     let input = match tool {
                         "Bash" => writer.command(&mut rng),
                         "Read" | "Edit" | "Write" => writer.path(&mut rng).to_owned(),
-                        "Grep" => format!("{} in {}", writer.identifier(&mut rng), writer.path(&mut rng)),
+                        "Grep" => format!(
+                            "{} in {}",
+                            writer.identifier(&mut rng),
+                            writer.path(&mut rng)
+                        ),
                         "Glob" => format!("**/*{}*", writer.identifier(&mut rng)),
                         _ => writer.prose(&mut rng, 1),
                     };
-                    let message = push(&mut corpus, conversation, project, "assistant", format!("[tool: {tool}] {input}"), at, previous, Some(model), tokens, None);
-                    let status = *weighted(&mut rng, &[("success", 0.90), ("error", 0.08), ("timeout", 0.02)]);
-                    let duration_ms = if status == "timeout" { 120_000 } else { rng.log_normal(median, spread).clamp(1.0, 600_000.0) as i64 };
+                    let message = push(
+                        &mut corpus,
+                        conversation,
+                        project,
+                        "assistant",
+                        format!("[tool: {tool}] {input}"),
+                        at,
+                        previous,
+                        Some(model),
+                        tokens,
+                        None,
+                    );
+                    let status = *weighted(
+                        &mut rng,
+                        &[("success", 0.90), ("error", 0.08), ("timeout", 0.02)],
+                    );
+                    let duration_ms = if status == "timeout" {
+                        120_000
+                    } else {
+                        rng.log_normal(median, spread).clamp(1.0, 600_000.0) as i64
+                    };
                     let output = writer.tool_output(&mut rng, status != "success");
                     let call = corpus.tool_calls.len();
                     corpus.tool_calls.push(ToolCall {
@@ -185,12 +244,38 @@ pub fn generate(messages: usize, seed: u64) -> Corpus {
                         output: output.clone(),
                     });
                     at += duration_ms * 1_000;
-                    let label = if status == "success" { "tool result" } else { "tool error" };
+                    let label = if status == "success" {
+                        "tool result"
+                    } else {
+                        "tool error"
+                    };
                     let rendered: String = output.chars().take(20_000).collect();
-                    previous = Some(push(&mut corpus, conversation, project, "user", format!("[{label}]\n{rendered}"), at, Some(message), None, [0; 4], Some(call)));
+                    previous = Some(push(
+                        &mut corpus,
+                        conversation,
+                        project,
+                        "user",
+                        format!("[{label}]\n{rendered}"),
+                        at,
+                        Some(message),
+                        None,
+                        [0; 4],
+                        Some(call),
+                    ));
                 } else {
                     let text = writer.assistant_text(&mut rng);
-                    previous = Some(push(&mut corpus, conversation, project, "assistant", text, at, previous, Some(model), tokens, None));
+                    previous = Some(push(
+                        &mut corpus,
+                        conversation,
+                        project,
+                        "assistant",
+                        text,
+                        at,
+                        previous,
+                        Some(model),
+                        tokens,
+                        None,
+                    ));
                 }
             }
             // now and then a checkpoint revert: the next turn answers an earlier message
@@ -240,8 +325,15 @@ mod tests {
     fn the_same_seed_gives_the_same_corpus() {
         let (a, b) = (generate(3_000, 42), generate(3_000, 42));
         assert_eq!(a.messages.len(), b.messages.len());
-        assert!(a.messages.iter().zip(&b.messages).all(|(x, y)| x.content == y.content && x.at == y.at && x.parent == y.parent));
-        assert_ne!(generate(3_000, 43).messages[0].content, a.messages[0].content);
+        assert!(a
+            .messages
+            .iter()
+            .zip(&b.messages)
+            .all(|(x, y)| x.content == y.content && x.at == y.at && x.parent == y.parent));
+        assert_ne!(
+            generate(3_000, 43).messages[0].content,
+            a.messages[0].content
+        );
     }
 
     #[test]
@@ -256,7 +348,10 @@ mod tests {
                 assert!(parent < index, "parents come before their replies");
                 assert_eq!(corpus.messages[parent].conversation, message.conversation);
             }
-            assert!(message.tokens.iter().all(|&t| (0..=i64::from(i32::MAX)).contains(&t)));
+            assert!(message
+                .tokens
+                .iter()
+                .all(|&t| (0..=i64::from(i32::MAX)).contains(&t)));
         }
         for call in &corpus.tool_calls {
             assert!(["success", "error", "timeout"].contains(&call.status));
@@ -268,10 +363,22 @@ mod tests {
     fn sizes_and_outcomes_are_skewed_as_designed() {
         let corpus = generate(60_000, 2);
         let mut sizes = vec![0usize; corpus.conversations.len()];
-        corpus.messages.iter().for_each(|m| sizes[m.conversation] += 1);
+        corpus
+            .messages
+            .iter()
+            .for_each(|m| sizes[m.conversation] += 1);
         sizes.sort_unstable();
-        assert!(sizes[sizes.len() / 2] < 60 && *sizes.last().unwrap() > 400, "{:?}", (sizes[sizes.len() / 2], sizes.last()));
-        let errors = corpus.tool_calls.iter().filter(|c| c.status != "success").count() as f64 / corpus.tool_calls.len() as f64;
+        assert!(
+            sizes[sizes.len() / 2] < 60 && *sizes.last().unwrap() > 400,
+            "{:?}",
+            (sizes[sizes.len() / 2], sizes.last())
+        );
+        let errors = corpus
+            .tool_calls
+            .iter()
+            .filter(|c| c.status != "success")
+            .count() as f64
+            / corpus.tool_calls.len() as f64;
         assert!((0.05..0.16).contains(&errors), "{errors}");
         let per_message = corpus.tool_calls.len() as f64 / corpus.messages.len() as f64;
         assert!((0.15..0.45).contains(&per_message), "{per_message}");

@@ -43,11 +43,16 @@ pub fn timestamp(micros: i64) -> String {
     let z = days + 719_468;
     let era = z.div_euclid(146_097);
     let day_of_era = z - era * 146_097;
-    let year_of_era = (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
+    let year_of_era =
+        (day_of_era - day_of_era / 1460 + day_of_era / 36_524 - day_of_era / 146_096) / 365;
     let day_of_year = day_of_era - (365 * year_of_era + year_of_era / 4 - year_of_era / 100);
     let month_index = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_index + 2) / 5 + 1;
-    let month = if month_index < 10 { month_index + 3 } else { month_index - 9 };
+    let month = if month_index < 10 {
+        month_index + 3
+    } else {
+        month_index - 9
+    };
     let year = year_of_era + era * 400 + i64::from(month <= 2);
     format!(
         "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{fraction:06}Z",
@@ -58,9 +63,15 @@ pub fn timestamp(micros: i64) -> String {
 }
 
 fn copy(client: &mut Client, statement: &str, rows: &str) -> Result<(), String> {
-    let mut writer = client.copy_in(statement).map_err(|e| format!("{statement}: {}", db(e)))?;
-    writer.write_all(rows.as_bytes()).map_err(|e| e.to_string())?;
-    writer.finish().map_err(|e| format!("{statement}: {}", db(e)))?;
+    let mut writer = client
+        .copy_in(statement)
+        .map_err(|e| format!("{statement}: {}", db(e)))?;
+    writer
+        .write_all(rows.as_bytes())
+        .map_err(|e| e.to_string())?;
+    writer
+        .finish()
+        .map_err(|e| format!("{statement}: {}", db(e)))?;
     Ok(())
 }
 
@@ -68,9 +79,16 @@ fn copy(client: &mut Client, statement: &str, rows: &str) -> Result<(), String> 
 pub fn load_containers(client: &mut Client, schema: &str, corpus: &Corpus) -> Result<(), String> {
     let mut rows = String::new();
     for project in &corpus.projects {
-        rows.push_str(&format!("{}\t{}\t{}\n", project.id, project.name, project.path));
+        rows.push_str(&format!(
+            "{}\t{}\t{}\n",
+            project.id, project.name, project.path
+        ));
     }
-    copy(client, &format!("copy {schema}.projects (id, name, path) from stdin"), &rows)?;
+    copy(
+        client,
+        &format!("copy {schema}.projects (id, name, path) from stdin"),
+        &rows,
+    )?;
     rows.clear();
     for conversation in &corpus.conversations {
         rows.push_str(&conversation.id);
@@ -84,7 +102,13 @@ pub fn load_containers(client: &mut Client, schema: &str, corpus: &Corpus) -> Re
         rows.push_str(&conversation.session_id);
         rows.push('\n');
     }
-    copy(client, &format!("copy {schema}.conversations (id, project_id, title, file_path, session_id) from stdin"), &rows)
+    copy(
+        client,
+        &format!(
+            "copy {schema}.conversations (id, project_id, title, file_path, session_id) from stdin"
+        ),
+        &rows,
+    )
 }
 
 fn message_row(out: &mut String, corpus: &Corpus, message: &Message) {
@@ -101,7 +125,14 @@ fn message_row(out: &mut String, corpus: &Corpus, message: &Message) {
     field(out, &message.content);
     out.push('\t');
     out.push_str(&timestamp(message.at));
-    out.push_str(&format!("\t{}\t{}\t{}\t{}\t{}\t", tokens.iter().sum::<i64>(), tokens[0], tokens[1], tokens[2], tokens[3]));
+    out.push_str(&format!(
+        "\t{}\t{}\t{}\t{}\t{}\t",
+        tokens.iter().sum::<i64>(),
+        tokens[0],
+        tokens[1],
+        tokens[2],
+        tokens[3]
+    ));
     optional(out, message.model);
     out.push('\t');
     optional(out, message.parent.map(|p| corpus.messages[p].id.as_str()));
@@ -110,11 +141,17 @@ fn message_row(out: &mut String, corpus: &Corpus, message: &Message) {
     out.push('\n');
 }
 
-const MESSAGE_COLUMNS: &str = "id, conversation_id, project_id, role, content, \"timestamp\", token_count, input_tokens, \
+const MESSAGE_COLUMNS: &str =
+    "id, conversation_id, project_id, role, content, \"timestamp\", token_count, input_tokens, \
      output_tokens, cache_creation_tokens, cache_read_tokens, model, parent_id, external_id";
 
 /// COPYs messages into `table` in batches and returns the seconds it took.
-pub fn load_messages(client: &mut Client, table: &str, corpus: &Corpus, limit: usize) -> Result<f64, String> {
+pub fn load_messages(
+    client: &mut Client,
+    table: &str,
+    corpus: &Corpus,
+    limit: usize,
+) -> Result<f64, String> {
     let statement = format!("copy {table} ({MESSAGE_COLUMNS}) from stdin");
     let started = Instant::now();
     let mut rows = String::with_capacity(BATCH * 1024);
@@ -140,8 +177,14 @@ pub fn load_tool_calls(client: &mut Client, schema: &str, corpus: &Corpus) -> Re
         rows.clear();
         for call in chunk {
             let message = &corpus.messages[call.message];
-            rows.push_str(&format!("{}\t{}\t{}\t{}\t{}\t", call.id, message.id, corpus.conversations[message.conversation].id,
-                corpus.projects[message.project].id, call.name));
+            rows.push_str(&format!(
+                "{}\t{}\t{}\t{}\t{}\t",
+                call.id,
+                message.id,
+                corpus.conversations[message.conversation].id,
+                corpus.projects[message.project].id,
+                call.name
+            ));
             field(&mut rows, &call.input);
             rows.push('\t');
             field(&mut rows, &json!(call.output).to_string());
@@ -149,10 +192,17 @@ pub fn load_tool_calls(client: &mut Client, schema: &str, corpus: &Corpus) -> Re
             if call.status == "success" {
                 rows.push_str("\\N");
             } else {
-                field(&mut rows, &call.output.chars().take(500).collect::<String>());
+                field(
+                    &mut rows,
+                    &call.output.chars().take(500).collect::<String>(),
+                );
             }
-            rows.push_str(&format!("\t{}\t{}\t{}\n", timestamp(call.started_at),
-                timestamp(call.started_at + call.duration_ms * 1_000), call.external_id));
+            rows.push_str(&format!(
+                "\t{}\t{}\t{}\n",
+                timestamp(call.started_at),
+                timestamp(call.started_at + call.duration_ms * 1_000),
+                call.external_id
+            ));
         }
         copy(client, &statement, &rows)?;
     }
@@ -165,8 +215,12 @@ pub fn transcripts(corpus: &Corpus, lines_wanted: usize) -> Vec<(String, String,
     for (index, message) in corpus.messages.iter().enumerate() {
         by_conversation[message.conversation].push(index);
     }
-    let call_of: std::collections::HashMap<usize, usize> =
-        corpus.tool_calls.iter().enumerate().map(|(index, call)| (call.message, index)).collect();
+    let call_of: std::collections::HashMap<usize, usize> = corpus
+        .tool_calls
+        .iter()
+        .enumerate()
+        .map(|(index, call)| (call.message, index))
+        .collect();
     let mut files = Vec::new();
     let mut lines_total = 0;
     for (conversation, messages) in by_conversation.iter().enumerate() {
@@ -178,7 +232,9 @@ pub fn transcripts(corpus: &Corpus, lines_wanted: usize) -> Vec<(String, String,
         let mut text = String::new();
         for &index in messages {
             let message = &corpus.messages[index];
-            let parent = message.parent.map(|p| corpus.messages[p].external_id.clone());
+            let parent = message
+                .parent
+                .map(|p| corpus.messages[p].external_id.clone());
             let content = transcript_content(corpus, index, call_of.get(&index).copied());
             let mut line = json!({
                 "type": message.role, "uuid": message.external_id, "parentUuid": parent,
@@ -204,7 +260,11 @@ pub fn transcripts(corpus: &Corpus, lines_wanted: usize) -> Vec<(String, String,
 
 /// A message's content as Claude Code writes it: a tool call as a tool_use block, a tool result
 /// as a tool_result block, anything else as text.
-fn transcript_content(corpus: &Corpus, index: usize, tool_call: Option<usize>) -> serde_json::Value {
+fn transcript_content(
+    corpus: &Corpus,
+    index: usize,
+    tool_call: Option<usize>,
+) -> serde_json::Value {
     let message = &corpus.messages[index];
     if let Some(call) = message.answers {
         let call = &corpus.tool_calls[call];
@@ -215,7 +275,11 @@ fn transcript_content(corpus: &Corpus, index: usize, tool_call: Option<usize>) -
         return json!([{"type": "tool_use", "id": call.external_id, "name": call.name,
                        "input": serde_json::from_str::<serde_json::Value>(&call.input).unwrap_or_default()}]);
     }
-    if message.role == "assistant" { json!([{"type": "text", "text": message.content}]) } else { json!(message.content) }
+    if message.role == "assistant" {
+        json!([{"type": "text", "text": message.content}])
+    } else {
+        json!(message.content)
+    }
 }
 
 #[cfg(test)]
@@ -225,8 +289,14 @@ mod tests {
     #[test]
     fn timestamps_are_iso_utc() {
         assert_eq!(timestamp(0), "1970-01-01T00:00:00.000000Z");
-        assert_eq!(timestamp(1_766_221_020_189_000), "2025-12-20T08:57:00.189000Z");
-        assert_eq!(timestamp(1_709_208_000_000_001), "2024-02-29T12:00:00.000001Z");
+        assert_eq!(
+            timestamp(1_766_221_020_189_000),
+            "2025-12-20T08:57:00.189000Z"
+        );
+        assert_eq!(
+            timestamp(1_709_208_000_000_001),
+            "2024-02-29T12:00:00.000001Z"
+        );
     }
 
     #[test]

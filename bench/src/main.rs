@@ -42,13 +42,32 @@ struct Options {
 }
 
 fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
-    let mut options = Options { only: Vec::new(), messages: None, repeat: 3, out: PathBuf::from("bench/results"), doc: None, relevance: false, keep: false };
+    let mut options = Options {
+        only: Vec::new(),
+        messages: None,
+        repeat: 3,
+        out: PathBuf::from("bench/results"),
+        doc: None,
+        relevance: false,
+        keep: false,
+    };
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
             "relevance" => options.relevance = true,
-            "--messages" => options.messages = Some(value("--messages")?.replace(['_', ','], "").parse().map_err(|_| "--messages takes a number")?),
-            "--repeat" => options.repeat = value("--repeat")?.parse().map_err(|_| "--repeat takes a number")?,
+            "--messages" => {
+                options.messages = Some(
+                    value("--messages")?
+                        .replace(['_', ','], "")
+                        .parse()
+                        .map_err(|_| "--messages takes a number")?,
+                )
+            }
+            "--repeat" => {
+                options.repeat = value("--repeat")?
+                    .parse()
+                    .map_err(|_| "--repeat takes a number")?
+            }
             "--out" => options.out = PathBuf::from(value("--out")?),
             "--doc" => options.doc = Some(PathBuf::from(value("--doc")?)),
             "--only" => options.only = value("--only")?.split(',').map(str::to_owned).collect(),
@@ -62,8 +81,14 @@ fn parse(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
 
 /// The libpq environment as a connection string (without a database name).
 fn connection_from_environment() -> String {
-    let get = |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
-    let mut connection = format!("host={} port={} user={}", get("PGHOST", "/var/run/postgresql"), get("PGPORT", "5432"), get("PGUSER", "postgres"));
+    let get =
+        |name: &str, default: &str| std::env::var(name).unwrap_or_else(|_| default.to_owned());
+    let mut connection = format!(
+        "host={} port={} user={}",
+        get("PGHOST", "/var/run/postgresql"),
+        get("PGPORT", "5432"),
+        get("PGUSER", "postgres")
+    );
     if let Ok(password) = std::env::var("PGPASSWORD") {
         connection.push_str(&format!(" password={password}"));
     }
@@ -71,14 +96,28 @@ fn connection_from_environment() -> String {
 }
 
 fn machine(admin: &mut postgres::Client) -> serde_json::Value {
-    let cpu = std::fs::read_to_string("/proc/cpuinfo").ok()
-        .and_then(|info| info.lines().find(|l| l.starts_with("model name")).map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned()))
+    let cpu = std::fs::read_to_string("/proc/cpuinfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .find(|l| l.starts_with("model name"))
+                .map(|l| l.split(':').nth(1).unwrap_or("").trim().to_owned())
+        })
         .unwrap_or_else(|| "unknown".into());
-    let memory_gib = std::fs::read_to_string("/proc/meminfo").ok()
-        .and_then(|info| info.lines().next().and_then(|l| l.split_whitespace().nth(1)).and_then(|kb| kb.parse::<f64>().ok()))
+    let memory_gib = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|info| {
+            info.lines()
+                .next()
+                .and_then(|l| l.split_whitespace().nth(1))
+                .and_then(|kb| kb.parse::<f64>().ok())
+        })
         .map_or(0.0, |kb| kb / 1024.0 / 1024.0);
     let setting = |admin: &mut postgres::Client, name: &str| -> String {
-        admin.query_one(&format!("show {name}"), &[]).map(|r| r.get::<_, String>(0)).unwrap_or_default()
+        admin
+            .query_one(&format!("show {name}"), &[])
+            .map(|r| r.get::<_, String>(0))
+            .unwrap_or_default()
     };
     json!({
         "cpu": cpu,
@@ -96,14 +135,23 @@ fn machine(admin: &mut postgres::Client) -> serde_json::Value {
 fn run(options: &Options) -> Result<(), String> {
     let connection = connection_from_environment();
     if options.relevance {
-        return relevance::run(&connection, options.messages.unwrap_or(30_000), options.doc.as_deref());
+        return relevance::run(
+            &connection,
+            options.messages.unwrap_or(30_000),
+            options.doc.as_deref(),
+        );
     }
     let started = Instant::now();
     let messages = options.messages.unwrap_or(200_000);
     eprintln!("generating {messages} messages");
     let corpus = corpus::generate(messages, 1);
-    eprintln!("  {} messages, {} conversations, {} projects, {} tool calls", corpus.messages.len(),
-        corpus.conversations.len(), corpus.projects.len(), corpus.tool_calls.len());
+    eprintln!(
+        "  {} messages, {} conversations, {} projects, {} tool calls",
+        corpus.messages.len(),
+        corpus.conversations.len(),
+        corpus.projects.len(),
+        corpus.tool_calls.len()
+    );
     let mut bench = scenarios::Bench::new(&connection, "cco_bench", &corpus, true)?;
     let context = json!({
         "messages": corpus.messages.len(), "conversations": corpus.conversations.len(),
@@ -111,7 +159,8 @@ fn run(options: &Options) -> Result<(), String> {
         "machine": machine(&mut bench.admin),
         "command": crate::report::command_line(),
     });
-    let wanted = |scenario: &str| options.only.is_empty() || options.only.iter().any(|o| o == scenario);
+    let wanted =
+        |scenario: &str| options.only.is_empty() || options.only.iter().any(|o| o == scenario);
     eprintln!("ingest");
     bench.ingest()?;
     bench.check_counts()?;
@@ -149,7 +198,11 @@ fn run(options: &Options) -> Result<(), String> {
     println!("{table}");
     std::fs::create_dir_all(&options.out).map_err(|e| e.to_string())?;
     let json = report::json(&bench.figures, context.clone());
-    std::fs::write(options.out.join("results.json"), serde_json::to_string_pretty(&json).unwrap_or_default()).map_err(|e| e.to_string())?;
+    std::fs::write(
+        options.out.join("results.json"),
+        serde_json::to_string_pretty(&json).unwrap_or_default(),
+    )
+    .map_err(|e| e.to_string())?;
     std::fs::write(options.out.join("results.md"), &table).map_err(|e| e.to_string())?;
     if let Some(doc) = &options.doc {
         std::fs::write(doc, report_page(&context, &table)).map_err(|e| e.to_string())?;

@@ -40,7 +40,10 @@ struct Judged {
 
 /// Lowercase letters and digits only: `getUserData()` and `user data` both become `...userdata...`.
 fn squeezed(text: &str) -> String {
-    text.chars().filter(|c| c.is_alphanumeric()).flat_map(char::to_lowercase).collect()
+    text.chars()
+        .filter(|c| c.is_alphanumeric())
+        .flat_map(char::to_lowercase)
+        .collect()
 }
 
 fn contains_token(haystack_lower: &str, token_lower: &str) -> bool {
@@ -49,12 +52,22 @@ fn contains_token(haystack_lower: &str, token_lower: &str) -> bool {
     while let Some(found) = haystack_lower[from..].find(token_lower) {
         let start = from + found;
         let end = start + token_lower.len();
-        let before = haystack_lower[..start].chars().next_back().is_none_or(|c| !is_word(c));
-        let after = haystack_lower[end..].chars().next().is_none_or(|c| !is_word(c));
+        let before = haystack_lower[..start]
+            .chars()
+            .next_back()
+            .is_none_or(|c| !is_word(c));
+        let after = haystack_lower[end..]
+            .chars()
+            .next()
+            .is_none_or(|c| !is_word(c));
         if before && after {
             return true;
         }
-        from = start + haystack_lower[start..].chars().next().map_or(1, char::len_utf8);
+        from = start
+            + haystack_lower[start..]
+                .chars()
+                .next()
+                .map_or(1, char::len_utf8);
     }
     false
 }
@@ -125,7 +138,11 @@ fn judged_queries(corpus: &Corpus) -> Vec<Judged> {
         attempts += 1;
         let message = &corpus.messages[rng.below(corpus.messages.len())];
         // Brackets split too, so `error[E0382]:` offers its code.
-        let words: Vec<&str> = message.content.split(|c: char| c.is_whitespace() || c == '[' || c == ']').filter(|w| !w.is_empty()).collect();
+        let words: Vec<&str> = message
+            .content
+            .split(|c: char| c.is_whitespace() || c == '[' || c == ']')
+            .filter(|w| !w.is_empty())
+            .collect();
         if words.is_empty() {
             continue;
         }
@@ -133,7 +150,12 @@ fn judged_queries(corpus: &Corpus) -> Vec<Judged> {
         let word = trimmed(words[at]);
         let candidate = classify(word, words.get(at + 1).map_or("", |next| trimmed(next)));
         let Some(judged) = candidate else { continue };
-        let Some(slot) = wanted.iter_mut().find(|(kind, n)| *kind == judged.kind && *n > 0) else { continue };
+        let Some(slot) = wanted
+            .iter_mut()
+            .find(|(kind, n)| *kind == judged.kind && *n > 0)
+        else {
+            continue;
+        };
         if seen.insert(judged.query.to_lowercase()) {
             slot.1 -= 1;
             picked.push(judged);
@@ -153,27 +175,55 @@ fn classify(word: &str, next: &str) -> Option<Judged> {
         }
         // Alternate between the path as written and the file's name alone.
         return Some(if word.len() % 2 == 0 {
-            Judged { kind: "file path", query: word.to_owned(), oracle: Oracle::Exact(word.to_lowercase()) }
+            Judged {
+                kind: "file path",
+                query: word.to_owned(),
+                oracle: Oracle::Exact(word.to_lowercase()),
+            }
         } else {
-            Judged { kind: "file name", query: stem.to_owned(), oracle: Oracle::Joined(vec![stem.to_owned()]) }
+            Judged {
+                kind: "file name",
+                query: stem.to_owned(),
+                oracle: Oracle::Joined(vec![stem.to_owned()]),
+            }
         });
     }
     if word.len() >= 4 && word.len() <= 10 && is_error_code(word) {
-        return Some(Judged { kind: "error code", query: word.to_owned(), oracle: Oracle::Exact(word.to_lowercase()) });
+        return Some(Judged {
+            kind: "error code",
+            query: word.to_owned(),
+            oracle: Oracle::Exact(word.to_lowercase()),
+        });
     }
-    if alnum(word) && lower_start && word.len() > 8 && word.chars().any(|c| c.is_ascii_uppercase()) {
+    if alnum(word) && lower_start && word.len() > 8 && word.chars().any(|c| c.is_ascii_uppercase())
+    {
         let parts = identifier_words(word);
         if parts.len() < 2 {
             return None;
         }
         return Some(if word.len() % 2 == 0 {
-            Judged { kind: "identifier as written", query: word.to_owned(), oracle: Oracle::Exact(word.to_lowercase()) }
+            Judged {
+                kind: "identifier as written",
+                query: word.to_owned(),
+                oracle: Oracle::Exact(word.to_lowercase()),
+            }
         } else {
-            Judged { kind: "identifier words", query: parts.join(" "), oracle: Oracle::Joined(parts) }
+            Judged {
+                kind: "identifier words",
+                query: parts.join(" "),
+                oracle: Oracle::Joined(parts),
+            }
         });
     }
-    if word.contains('_') && word.chars().all(|c| c.is_ascii_lowercase() || c == '_') && word.len() > 8 {
-        return Some(Judged { kind: "snake_case as written", query: word.to_owned(), oracle: Oracle::Exact(word.to_owned()) });
+    if word.contains('_')
+        && word.chars().all(|c| c.is_ascii_lowercase() || c == '_')
+        && word.len() > 8
+    {
+        return Some(Judged {
+            kind: "snake_case as written",
+            query: word.to_owned(),
+            oracle: Oracle::Exact(word.to_owned()),
+        });
     }
     let plain = |s: &str| s.len() >= 5 && s.chars().all(|c| c.is_ascii_lowercase());
     if plain(word) && plain(next) {
@@ -187,21 +237,41 @@ fn classify(word: &str, next: &str) -> Option<Judged> {
 }
 
 fn is_error_code(word: &str) -> bool {
-    let letters = word.chars().take_while(|c| c.is_ascii_uppercase() || *c == '_').count();
+    let letters = word
+        .chars()
+        .take_while(|c| c.is_ascii_uppercase() || *c == '_')
+        .count();
     let digits = word.len() - letters;
     (letters >= 1 && digits == 3 && word[letters..].chars().all(|c| c.is_ascii_digit()))
-        || (letters == word.len() && word.starts_with('E') && word.len() >= 5 && !word.contains('_'))
+        || (letters == word.len()
+            && word.starts_with('E')
+            && word.len() >= 5
+            && !word.contains('_'))
 }
 
 /// nDCG@k of a ranking, given every message's grade (ungraded messages are 0).
 fn ndcg(ranking: &[usize], grades: &HashMap<usize, u8>, k: usize) -> f64 {
     let gain = |grade: u8| f64::from((1u32 << grade) - 1);
     let discount = |rank: usize| 1.0 / ((rank + 2) as f64).log2();
-    let dcg: f64 = ranking.iter().take(k).enumerate().map(|(r, id)| gain(*grades.get(id).unwrap_or(&0)) * discount(r)).sum();
+    let dcg: f64 = ranking
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(r, id)| gain(*grades.get(id).unwrap_or(&0)) * discount(r))
+        .sum();
     let mut ideal: Vec<u8> = grades.values().copied().collect();
     ideal.sort_unstable_by(|a, b| b.cmp(a));
-    let best: f64 = ideal.iter().take(k).enumerate().map(|(r, g)| gain(*g) * discount(r)).sum();
-    if best == 0.0 { 1.0 } else { dcg / best }
+    let best: f64 = ideal
+        .iter()
+        .take(k)
+        .enumerate()
+        .map(|(r, g)| gain(*g) * discount(r))
+        .sum();
+    if best == 0.0 {
+        1.0
+    } else {
+        dcg / best
+    }
 }
 
 /// recall@k of the relevant (grade 2) messages, out of as many as fit in k.
@@ -210,7 +280,11 @@ fn recall(ranking: &[usize], grades: &HashMap<usize, u8>, k: usize) -> f64 {
     if relevant == 0 {
         return 1.0;
     }
-    let found = ranking.iter().take(k).filter(|id| grades.get(id) == Some(&2)).count();
+    let found = ranking
+        .iter()
+        .take(k)
+        .filter(|id| grades.get(id) == Some(&2))
+        .count();
     found as f64 / relevant.min(k) as f64
 }
 
@@ -224,10 +298,13 @@ struct Tally {
 }
 
 const CCO_TOP: &str = "select id from cco.search_messages($1, limit_count => 50)";
-const NATIVE_TOP: &str = "select id from native_fts.messages, websearch_to_tsquery('english', $1) q \
+const NATIVE_TOP: &str =
+    "select id from native_fts.messages, websearch_to_tsquery('english', $1) q \
      where search_vector @@ q order by ts_rank_cd(search_vector, q) desc, id limit 50";
-const CCO_ALL: &str = "select id from cco.messages where search_vector operator(cco.@@) cco.to_tsquery($1)";
-const NATIVE_ALL: &str = "select id from native_fts.messages where search_vector @@ websearch_to_tsquery('english', $1)";
+const CCO_ALL: &str =
+    "select id from cco.messages where search_vector operator(cco.@@) cco.to_tsquery($1)";
+const NATIVE_ALL: &str =
+    "select id from native_fts.messages where search_vector @@ websearch_to_tsquery('english', $1)";
 
 /// Runs the evaluation over a corpus of `messages` messages and prints (and with `doc`, writes) the report.
 pub fn run(connection: &str, messages: usize, doc: Option<&std::path::Path>) -> Result<(), String> {
@@ -235,25 +312,53 @@ pub fn run(connection: &str, messages: usize, doc: Option<&std::path::Path>) -> 
     let corpus = corpus::generate(messages, 5);
     let queries = judged_queries(&corpus);
     if queries.len() < 40 {
-        return Err(format!("only {} judged queries could be picked from the corpus; use more messages", queries.len()));
+        return Err(format!(
+            "only {} judged queries could be picked from the corpus; use more messages",
+            queries.len()
+        ));
     }
     let mut bench = Bench::new(connection, "cco_relevance", &corpus, false)?;
     eprintln!("loading cco and native english FTS");
     load::load_containers(&mut bench.admin, "cco", &corpus)?;
-    load::load_messages(&mut bench.admin, "cco.messages", &corpus, corpus.messages.len())?;
-    load::load_messages(&mut bench.admin, "native_fts.messages", &corpus, corpus.messages.len())?;
+    load::load_messages(
+        &mut bench.admin,
+        "cco.messages",
+        &corpus,
+        corpus.messages.len(),
+    )?;
+    load::load_messages(
+        &mut bench.admin,
+        "native_fts.messages",
+        &corpus,
+        corpus.messages.len(),
+    )?;
     bench.admin.batch_execute("vacuum analyze").map_err(db)?;
 
     let index: HashMap<uuid::Uuid, usize> = corpus
         .messages
         .iter()
         .enumerate()
-        .map(|(i, m)| (uuid::Uuid::parse_str(&m.id).expect("generated ids are uuids"), i))
+        .map(|(i, m)| {
+            (
+                uuid::Uuid::parse_str(&m.id).expect("generated ids are uuids"),
+                i,
+            )
+        })
         .collect();
-    let texts: Vec<(String, String)> = corpus.messages.iter().map(|m| (m.content.to_lowercase(), squeezed(&m.content))).collect();
+    let texts: Vec<(String, String)> = corpus
+        .messages
+        .iter()
+        .map(|m| (m.content.to_lowercase(), squeezed(&m.content)))
+        .collect();
     let mut ids = |sql: &str, query: &str| -> Result<Vec<usize>, String> {
-        let rows = bench.admin.query(sql, &[&query]).map_err(|e| format!("{query}: {}", db(e)))?;
-        Ok(rows.iter().filter_map(|r| index.get(&r.get::<_, uuid::Uuid>(0)).copied()).collect())
+        let rows = bench
+            .admin
+            .query(sql, &[&query])
+            .map_err(|e| format!("{query}: {}", db(e)))?;
+        Ok(rows
+            .iter()
+            .filter_map(|r| index.get(&r.get::<_, uuid::Uuid>(0)).copied())
+            .collect())
     };
 
     let mut tallies: Vec<(&'static str, Tally)> = Vec::new();
@@ -262,22 +367,38 @@ pub fn run(connection: &str, messages: usize, doc: Option<&std::path::Path>) -> 
         let grades: HashMap<usize, u8> = texts
             .iter()
             .enumerate()
-            .filter_map(|(i, (lower, squeezed_text))| Some((i, judged.oracle.grade(lower, squeezed_text))).filter(|(_, g)| *g > 0))
+            .filter_map(|(i, (lower, squeezed_text))| {
+                Some((i, judged.oracle.grade(lower, squeezed_text))).filter(|(_, g)| *g > 0)
+            })
             .collect();
-        let rankings = [ids(CCO_TOP, &judged.query)?, ids(NATIVE_TOP, &judged.query)?];
+        let rankings = [
+            ids(CCO_TOP, &judged.query)?,
+            ids(NATIVE_TOP, &judged.query)?,
+        ];
         if !tallies.iter().any(|(k, _)| *k == judged.kind) {
             tallies.push((judged.kind, Tally::default()));
         }
-        let tally = &mut tallies.iter_mut().find(|(k, _)| *k == judged.kind).expect("just added").1;
+        let tally = &mut tallies
+            .iter_mut()
+            .find(|(k, _)| *k == judged.kind)
+            .expect("just added")
+            .1;
         tally.queries += 1;
         for engine in 0..2 {
             tally.recall[engine] += recall(&rankings[engine], &grades, 50);
             tally.ndcg[engine] += ndcg(&rankings[engine], &grades, 10);
         }
-        let relevant: HashSet<usize> = grades.iter().filter(|(_, g)| **g == 2).map(|(i, _)| *i).collect();
+        let relevant: HashSet<usize> = grades
+            .iter()
+            .filter(|(_, g)| **g == 2)
+            .map(|(i, _)| *i)
+            .collect();
         if let Oracle::Exact(_) = judged.oracle {
-            let found = [ids(CCO_ALL, &judged.query)?, ids(NATIVE_ALL, &judged.query)?]
-                .map(|all| all.iter().filter(|i| relevant.contains(i)).count());
+            let found = [
+                ids(CCO_ALL, &judged.query)?,
+                ids(NATIVE_ALL, &judged.query)?,
+            ]
+            .map(|all| all.iter().filter(|i| relevant.contains(i)).count());
             tally.exact_total += relevant.len();
             tally.exact_found[0] += found[0];
             tally.exact_found[1] += found[1];
@@ -303,12 +424,25 @@ pub fn run(connection: &str, messages: usize, doc: Option<&std::path::Path>) -> 
     for (kind, tally) in &tallies {
         let n = tally.queries as f64;
         let exact = |found: usize| {
-            if tally.exact_total == 0 { "n/a".to_owned() } else { format!("{found} of {} ({:.0}%)", tally.exact_total, 100.0 * found as f64 / tally.exact_total as f64) }
+            if tally.exact_total == 0 {
+                "n/a".to_owned()
+            } else {
+                format!(
+                    "{found} of {} ({:.0}%)",
+                    tally.exact_total,
+                    100.0 * found as f64 / tally.exact_total as f64
+                )
+            }
         };
         summary.push_str(&format!(
             "| {kind} | {} | {:.2} | {:.2} | {:.2} | {:.2} | {} | {} |\n",
-            tally.queries, tally.recall[0] / n, tally.recall[1] / n, tally.ndcg[0] / n, tally.ndcg[1] / n,
-            exact(tally.exact_found[0]), exact(tally.exact_found[1]),
+            tally.queries,
+            tally.recall[0] / n,
+            tally.recall[1] / n,
+            tally.ndcg[0] / n,
+            tally.ndcg[1] / n,
+            exact(tally.exact_found[0]),
+            exact(tally.exact_found[1]),
         ));
         overall.queries += tally.queries;
         for engine in 0..2 {
@@ -321,8 +455,15 @@ pub fn run(connection: &str, messages: usize, doc: Option<&std::path::Path>) -> 
     let n = overall.queries as f64;
     summary.push_str(&format!(
         "| **all** | {} | **{:.2}** | {:.2} | **{:.2}** | {:.2} | {} of {} | {} of {} |\n",
-        overall.queries, overall.recall[0] / n, overall.recall[1] / n, overall.ndcg[0] / n, overall.ndcg[1] / n,
-        overall.exact_found[0], overall.exact_total, overall.exact_found[1], overall.exact_total,
+        overall.queries,
+        overall.recall[0] / n,
+        overall.recall[1] / n,
+        overall.ndcg[0] / n,
+        overall.ndcg[1] / n,
+        overall.exact_found[0],
+        overall.exact_total,
+        overall.exact_found[1],
+        overall.exact_total,
     ));
     println!("{summary}");
     let command = crate::report::command_line();
@@ -352,17 +493,32 @@ mod tests {
     #[test]
     fn identifiers_split_into_words() {
         assert_eq!(identifier_words("getUserData"), ["get", "user", "data"]);
-        assert_eq!(identifier_words("MAX_RETRY_COUNT"), ["max", "retry", "count"]);
+        assert_eq!(
+            identifier_words("MAX_RETRY_COUNT"),
+            ["max", "retry", "count"]
+        );
         assert_eq!(identifier_words("HashMap"), ["hash", "map"]);
     }
 
     #[test]
     fn the_oracle_sees_every_spelling_of_a_name() {
         let oracle = Oracle::Joined(vec!["user".into(), "data".into()]);
-        for text in ["call getUserData()", "the user_data table", "USER-DATA", "load user data now"] {
-            assert_eq!(oracle.grade(&text.to_lowercase(), &squeezed(text)), 2, "{text}");
+        for text in [
+            "call getUserData()",
+            "the user_data table",
+            "USER-DATA",
+            "load user data now",
+        ] {
+            assert_eq!(
+                oracle.grade(&text.to_lowercase(), &squeezed(text)),
+                2,
+                "{text}"
+            );
         }
-        assert_eq!(oracle.grade("data for a user", &squeezed("data for a user")), 1);
+        assert_eq!(
+            oracle.grade("data for a user", &squeezed("data for a user")),
+            1
+        );
         assert_eq!(oracle.grade("nothing here", &squeezed("nothing here")), 0);
         let exact = Oracle::Exact("e0382".into());
         assert_eq!(exact.grade("error[e0382]: borrow", ""), 2);

@@ -24,7 +24,15 @@ pub struct Figure {
 
 impl Figure {
     pub fn new(scenario: impl Into<String>, unit: &'static str, better: Better) -> Figure {
-        Figure { scenario: scenario.into(), unit, cco: None, native: None, better, target: None, note: String::new() }
+        Figure {
+            scenario: scenario.into(),
+            unit,
+            cco: None,
+            native: None,
+            better,
+            target: None,
+            note: String::new(),
+        }
     }
 
     pub fn cco(mut self, value: f64) -> Figure {
@@ -75,7 +83,11 @@ fn group_thousands(value: i64) -> String {
         }
         grouped.push(digit);
     }
-    if value < 0 { format!("-{grouped}") } else { grouped }
+    if value < 0 {
+        format!("-{grouped}")
+    } else {
+        grouped
+    }
 }
 
 pub fn markdown(figures: &[Figure]) -> String {
@@ -85,7 +97,11 @@ pub fn markdown(figures: &[Figure]) -> String {
             Some((text, met)) => (text.clone(), if *met { "yes" } else { "**no**" }.to_owned()),
             None => ("".into(), "".into()),
         };
-        let note = if figure.note.is_empty() { String::new() } else { format!(" ({})", figure.note) };
+        let note = if figure.note.is_empty() {
+            String::new()
+        } else {
+            format!(" ({})", figure.note)
+        };
         table.push_str(&format!(
             "| {}{} | {} | {} | {} | {} | {} |\n",
             figure.scenario,
@@ -115,7 +131,10 @@ pub fn json(figures: &[Figure], context: Value) -> Value {
 /// The value at a quantile of a sample (nearest rank).
 /// How this run was started, with the program named as users call it rather than by its path.
 pub fn command_line() -> String {
-    std::iter::once("cco-bench".to_owned()).chain(std::env::args().skip(1)).collect::<Vec<_>>().join(" ")
+    std::iter::once("cco-bench".to_owned())
+        .chain(std::env::args().skip(1))
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 pub fn quantile(sorted: &[f64], q: f64) -> f64 {
@@ -132,9 +151,24 @@ mod tests {
 
     #[test]
     fn ratios_favour_cco_above_one() {
-        assert_eq!(Figure::new("x", "ms", Better::Lower).cco(10.0).native(100.0).ratio(), Some(10.0));
-        assert_eq!(Figure::new("x", "rows/s", Better::Higher).cco(50.0).native(25.0).ratio(), Some(2.0));
-        assert_eq!(Figure::new("x", "ms", Better::Lower).cco(10.0).ratio(), None);
+        assert_eq!(
+            Figure::new("x", "ms", Better::Lower)
+                .cco(10.0)
+                .native(100.0)
+                .ratio(),
+            Some(10.0)
+        );
+        assert_eq!(
+            Figure::new("x", "rows/s", Better::Higher)
+                .cco(50.0)
+                .native(25.0)
+                .ratio(),
+            Some(2.0)
+        );
+        assert_eq!(
+            Figure::new("x", "ms", Better::Lower).cco(10.0).ratio(),
+            None
+        );
     }
 
     #[test]

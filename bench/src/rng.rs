@@ -9,7 +9,9 @@ pub struct Rng {
 
 impl Rng {
     pub fn new(seed: u64) -> Rng {
-        Rng { state: seed ^ 0x9e37_79b9_7f4a_7c15 }
+        Rng {
+            state: seed ^ 0x9e37_79b9_7f4a_7c15,
+        }
     }
 
     pub fn next_u64(&mut self) -> u64 {
@@ -67,7 +69,9 @@ impl Zipf {
     pub fn sample(&self, rng: &mut Rng) -> usize {
         let total = *self.cumulative.last().unwrap_or(&1.0);
         let target = rng.unit() * total;
-        self.cumulative.partition_point(|&c| c < target).min(self.cumulative.len() - 1)
+        self.cumulative
+            .partition_point(|&c| c < target)
+            .min(self.cumulative.len() - 1)
     }
 }
 
@@ -89,8 +93,14 @@ mod tests {
         let samples: Vec<usize> = (0..50_000).map(|_| zipf.sample(&mut rng)).collect();
         let top = samples.iter().filter(|&&r| r < 10).count();
         let tail = samples.iter().filter(|&&r| r >= 1000).count();
-        let distinct = samples.iter().collect::<std::collections::HashSet<_>>().len();
-        assert!(top > 5_000 && tail > 5_000 && distinct > 3_000, "{top} {tail} {distinct}");
+        let distinct = samples
+            .iter()
+            .collect::<std::collections::HashSet<_>>()
+            .len();
+        assert!(
+            top > 5_000 && tail > 5_000 && distinct > 3_000,
+            "{top} {tail} {distinct}"
+        );
     }
 
     #[test]

@@ -6,29 +6,150 @@ use crate::rng::{Rng, Zipf};
 
 /// Function words and the vocabulary developers use most; the rest of the lexicon is generated.
 const COMMON: &[&str] = &[
-    "the", "a", "to", "and", "of", "in", "is", "it", "that", "for", "this", "with", "on", "not", "be", "we",
-    "i", "you", "can", "if", "now", "when", "so", "but", "from", "at", "by", "should", "will", "then", "let",
-    "me", "check", "test", "error", "function", "file", "handler", "request", "response", "config", "user",
-    "data", "cache", "value", "type", "return", "build", "run", "fix", "update", "change", "add", "remove",
-    "call", "query", "index", "table", "server", "client", "token", "session", "timeout", "retry", "connection",
-    "module", "import", "export", "class", "method", "field", "string", "number", "array", "list", "map",
-    "null", "undefined", "async", "await", "promise", "thread", "lock", "memory", "leak", "crash", "log",
-    "debug", "trace", "deploy", "release", "branch", "commit", "merge", "review", "failing", "passes",
-    "tests", "errors", "works", "broken", "missing", "expected", "actual", "because", "instead", "still",
-    "again", "first", "next", "last", "new", "old", "same", "different", "look", "see", "need", "try",
+    "the",
+    "a",
+    "to",
+    "and",
+    "of",
+    "in",
+    "is",
+    "it",
+    "that",
+    "for",
+    "this",
+    "with",
+    "on",
+    "not",
+    "be",
+    "we",
+    "i",
+    "you",
+    "can",
+    "if",
+    "now",
+    "when",
+    "so",
+    "but",
+    "from",
+    "at",
+    "by",
+    "should",
+    "will",
+    "then",
+    "let",
+    "me",
+    "check",
+    "test",
+    "error",
+    "function",
+    "file",
+    "handler",
+    "request",
+    "response",
+    "config",
+    "user",
+    "data",
+    "cache",
+    "value",
+    "type",
+    "return",
+    "build",
+    "run",
+    "fix",
+    "update",
+    "change",
+    "add",
+    "remove",
+    "call",
+    "query",
+    "index",
+    "table",
+    "server",
+    "client",
+    "token",
+    "session",
+    "timeout",
+    "retry",
+    "connection",
+    "module",
+    "import",
+    "export",
+    "class",
+    "method",
+    "field",
+    "string",
+    "number",
+    "array",
+    "list",
+    "map",
+    "null",
+    "undefined",
+    "async",
+    "await",
+    "promise",
+    "thread",
+    "lock",
+    "memory",
+    "leak",
+    "crash",
+    "log",
+    "debug",
+    "trace",
+    "deploy",
+    "release",
+    "branch",
+    "commit",
+    "merge",
+    "review",
+    "failing",
+    "passes",
+    "tests",
+    "errors",
+    "works",
+    "broken",
+    "missing",
+    "expected",
+    "actual",
+    "because",
+    "instead",
+    "still",
+    "again",
+    "first",
+    "next",
+    "last",
+    "new",
+    "old",
+    "same",
+    "different",
+    "look",
+    "see",
+    "need",
+    "try",
 ];
 
 const SYLLABLES: &[&str] = &[
-    "ka", "lo", "mi", "ne", "ru", "ta", "vo", "zi", "pa", "se", "do", "fu", "gi", "ha", "ju", "ke", "li",
-    "mo", "nu", "po", "qua", "re", "si", "to", "ul", "ve", "wa", "xe", "yo", "zu", "bar", "cor", "den",
-    "fen", "gor", "hal", "kin", "lem", "mar", "nor", "pel", "quin", "ros", "tal", "ver", "wen",
+    "ka", "lo", "mi", "ne", "ru", "ta", "vo", "zi", "pa", "se", "do", "fu", "gi", "ha", "ju", "ke",
+    "li", "mo", "nu", "po", "qua", "re", "si", "to", "ul", "ve", "wa", "xe", "yo", "zu", "bar",
+    "cor", "den", "fen", "gor", "hal", "kin", "lem", "mar", "nor", "pel", "quin", "ros", "tal",
+    "ver", "wen",
 ];
 
 const SUFFIXES: &[&str] = &["", "", "", "s", "ing", "ed", "er", "ion"];
-const EXTENSIONS: &[&str] = &["rs", "ts", "py", "go", "js", "tsx", "java", "rb", "sql", "toml", "yaml", "md"];
-const TOP_DIRS: &[&str] = &["src", "lib", "app", "tests", "services", "packages", "internal", "cmd", "web"];
+const EXTENSIONS: &[&str] = &[
+    "rs", "ts", "py", "go", "js", "tsx", "java", "rb", "sql", "toml", "yaml", "md",
+];
+const TOP_DIRS: &[&str] = &[
+    "src", "lib", "app", "tests", "services", "packages", "internal", "cmd", "web",
+];
 const ERROR_PREFIXES: &[&str] = &["E0", "TS", "ERR_", "PGSQL", "E1", "W0"];
-const ERRNOS: &[&str] = &["ENOENT", "EACCES", "ECONNREFUSED", "ETIMEDOUT", "EADDRINUSE", "EPIPE"];
+const ERRNOS: &[&str] = &[
+    "ENOENT",
+    "EACCES",
+    "ECONNREFUSED",
+    "ETIMEDOUT",
+    "EADDRINUSE",
+    "EPIPE",
+];
 
 /// The words of one corpus and how often each is used.
 pub struct Lexicon {
@@ -48,7 +169,10 @@ impl Lexicon {
                 words.push(word);
             }
         }
-        Lexicon { zipf: Zipf::new(words.len(), 1.07), words }
+        Lexicon {
+            zipf: Zipf::new(words.len(), 1.07),
+            words,
+        }
     }
 
     pub fn word(&self, rng: &mut Rng) -> &str {
@@ -68,7 +192,10 @@ impl Lexicon {
 
 fn capitalize(word: &str) -> String {
     let mut chars = word.chars();
-    chars.next().map(|c| c.to_uppercase().chain(chars).collect()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_uppercase().chain(chars).collect())
+        .unwrap_or_default()
 }
 
 /// Writes the text of one project's conversations.
@@ -90,8 +217,16 @@ impl<'a> Writer<'a> {
                 }
                 let stem = match rng.below(3) {
                     0 => lexicon.content_word(rng).to_owned(),
-                    1 => format!("{}_{}", lexicon.content_word(rng), lexicon.content_word(rng)),
-                    _ => format!("{}{}", lexicon.content_word(rng), capitalize(lexicon.content_word(rng))),
+                    1 => format!(
+                        "{}_{}",
+                        lexicon.content_word(rng),
+                        lexicon.content_word(rng)
+                    ),
+                    _ => format!(
+                        "{}{}",
+                        lexicon.content_word(rng),
+                        capitalize(lexicon.content_word(rng))
+                    ),
                 };
                 format!("{path}/{stem}.{}", rng.pick(EXTENSIONS))
             })
@@ -106,9 +241,13 @@ impl<'a> Writer<'a> {
     }
 
     pub fn identifier(&self, rng: &mut Rng) -> String {
-        let parts: Vec<&str> = (0..2 + rng.below(2)).map(|_| self.lexicon.content_word(rng)).collect();
+        let parts: Vec<&str> = (0..2 + rng.below(2))
+            .map(|_| self.lexicon.content_word(rng))
+            .collect();
         match rng.below(5) {
-            0 | 1 => parts[0].to_owned() + &parts[1..].iter().map(|p| capitalize(p)).collect::<String>(),
+            0 | 1 => {
+                parts[0].to_owned() + &parts[1..].iter().map(|p| capitalize(p)).collect::<String>()
+            }
             2 => parts.join("_"),
             3 => parts.iter().map(|p| capitalize(p)).collect(),
             _ => parts.join("_").to_uppercase(),
@@ -129,7 +268,15 @@ impl<'a> Writer<'a> {
             let word = match rng.below(14) {
                 0 => format!("`{}`", self.identifier(rng)),
                 1 if position > 2 => self.path(rng).to_owned(),
-                _ => format!("{}{}", self.lexicon.word(rng), if rng.chance(0.15) { *rng.pick(SUFFIXES) } else { "" }),
+                _ => format!(
+                    "{}{}",
+                    self.lexicon.word(rng),
+                    if rng.chance(0.15) {
+                        *rng.pick(SUFFIXES)
+                    } else {
+                        ""
+                    }
+                ),
             };
             words.push(word);
         }
@@ -139,35 +286,70 @@ impl<'a> Writer<'a> {
     }
 
     pub fn prose(&self, rng: &mut Rng, sentences: usize) -> String {
-        (0..sentences.max(1)).map(|_| self.sentence(rng)).collect::<Vec<_>>().join(" ")
+        (0..sentences.max(1))
+            .map(|_| self.sentence(rng))
+            .collect::<Vec<_>>()
+            .join(" ")
     }
 
     fn stack_trace(&self, rng: &mut Rng) -> String {
         let code = self.error_code(rng);
-        let mut lines = vec![format!("error[{code}]: {}", self.sentence(rng).to_lowercase())];
+        let mut lines = vec![format!(
+            "error[{code}]: {}",
+            self.sentence(rng).to_lowercase()
+        )];
         for _ in 0..2 + rng.below(6) {
-            lines.push(format!("    at {} ({}:{}:{})", self.identifier(rng), self.path(rng), 1 + rng.below(900), 1 + rng.below(80)));
+            lines.push(format!(
+                "    at {} ({}:{}:{})",
+                self.identifier(rng),
+                self.path(rng),
+                1 + rng.below(900),
+                1 + rng.below(80)
+            ));
         }
         lines.join("\n")
     }
 
     fn test_output(&self, rng: &mut Rng) -> String {
         let total = 1 + rng.below(60);
-        let failed = if rng.chance(0.3) { 1 + rng.below(3.min(total)) } else { 0 };
+        let failed = if rng.chance(0.3) {
+            1 + rng.below(3.min(total))
+        } else {
+            0
+        };
         let mut lines: Vec<String> = (0..total.min(12))
-            .map(|i| format!("test {}::{} ... {}", self.lexicon.content_word(rng), self.identifier(rng),
-                if i < failed { "FAILED" } else { "ok" }))
+            .map(|i| {
+                format!(
+                    "test {}::{} ... {}",
+                    self.lexicon.content_word(rng),
+                    self.identifier(rng),
+                    if i < failed { "FAILED" } else { "ok" }
+                )
+            })
             .collect();
-        lines.push(format!("test result: {}. {} passed; {failed} failed", if failed > 0 { "FAILED" } else { "ok" }, total - failed));
+        lines.push(format!(
+            "test result: {}. {} passed; {failed} failed",
+            if failed > 0 { "FAILED" } else { "ok" },
+            total - failed
+        ));
         lines.join("\n")
     }
 
     fn code_block(&self, rng: &mut Rng) -> String {
         let function = self.identifier(rng);
-        let mut lines = vec![format!("fn {function}({}: &{}) -> Result<{}, Error> {{", self.lexicon.content_word(rng),
-            capitalize(self.lexicon.content_word(rng)), capitalize(self.lexicon.content_word(rng)))];
+        let mut lines = vec![format!(
+            "fn {function}({}: &{}) -> Result<{}, Error> {{",
+            self.lexicon.content_word(rng),
+            capitalize(self.lexicon.content_word(rng)),
+            capitalize(self.lexicon.content_word(rng))
+        )];
         for _ in 0..2 + rng.below(10) {
-            lines.push(format!("    let {} = {}.{}()?;", self.lexicon.content_word(rng), self.lexicon.content_word(rng), self.identifier(rng)));
+            lines.push(format!(
+                "    let {} = {}.{}()?;",
+                self.lexicon.content_word(rng),
+                self.lexicon.content_word(rng),
+                self.identifier(rng)
+            ));
         }
         lines.push("}".into());
         lines.join("\n")
@@ -177,10 +359,19 @@ impl<'a> Writer<'a> {
         match rng.below(6) {
             0 => format!("cargo test {}", self.identifier(rng)),
             1 => format!("npm run {}", self.lexicon.content_word(rng)),
-            2 => format!("pytest {} -k {}", self.path(rng), self.lexicon.content_word(rng)),
+            2 => format!(
+                "pytest {} -k {}",
+                self.path(rng),
+                self.lexicon.content_word(rng)
+            ),
             3 => format!("git commit -m \"{}\"", self.sentence(rng).to_lowercase()),
             4 => format!("rg -n \"{}\" {}", self.identifier(rng), self.path(rng)),
-            _ => format!("curl -s https://api.{}.dev/v{}/{}", self.lexicon.content_word(rng), 1 + rng.below(3), self.lexicon.content_word(rng)),
+            _ => format!(
+                "curl -s https://api.{}.dev/v{}/{}",
+                self.lexicon.content_word(rng),
+                1 + rng.below(3),
+                self.lexicon.content_word(rng)
+            ),
         }
     }
 
@@ -195,8 +386,13 @@ impl<'a> Writer<'a> {
             let piece = match rng.below(4) {
                 0 => self.code_block(rng),
                 1 => self.test_output(rng),
-                2 => format!("{{\"{}\": {}, \"{}\": \"{}\"}}", self.lexicon.content_word(rng), rng.below(10_000),
-                    self.identifier(rng), self.path(rng)),
+                2 => format!(
+                    "{{\"{}\": {}, \"{}\": \"{}\"}}",
+                    self.lexicon.content_word(rng),
+                    rng.below(10_000),
+                    self.identifier(rng),
+                    self.path(rng)
+                ),
                 _ => self.prose(rng, 2),
             };
             output.push_str(&piece);
@@ -236,7 +432,9 @@ mod tests {
         let mut rng = Rng::new(11);
         let lexicon = Lexicon::new(30_000, &mut rng);
         let writer = Writer::new(&lexicon, &mut rng, 200);
-        let text: String = (0..400).map(|_| writer.assistant_text(&mut rng) + " " + &writer.tool_output(&mut rng, true)).collect();
+        let text: String = (0..400)
+            .map(|_| writer.assistant_text(&mut rng) + " " + &writer.tool_output(&mut rng, true))
+            .collect();
         let distinct: std::collections::HashSet<&str> = text.split_whitespace().collect();
         assert!(distinct.len() > 5_000, "{}", distinct.len());
         assert!(text.contains('/') && text.contains("error[") && text.contains("test result"));
@@ -249,8 +447,14 @@ mod tests {
         let lexicon = Lexicon::new(2_000, &mut rng);
         let writer = Writer::new(&lexicon, &mut rng, 10);
         let ids: Vec<String> = (0..200).map(|_| writer.identifier(&mut rng)).collect();
-        assert!(ids.iter().any(|i| i.contains('_') && i.chars().any(char::is_lowercase)));
-        assert!(ids.iter().any(|i| i.chars().any(char::is_uppercase) && !i.contains('_')));
-        assert!(ids.iter().any(|i| i.chars().all(|c| c.is_uppercase() || c == '_')));
+        assert!(ids
+            .iter()
+            .any(|i| i.contains('_') && i.chars().any(char::is_lowercase)));
+        assert!(ids
+            .iter()
+            .any(|i| i.chars().any(char::is_uppercase) && !i.contains('_')));
+        assert!(ids
+            .iter()
+            .any(|i| i.chars().all(|c| c.is_uppercase() || c == '_')));
     }
 }

@@ -28,19 +28,32 @@ fn main() {
         sketch.add(black_box(value));
     }
     let add_seconds = started.elapsed().as_secs_f64();
-    println!("LatencySketch::add        {:>7.2} ns/value ({:.0} M values/s)", add_seconds * 1e9 / values.len() as f64, values.len() as f64 / add_seconds / 1e6);
+    println!(
+        "LatencySketch::add        {:>7.2} ns/value ({:.0} M values/s)",
+        add_seconds * 1e9 / values.len() as f64,
+        values.len() as f64 / add_seconds / 1e6
+    );
 
     let started = Instant::now();
     let bytes = sketch.to_bytes();
     let decoded = LatencySketch::from_bytes(&bytes).expect("round trip");
     let mut merged = LatencySketch::new();
     merged.merge(&decoded);
-    println!("serialize+decode+merge    {:>7.2} µs ({} bytes)", started.elapsed().as_secs_f64() * 1e6, bytes.len());
+    println!(
+        "serialize+decode+merge    {:>7.2} µs ({} bytes)",
+        started.elapsed().as_secs_f64() * 1e6,
+        bytes.len()
+    );
 
     let started = Instant::now();
     let summary = black_box(merged.summary());
-    println!("summary (8 statistics)    {:>7.2} µs  p50 {:.1} p95 {:.1} p99 {:.1} ms", started.elapsed().as_secs_f64() * 1e6,
-        summary.p50.unwrap_or(0.0), summary.p95.unwrap_or(0.0), summary.p99.unwrap_or(0.0));
+    println!(
+        "summary (8 statistics)    {:>7.2} µs  p50 {:.1} p95 {:.1} p99 {:.1} ms",
+        started.elapsed().as_secs_f64() * 1e6,
+        summary.p50.unwrap_or(0.0),
+        summary.p95.unwrap_or(0.0),
+        summary.p99.unwrap_or(0.0)
+    );
 
     let million = &values[..1_000_000];
     let started = Instant::now();
@@ -55,5 +68,10 @@ fn main() {
         black_box(copy[copy.len() / 2]);
     }
     let sort_seconds = started.elapsed().as_secs_f64();
-    println!("1M values: sketch {:.1} ms, three sorts {:.1} ms ({:.0}x)", sketch_seconds * 1e3, sort_seconds * 1e3, sort_seconds / sketch_seconds);
+    println!(
+        "1M values: sketch {:.1} ms, three sorts {:.1} ms ({:.0}x)",
+        sketch_seconds * 1e3,
+        sort_seconds * 1e3,
+        sort_seconds / sketch_seconds
+    );
 }

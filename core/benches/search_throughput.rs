@@ -35,7 +35,11 @@ fn corpus(bytes: usize) -> Vec<String> {
     while total < bytes {
         let mut message = String::new();
         for _ in 0..(4 + next() % 12) {
-            let line = if next() % 3 == 0 { code[(next() % code.len() as u64) as usize] } else { prose[(next() % prose.len() as u64) as usize] };
+            let line = if next() % 3 == 0 {
+                code[(next() % code.len() as u64) as usize]
+            } else {
+                prose[(next() % prose.len() as u64) as usize]
+            };
             message.push_str(line);
             message.push('\n');
         }
@@ -60,7 +64,11 @@ fn measure(label: &str, bytes: usize, mut work: impl FnMut()) {
 fn main() {
     let messages = corpus(4_000_000);
     let bytes: usize = messages.iter().map(String::len).sum();
-    println!("search core throughput on {} messages, {:.1} MB of mixed technical text", messages.len(), bytes as f64 / 1e6);
+    println!(
+        "search core throughput on {} messages, {:.1} MB of mixed technical text",
+        messages.len(),
+        bytes as f64 / 1e6
+    );
 
     measure("tokenize", bytes, || {
         for message in &messages {
@@ -80,11 +88,20 @@ fn main() {
         }
     });
 
-    let queries = ["handler timeout", "\"connection refused\" -staging", "getUserData or E0382", "src/api/handler.rs"];
+    let queries = [
+        "handler timeout",
+        "\"connection refused\" -staging",
+        "getUserData or E0382",
+        "src/api/handler.rs",
+    ];
     let started = Instant::now();
     let rounds = 100_000;
     for round in 0..rounds {
         black_box(parse_query(queries[round % queries.len()]).to_tsquery_text());
     }
-    println!("{:<34} {:>8.2} µs per query", "parse_query + to_tsquery_text", started.elapsed().as_secs_f64() * 1e6 / rounds as f64);
+    println!(
+        "{:<34} {:>8.2} µs per query",
+        "parse_query + to_tsquery_text",
+        started.elapsed().as_secs_f64() * 1e6 / rounds as f64
+    );
 }

@@ -49,7 +49,10 @@ impl Session<'_> {
     /// the `cco.api_logins` setting holds them) and of superusers; everywhere else the login
     /// decides.
     pub fn identity_source(&self, api_logins: &str) -> IdentitySource {
-        let is_api_login = api_logins.split(',').map(role_name).any(|name| name == self.login);
+        let is_api_login = api_logins
+            .split(',')
+            .map(role_name)
+            .any(|name| name == self.login);
         if is_api_login || self.login_is_superuser {
             IdentitySource::Claims
         } else {
@@ -61,7 +64,10 @@ impl Session<'_> {
 /// A role name as written in a list: trimmed, and unquoted when it is in double quotes.
 fn role_name(text: &str) -> &str {
     let trimmed = text.trim();
-    trimmed.strip_prefix('"').and_then(|t| t.strip_suffix('"')).unwrap_or(trimmed)
+    trimmed
+        .strip_prefix('"')
+        .and_then(|t| t.strip_suffix('"'))
+        .unwrap_or(trimmed)
 }
 
 /// The claims of one request, parsed once.
@@ -85,11 +91,19 @@ impl Claims {
             .filter(|text| !text.trim().is_empty())
             .and_then(|text| serde_json::from_str::<Value>(text).ok())
             .filter(Value::is_object);
-        let claim = |name: &str| object.as_ref().and_then(|o| o.get(name)).and_then(Value::as_str);
+        let claim = |name: &str| {
+            object
+                .as_ref()
+                .and_then(|o| o.get(name))
+                .and_then(Value::as_str)
+        };
 
         Claims {
             subject: claim("sub").or(legacy_sub).and_then(parse_subject),
-            role: claim("role").or(legacy_role).and_then(non_empty).map(str::to_owned),
+            role: claim("role")
+                .or(legacy_role)
+                .and_then(non_empty)
+                .map(str::to_owned),
         }
     }
 
@@ -140,7 +154,17 @@ mod tests {
 
     #[test]
     fn absent_empty_and_malformed_settings_mean_no_identity() {
-        for text in ["", "   ", "null", "[]", "42", "\"text\"", "{", "{\"sub\":", "not json"] {
+        for text in [
+            "",
+            "   ",
+            "null",
+            "[]",
+            "42",
+            "\"text\"",
+            "{",
+            "{\"sub\":",
+            "not json",
+        ] {
             assert_eq!(from_json(text), Claims::default(), "input {text:?}");
         }
         assert_eq!(Claims::from_settings(None, None, None), Claims::default());
@@ -148,7 +172,14 @@ mod tests {
 
     #[test]
     fn a_subject_that_is_not_a_uuid_is_no_identity() {
-        for sub in [r#""""#, r#""anonymous""#, "42", "null", r#"{"a":1}"#, r#""6f1c2d3e""#] {
+        for sub in [
+            r#""""#,
+            r#""anonymous""#,
+            "42",
+            "null",
+            r#"{"a":1}"#,
+            r#""6f1c2d3e""#,
+        ] {
             let claims = from_json(&format!(r#"{{"sub":{sub},"role":"authenticated"}}"#));
             assert_eq!(claims.subject, None, "sub {sub}");
             assert_eq!(claims.role.as_deref(), Some("authenticated"));
@@ -162,25 +193,49 @@ mod tests {
     }
 
     fn session(login: &str, login_is_superuser: bool) -> Session<'_> {
-        Session { login, login_is_superuser, acting_role: login }
+        Session {
+            login,
+            login_is_superuser,
+            acting_role: login,
+        }
     }
 
     #[test]
     fn claims_are_believed_only_from_api_logins_and_superusers() {
-        assert_eq!(session("authenticator", false).identity_source(DEFAULT_API_LOGINS), IdentitySource::Claims);
-        assert_eq!(session("alice", false).identity_source(DEFAULT_API_LOGINS), IdentitySource::Login);
-        assert_eq!(session("postgres", true).identity_source(DEFAULT_API_LOGINS), IdentitySource::Claims);
-        assert_eq!(session("authenticator", false).identity_source(""), IdentitySource::Login);
+        assert_eq!(
+            session("authenticator", false).identity_source(DEFAULT_API_LOGINS),
+            IdentitySource::Claims
+        );
+        assert_eq!(
+            session("alice", false).identity_source(DEFAULT_API_LOGINS),
+            IdentitySource::Login
+        );
+        assert_eq!(
+            session("postgres", true).identity_source(DEFAULT_API_LOGINS),
+            IdentitySource::Claims
+        );
+        assert_eq!(
+            session("authenticator", false).identity_source(""),
+            IdentitySource::Login
+        );
     }
 
     #[test]
     fn api_logins_are_a_comma_separated_list_of_exact_role_names() {
         let logins = r#" gateway , "Edge Proxy",authenticator"#;
         for login in ["gateway", "Edge Proxy", "authenticator"] {
-            assert_eq!(session(login, false).identity_source(logins), IdentitySource::Claims, "{login}");
+            assert_eq!(
+                session(login, false).identity_source(logins),
+                IdentitySource::Claims,
+                "{login}"
+            );
         }
         for login in ["Gateway", "edge proxy", "authenticator2", "", "gate"] {
-            assert_eq!(session(login, false).identity_source(logins), IdentitySource::Login, "{login:?}");
+            assert_eq!(
+                session(login, false).identity_source(logins),
+                IdentitySource::Login,
+                "{login:?}"
+            );
         }
     }
 

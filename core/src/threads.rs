@@ -137,7 +137,13 @@ mod tests {
 
     #[test]
     fn self_parent_and_ancestor_parent_are_cycles() {
-        assert_eq!(check_no_cycle(1, 1, []), Err(ThreadError::Cycle { message: 1, parent: 1 }));
+        assert_eq!(
+            check_no_cycle(1, 1, []),
+            Err(ThreadError::Cycle {
+                message: 1,
+                parent: 1
+            })
+        );
         // 4's new parent would be 3, whose ancestors are 2 and 4.
         assert!(check_no_cycle(4, 3, [2, 4]).is_err());
         assert_eq!(check_no_cycle(4, 3, [2, 1]), Ok(()));
@@ -146,7 +152,14 @@ mod tests {
     #[test]
     fn depths_of_a_branching_tree_in_any_order() {
         // 1 -> 2 -> 3, 2 -> 4 (a branch), 5 a second root, 6 under 4.
-        let tree = [(6, Some(4)), (3, Some(2)), (1, None), (4, Some(2)), (2, Some(1)), (5, None)];
+        let tree = [
+            (6, Some(4)),
+            (3, Some(2)),
+            (1, None),
+            (4, Some(2)),
+            (2, Some(1)),
+            (5, None),
+        ];
         let result = compute_depths(&tree);
         let expected: HashMap<_, _> = [(1, 0), (2, 1), (3, 2), (4, 2), (5, 0), (6, 3)].into();
         assert_eq!(result.depths, expected);
@@ -162,7 +175,13 @@ mod tests {
     #[test]
     fn cycles_are_reported_not_looped_on() {
         // 1 -> 2 -> 3 -> 1 is a loop; 4 hangs below it; 5 is a healthy root.
-        let result = compute_depths(&[(1, Some(3)), (2, Some(1)), (3, Some(2)), (4, Some(3)), (5, None)]);
+        let result = compute_depths(&[
+            (1, Some(3)),
+            (2, Some(1)),
+            (3, Some(2)),
+            (4, Some(3)),
+            (5, None),
+        ]);
         let mut looped = result.in_cycle.clone();
         looped.sort();
         assert_eq!(looped, vec![1, 2, 3, 4]);
@@ -172,8 +191,7 @@ mod tests {
     #[test]
     fn a_long_chain_is_linear_and_exact() {
         let n = 100_000u32;
-        let chain: Vec<(u32, Option<u32>)> =
-            (0..n).rev().map(|i| (i, i.checked_sub(1))).collect();
+        let chain: Vec<(u32, Option<u32>)> = (0..n).rev().map(|i| (i, i.checked_sub(1))).collect();
         let result = compute_depths(&chain);
         assert_eq!(result.depths.len(), n as usize);
         assert_eq!(result.depths[&(n - 1)], (n - 1) as i32);

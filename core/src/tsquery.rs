@@ -24,7 +24,11 @@ pub const MAX_DEPTH: u32 = 256;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TsQueryNode {
-    Operand { lexeme: Vec<u8>, prefix: bool, weights: u8 },
+    Operand {
+        lexeme: Vec<u8>,
+        prefix: bool,
+        weights: u8,
+    },
     Not(Box<TsQueryNode>),
     And(Box<TsQueryNode>, Box<TsQueryNode>),
     Or(Box<TsQueryNode>, Box<TsQueryNode>),
@@ -52,7 +56,9 @@ pub enum TsQuery {
 }
 
 pub fn decode(payload: &[u8]) -> Result<TsQuery, DecodeError> {
-    let size = payload.get(..4).ok_or(DecodeError("shorter than its header"))?;
+    let size = payload
+        .get(..4)
+        .ok_or(DecodeError("shorter than its header"))?;
     let size = i32::from_ne_bytes(size.try_into().expect("four bytes"));
     let size = usize::try_from(size).map_err(|_| DecodeError("negative size"))?;
     if size == 0 {
@@ -62,7 +68,9 @@ pub fn decode(payload: &[u8]) -> Result<TsQuery, DecodeError> {
         return Ok(TsQuery::TooComplex);
     }
     let items_end = 4 + size * ITEM_BYTES;
-    let items = payload.get(4..items_end).ok_or(DecodeError("items run past the end"))?;
+    let items = payload
+        .get(4..items_end)
+        .ok_or(DecodeError("items run past the end"))?;
     let operands = &payload[items_end..];
     // Iterative, so no query can exhaust the stack: build children before parents by walking the
     // items from last to first (an operator's arguments always follow it). Depth is capped so the
@@ -75,13 +83,22 @@ pub fn decode(payload: &[u8]) -> Result<TsQuery, DecodeError> {
             OPERAND => {
                 let bits = u32::from_ne_bytes(item[8..12].try_into().expect("four bytes"));
                 let (length, distance) = ((bits & 0xfff) as usize, (bits >> 12) as usize);
-                let lexeme = operands.get(distance..distance + length).ok_or(DecodeError("an operand lies outside the value"))?;
-                TsQueryNode::Operand { lexeme: lexeme.to_vec(), prefix: item[2] != 0, weights: item[1] }
+                let lexeme = operands
+                    .get(distance..distance + length)
+                    .ok_or(DecodeError("an operand lies outside the value"))?;
+                TsQueryNode::Operand {
+                    lexeme: lexeme.to_vec(),
+                    prefix: item[2] != 0,
+                    weights: item[1],
+                }
             }
             OPERATOR => {
                 let operator = item[1] as i8;
                 let mut take = |at: usize| -> Result<Box<TsQueryNode>, DecodeError> {
-                    let child = built.get_mut(at).and_then(Option::take).ok_or(DecodeError("an operator's argument is missing or shared"))?;
+                    let child = built
+                        .get_mut(at)
+                        .and_then(Option::take)
+                        .ok_or(DecodeError("an operator's argument is missing or shared"))?;
                     Ok(Box::new(child))
                 };
                 let right = index + 1;
@@ -89,7 +106,8 @@ pub fn decode(payload: &[u8]) -> Result<TsQuery, DecodeError> {
                 let depth = 1 + if operator == NOT {
                     depth_of(right)
                 } else {
-                    let left = u32::from_ne_bytes(item[4..8].try_into().expect("four bytes")) as usize;
+                    let left =
+                        u32::from_ne_bytes(item[4..8].try_into().expect("four bytes")) as usize;
                     depth_of(right).max(depth_of(index.saturating_add(left)))
                 };
                 if depth > MAX_DEPTH {
@@ -99,9 +117,12 @@ pub fn decode(payload: &[u8]) -> Result<TsQuery, DecodeError> {
                 if operator == NOT {
                     TsQueryNode::Not(take(right)?)
                 } else {
-                    let left = u32::from_ne_bytes(item[4..8].try_into().expect("four bytes")) as usize;
+                    let left =
+                        u32::from_ne_bytes(item[4..8].try_into().expect("four bytes")) as usize;
                     if left <= 1 {
-                        return Err(DecodeError("an operator's left argument overlaps its right"));
+                        return Err(DecodeError(
+                            "an operator's left argument overlaps its right",
+                        ));
                     }
                     let right_node = take(right)?;
                     let left_node = take(index + left)?;
@@ -123,7 +144,10 @@ pub fn decode(payload: &[u8]) -> Result<TsQuery, DecodeError> {
     if built.iter().skip(1).any(Option::is_some) {
         return Err(DecodeError("an item belongs to no operator"));
     }
-    built[0].take().map(TsQuery::Tree).ok_or(DecodeError("the root is missing"))
+    built[0]
+        .take()
+        .map(TsQuery::Tree)
+        .ok_or(DecodeError("the root is missing"))
 }
 
 #[cfg(test)]
@@ -165,10 +189,20 @@ mod tests {
         operand(&mut items, &mut strings, "retry", false);
         operand(&mut items, &mut strings, "error", false);
         let decoded = decode(&payload(&items, &strings)).unwrap();
-        let word = |text: &str, prefix| Box::new(TsQueryNode::Operand { lexeme: text.as_bytes().to_vec(), prefix, weights: 0 });
+        let word = |text: &str, prefix| {
+            Box::new(TsQueryNode::Operand {
+                lexeme: text.as_bytes().to_vec(),
+                prefix,
+                weights: 0,
+            })
+        };
         let expected = TsQueryNode::And(
             word("error", false),
-            Box::new(TsQueryNode::Not(Box::new(TsQueryNode::Phrase(word("retry", false), word("later", true), 1)))),
+            Box::new(TsQueryNode::Not(Box::new(TsQueryNode::Phrase(
+                word("retry", false),
+                word("later", true),
+                1,
+            )))),
         );
         assert_eq!(decoded, TsQuery::Tree(expected));
     }
@@ -182,11 +216,17 @@ mod tests {
         let (mut items, mut strings) = (Vec::new(), Vec::new());
         operator(&mut items, AND, 0, 1);
         operand(&mut items, &mut strings, "a", false);
-        assert!(decode(&payload(&items, &strings)).is_err(), "left overlapping right");
+        assert!(
+            decode(&payload(&items, &strings)).is_err(),
+            "left overlapping right"
+        );
         let (mut items, mut strings) = (Vec::new(), Vec::new());
         operand(&mut items, &mut strings, "a", false);
         operand(&mut items, &mut strings, "b", false);
-        assert!(decode(&payload(&items, &strings)).is_err(), "an orphan item");
+        assert!(
+            decode(&payload(&items, &strings)).is_err(),
+            "an orphan item"
+        );
     }
 
     #[test]
@@ -201,13 +241,19 @@ mod tests {
         operand(&mut items, &mut strings, "w", false);
         // Left-deep: item 2k is an AND whose right argument is the operand after it and whose
         // left argument is the next AND (or the last operand).
-        assert_eq!(decode(&payload(&items, &strings)).unwrap(), TsQuery::TooComplex);
+        assert_eq!(
+            decode(&payload(&items, &strings)).unwrap(),
+            TsQuery::TooComplex
+        );
         let (mut items, mut strings) = (Vec::new(), Vec::new());
         for _ in 0..100 {
             operator(&mut items, AND, 0, 2);
             operand(&mut items, &mut strings, "w", false);
         }
         operand(&mut items, &mut strings, "w", false);
-        assert!(matches!(decode(&payload(&items, &strings)).unwrap(), TsQuery::Tree(_)));
+        assert!(matches!(
+            decode(&payload(&items, &strings)).unwrap(),
+            TsQuery::Tree(_)
+        ));
     }
 }

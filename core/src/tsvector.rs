@@ -54,15 +54,26 @@ impl fmt::Display for EncodeError {
             EncodeError::LexemeTooLong { bytes } => {
                 write!(f, "a lexeme of {bytes} bytes exceeds {MAX_LEXEME_BYTES}")
             }
-            EncodeError::NotSorted { index } => write!(f, "lexeme {index} is out of order or repeated"),
+            EncodeError::NotSorted { index } => {
+                write!(f, "lexeme {index} is out of order or repeated")
+            }
             EncodeError::TooManyPositions { index } => {
-                write!(f, "lexeme {index} has more than {MAX_POSITIONS_PER_LEXEME} positions")
+                write!(
+                    f,
+                    "lexeme {index} has more than {MAX_POSITIONS_PER_LEXEME} positions"
+                )
             }
             EncodeError::BadPosition { index } => {
-                write!(f, "lexeme {index} has a position outside 1..={MAX_POSITION} or out of order")
+                write!(
+                    f,
+                    "lexeme {index} has a position outside 1..={MAX_POSITION} or out of order"
+                )
             }
             EncodeError::TooLarge { bytes } => {
-                write!(f, "{bytes} bytes of lexemes exceed the tsvector limit of {MAX_STRING_AREA_BYTES}")
+                write!(
+                    f,
+                    "{bytes} bytes of lexemes exceed the tsvector limit of {MAX_STRING_AREA_BYTES}"
+                )
             }
         }
     }
@@ -196,7 +207,8 @@ impl<'a> TsVectorView<'a> {
             .get(..HEADER_BYTES)
             .and_then(|bytes| bytes.try_into().ok())
             .ok_or(DecodeError("shorter than its header"))?;
-        let count = usize::try_from(i32::from_ne_bytes(header)).map_err(|_| DecodeError("negative size"))?;
+        let count = usize::try_from(i32::from_ne_bytes(header))
+            .map_err(|_| DecodeError("negative size"))?;
         let entries_end = count
             .checked_mul(ENTRY_BYTES)
             .and_then(|bytes| bytes.checked_add(HEADER_BYTES))
@@ -235,12 +247,19 @@ impl<'a> TsVectorView<'a> {
         let length = ((entry >> 1) & 0x7ff) as usize;
         let offset = (entry >> 12) as usize;
         let strings = self.string_area();
-        let text = strings.get(offset..offset + length).ok_or(DecodeError("lexeme outside the value"))?;
+        let text = strings
+            .get(offset..offset + length)
+            .ok_or(DecodeError("lexeme outside the value"))?;
         if !has_positions {
-            return Ok(LexemeView { text, positions: &[] });
+            return Ok(LexemeView {
+                text,
+                positions: &[],
+            });
         }
         let vector_at = even(offset + length);
-        let npos_bytes = strings.get(vector_at..vector_at + 2).ok_or(DecodeError("positions outside the value"))?;
+        let npos_bytes = strings
+            .get(vector_at..vector_at + 2)
+            .ok_or(DecodeError("positions outside the value"))?;
         let npos = u16::from_ne_bytes([npos_bytes[0], npos_bytes[1]]) as usize;
         let positions = strings
             .get(vector_at + 2..vector_at + 2 + 2 * npos)
@@ -270,7 +289,9 @@ impl<'a> TsVectorView<'a> {
 
     /// Number of word occurrences stored: the document length used for ranking.
     pub fn occurrences(&self) -> Result<u32, DecodeError> {
-        self.lexemes().try_fold(0u32, |total, lexeme| Ok(total.saturating_add(lexeme?.frequency())))
+        self.lexemes().try_fold(0u32, |total, lexeme| {
+            Ok(total.saturating_add(lexeme?.frequency()))
+        })
     }
 }
 
@@ -279,7 +300,11 @@ mod tests {
     use super::*;
 
     fn encode_owned(lexemes: &[(&str, &[u16])]) -> Result<Vec<u8>, EncodeError> {
-        encode(lexemes.iter().map(|(text, positions)| (text.as_bytes(), *positions)))
+        encode(
+            lexemes
+                .iter()
+                .map(|(text, positions)| (text.as_bytes(), *positions)),
+        )
     }
 
     #[test]
@@ -304,8 +329,13 @@ mod tests {
 
     #[test]
     fn round_trips_through_the_view() {
-        let lexemes: &[(&str, &[u16])] =
-            &[("api", &[2]), ("handler", &[3, 9]), ("rs", &[4]), ("src", &[1]), ("stop", &[])];
+        let lexemes: &[(&str, &[u16])] = &[
+            ("api", &[2]),
+            ("handler", &[3, 9]),
+            ("rs", &[4]),
+            ("src", &[1]),
+            ("stop", &[]),
+        ];
         let payload = encode_owned(lexemes).unwrap();
         let view = TsVectorView::new(&payload).unwrap();
         assert_eq!(view.len(), 5);
@@ -316,8 +346,10 @@ mod tests {
                 (lexeme.text.to_vec(), lexeme.positions().collect())
             })
             .collect();
-        let expected: Vec<(Vec<u8>, Vec<u16>)> =
-            lexemes.iter().map(|(t, p)| (t.as_bytes().to_vec(), p.to_vec())).collect();
+        let expected: Vec<(Vec<u8>, Vec<u16>)> = lexemes
+            .iter()
+            .map(|(t, p)| (t.as_bytes().to_vec(), p.to_vec()))
+            .collect();
         assert_eq!(decoded, expected);
         assert_eq!(view.find(b"handler").unwrap().unwrap().frequency(), 2);
         assert_eq!(view.find(b"stop").unwrap().unwrap().frequency(), 1);
@@ -328,21 +360,44 @@ mod tests {
 
     #[test]
     fn rejects_what_postgresql_would_reject() {
-        assert_eq!(encode_owned(&[("b", &[1]), ("a", &[1])]), Err(EncodeError::NotSorted { index: 1 }));
-        assert_eq!(encode_owned(&[("a", &[1]), ("a", &[2])]), Err(EncodeError::NotSorted { index: 1 }));
+        assert_eq!(
+            encode_owned(&[("b", &[1]), ("a", &[1])]),
+            Err(EncodeError::NotSorted { index: 1 })
+        );
+        assert_eq!(
+            encode_owned(&[("a", &[1]), ("a", &[2])]),
+            Err(EncodeError::NotSorted { index: 1 })
+        );
         assert_eq!(encode_owned(&[("", &[1])]), Err(EncodeError::EmptyLexeme));
-        assert_eq!(encode_owned(&[("a", &[0])]), Err(EncodeError::BadPosition { index: 0 }));
-        assert_eq!(encode_owned(&[("a", &[3, 2])]), Err(EncodeError::BadPosition { index: 0 }));
-        assert_eq!(encode_owned(&[("a", &[16384])]), Err(EncodeError::BadPosition { index: 0 }));
+        assert_eq!(
+            encode_owned(&[("a", &[0])]),
+            Err(EncodeError::BadPosition { index: 0 })
+        );
+        assert_eq!(
+            encode_owned(&[("a", &[3, 2])]),
+            Err(EncodeError::BadPosition { index: 0 })
+        );
+        assert_eq!(
+            encode_owned(&[("a", &[16384])]),
+            Err(EncodeError::BadPosition { index: 0 })
+        );
         let long = "x".repeat(MAX_LEXEME_BYTES + 1);
-        assert!(matches!(encode_owned(&[(&long, &[1])]), Err(EncodeError::LexemeTooLong { .. })));
+        assert!(matches!(
+            encode_owned(&[(&long, &[1])]),
+            Err(EncodeError::LexemeTooLong { .. })
+        ));
         let many: Vec<u16> = (1..=257).collect();
-        assert_eq!(encode_owned(&[("a", &many)]), Err(EncodeError::TooManyPositions { index: 0 }));
+        assert_eq!(
+            encode_owned(&[("a", &many)]),
+            Err(EncodeError::TooManyPositions { index: 0 })
+        );
     }
 
     #[test]
     fn the_size_limit_is_enforced() {
-        let words: Vec<String> = (0..600).map(|i| format!("{i:04}{}", "w".repeat(2000))).collect();
+        let words: Vec<String> = (0..600)
+            .map(|i| format!("{i:04}{}", "w".repeat(2000)))
+            .collect();
         let lexemes: Vec<(&[u8], &[u16])> = words.iter().map(|w| (w.as_bytes(), &[][..])).collect();
         assert!(matches!(encode(lexemes), Err(EncodeError::TooLarge { .. })));
     }
@@ -356,7 +411,13 @@ mod tests {
 
     #[test]
     fn garbage_is_an_error_not_a_panic() {
-        for bytes in [&[][..], &[1, 0, 0], &[5, 0, 0, 0], &[255, 255, 255, 255], &[1, 0, 0, 0, 255, 255, 255, 255]] {
+        for bytes in [
+            &[][..],
+            &[1, 0, 0],
+            &[5, 0, 0, 0],
+            &[255, 255, 255, 255],
+            &[1, 0, 0, 0, 255, 255, 255, 255],
+        ] {
             if let Ok(view) = TsVectorView::new(bytes) {
                 for lexeme in view.lexemes() {
                     let _ = lexeme.map(|l| l.positions().count());

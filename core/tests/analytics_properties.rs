@@ -12,7 +12,10 @@ fn sketch_of(values: &[f64]) -> LatencySketch {
 
 /// The number of cases: PROPTEST_CASES when set (the long run), else a CI-sized default.
 fn cases_or(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(default)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }
 
 proptest! {

@@ -8,23 +8,30 @@
 
 use std::sync::atomic::{AtomicUsize, Ordering};
 
-use cco_core::analytics::{IntegerStats, LatencySketch, MessageFacts, MessageSummary, ToolCallSummary};
+use cco_core::analytics::{
+    IntegerStats, LatencySketch, MessageFacts, MessageSummary, ToolCallSummary,
+};
 use cco_core::search::highlight::reference_highlight;
-use cco_core::search::{completions, highlight, parse_query, suggestion_query, tokenize, HighlightOptions};
+use cco_core::search::{
+    completions, highlight, parse_query, suggestion_query, tokenize, HighlightOptions,
+};
 use cco_core::{interrupts, transcript};
 use proptest::prelude::*;
 
 fn cases_or(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(default)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }
 
 /// Text built from what breaks byte arithmetic and case folding, mixed with arbitrary characters.
 fn hostile_text() -> impl Strategy<Value = String> {
     let pieces = prop_oneof![
-        Just("\u{a0}".to_owned()),     // no-break space
-        Just("\u{2009}".to_owned()),   // thin space
-        Just("\u{3000}".to_owned()),   // ideographic space
-        Just("\u{2028}".to_owned()),   // line separator
+        Just("\u{a0}".to_owned()),          // no-break space
+        Just("\u{2009}".to_owned()),        // thin space
+        Just("\u{3000}".to_owned()),        // ideographic space
+        Just("\u{2028}".to_owned()),        // line separator
         Just("e\u{301}\u{301}".to_owned()), // combining marks
         Just("\u{0}\u{1}\u{7}\u{1b}[0m\t\r\n".to_owned()),
         Just("\u{202e}\u{feff}\u{200b}".to_owned()),
@@ -170,12 +177,25 @@ fn long_loops_check_for_interrupts() {
     };
     assert!(checks(&|| drop(tokenize(&text))) >= 100, "tokenizing");
     let query = parse_query("handler");
-    let everything = HighlightOptions { max_words: i32::MAX as usize, max_fragments: i32::MAX as usize, ..HighlightOptions::default() };
-    assert!(checks(&|| drop(highlight(&text, &query, &everything))) >= 100, "highlighting");
-    assert!(checks(&|| drop(completions(&text, "zz", usize::MAX))) >= 100, "completions");
+    let everything = HighlightOptions {
+        max_words: i32::MAX as usize,
+        max_fragments: i32::MAX as usize,
+        ..HighlightOptions::default()
+    };
+    assert!(
+        checks(&|| drop(highlight(&text, &query, &everything))) >= 100,
+        "highlighting"
+    );
+    assert!(
+        checks(&|| drop(completions(&text, "zz", usize::MAX))) >= 100,
+        "completions"
+    );
     let jsonl = (0..5_000)
         .map(|i| format!(r#"{{"type":"user","uuid":"u{i}","sessionId":"s","message":{{"role":"user","content":"x"}}}}"#))
         .collect::<Vec<_>>()
         .join("\n");
-    assert!(checks(&|| drop(transcript::parse(&jsonl))) >= 5_000, "transcript parsing");
+    assert!(
+        checks(&|| drop(transcript::parse(&jsonl))) >= 5_000,
+        "transcript parsing"
+    );
 }

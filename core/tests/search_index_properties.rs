@@ -8,12 +8,17 @@ use cco_core::search::Bm25;
 use cco_core::search_index::merge::{merge_segments, MergeInput};
 use cco_core::search_index::pages::MemoryPages;
 use cco_core::search_index::postings::{document_key, Tid};
-use cco_core::search_index::search::{matching, statistics, top, Plan, Projects, Ranked, Scorer, SegmentView, TopRequest};
+use cco_core::search_index::search::{
+    matching, statistics, top, Plan, Projects, Ranked, Scorer, SegmentView, TopRequest,
+};
 use cco_core::search_index::segment::{build_segment, Document, Segment};
 use cco_core::tsquery::{TsQuery, TsQueryNode};
 use proptest::prelude::*;
 
-const WORDS: [&str; 12] = ["alpha", "alps", "beta", "bet", "gamma", "delta", "epsilon", "error", "err", "handler", "x", "zeta"];
+const WORDS: [&str; 12] = [
+    "alpha", "alps", "beta", "bet", "gamma", "delta", "epsilon", "error", "err", "handler", "x",
+    "zeta",
+];
 
 fn word() -> impl Strategy<Value = usize> {
     // Skewed, so some words are common and some rare.
@@ -21,11 +26,22 @@ fn word() -> impl Strategy<Value = usize> {
 }
 
 fn make_document(block: u32, project: u8, words: &[usize]) -> Document {
-    let mut positions: std::collections::BTreeMap<&[u8], Vec<u16>> = std::collections::BTreeMap::new();
+    let mut positions: std::collections::BTreeMap<&[u8], Vec<u16>> =
+        std::collections::BTreeMap::new();
     for (at, &w) in words.iter().enumerate() {
-        positions.entry(WORDS[w].as_bytes()).or_default().push(at as u16 + 1);
+        positions
+            .entry(WORDS[w].as_bytes())
+            .or_default()
+            .push(at as u16 + 1);
     }
-    let mut document = Document::new(Tid { block, offset: 1 + (block % 3) as u16 }, [project; 16], words.len() as u32);
+    let mut document = Document::new(
+        Tid {
+            block,
+            offset: 1 + (block % 3) as u16,
+        },
+        [project; 16],
+        words.len() as u32,
+    );
     for (term, at) in positions {
         document.push_term_at(term, at.len() as u32, &at).unwrap();
     }
@@ -35,11 +51,18 @@ fn make_document(block: u32, project: u8, words: &[usize]) -> Document {
 /// A phrase of plain words as (word, distance from the first), and its width.
 fn chain(node: &TsQueryNode) -> Option<(Vec<(Vec<u8>, u16)>, u16)> {
     match node {
-        TsQueryNode::Operand { lexeme, prefix: false, weights: 0 } => Some((vec![(lexeme.clone(), 0)], 0)),
+        TsQueryNode::Operand {
+            lexeme,
+            prefix: false,
+            weights: 0,
+        } => Some((vec![(lexeme.clone(), 0)], 0)),
         TsQueryNode::Phrase(left, right, distance) => {
             let (mut words, width) = chain(left)?;
             let (more, more_width) = chain(right)?;
-            words.extend(more.into_iter().map(|(word, offset)| (word, offset + width + distance)));
+            words.extend(
+                more.into_iter()
+                    .map(|(word, offset)| (word, offset + width + distance)),
+            );
             Some((words, width + distance + more_width))
         }
         _ => None,
@@ -47,13 +70,32 @@ fn chain(node: &TsQueryNode) -> Option<(Vec<(Vec<u8>, u16)>, u16)> {
 }
 
 fn query_node() -> impl Strategy<Value = TsQueryNode> {
-    let leaf = (0..WORDS.len(), any::<bool>(), prop_oneof![8 => Just(0u8), 1 => Just(8u8)])
-        .prop_map(|(w, prefix, weights)| TsQueryNode::Operand { lexeme: WORDS[w].as_bytes()[..if prefix { 2.min(WORDS[w].len()) } else { WORDS[w].len() }].to_vec(), prefix, weights });
+    let leaf = (
+        0..WORDS.len(),
+        any::<bool>(),
+        prop_oneof![8 => Just(0u8), 1 => Just(8u8)],
+    )
+        .prop_map(|(w, prefix, weights)| TsQueryNode::Operand {
+            lexeme: WORDS[w].as_bytes()[..if prefix {
+                2.min(WORDS[w].len())
+            } else {
+                WORDS[w].len()
+            }]
+                .to_vec(),
+            prefix,
+            weights,
+        });
     leaf.prop_recursive(4, 16, 2, |inner| {
         prop_oneof![
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| TsQueryNode::And(Box::new(a), Box::new(b))),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| TsQueryNode::Or(Box::new(a), Box::new(b))),
-            (inner.clone(), inner.clone()).prop_map(|(a, b)| TsQueryNode::Phrase(Box::new(a), Box::new(b), 1)),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| TsQueryNode::And(Box::new(a), Box::new(b))),
+            (inner.clone(), inner.clone())
+                .prop_map(|(a, b)| TsQueryNode::Or(Box::new(a), Box::new(b))),
+            (inner.clone(), inner.clone()).prop_map(|(a, b)| TsQueryNode::Phrase(
+                Box::new(a),
+                Box::new(b),
+                1
+            )),
             inner.prop_map(|a| TsQueryNode::Not(Box::new(a))),
         ]
     })
@@ -89,14 +131,46 @@ fn case() -> impl Strategy<Value = Case> {
         1..4usize,
         prop::option::weighted(0.3, 0..WORDS.len()),
     )
-        .prop_map(|(documents, cuts, pending, deleted, merge, query, terms, projects, limit, pages, single)| {
-            // Often the most common search: one word, ranked by itself.
-            let (query, terms) = match single {
-                Some(w) => (TsQueryNode::Operand { lexeme: WORDS[w].as_bytes().to_vec(), prefix: false, weights: 0 }, BTreeSet::from([w])),
-                None => (query, terms),
-            };
-            Case { documents, cuts, pending, deleted, merge, query, terms, projects, limit, pages }
-        })
+        .prop_map(
+            |(
+                documents,
+                cuts,
+                pending,
+                deleted,
+                merge,
+                query,
+                terms,
+                projects,
+                limit,
+                pages,
+                single,
+            )| {
+                // Often the most common search: one word, ranked by itself.
+                let (query, terms) = match single {
+                    Some(w) => (
+                        TsQueryNode::Operand {
+                            lexeme: WORDS[w].as_bytes().to_vec(),
+                            prefix: false,
+                            weights: 0,
+                        },
+                        BTreeSet::from([w]),
+                    ),
+                    None => (query, terms),
+                };
+                Case {
+                    documents,
+                    cuts,
+                    pending,
+                    deleted,
+                    merge,
+                    query,
+                    terms,
+                    projects,
+                    limit,
+                    pages,
+                }
+            },
+        )
 }
 
 struct Built {
@@ -110,14 +184,23 @@ struct Built {
 }
 
 fn build(case: &Case) -> Built {
-    let documents: Vec<Document> =
-        case.documents.iter().enumerate().map(|(i, (project, words))| make_document(i as u32, *project, words)).collect();
+    let documents: Vec<Document> = case
+        .documents
+        .iter()
+        .enumerate()
+        .map(|(i, (project, words))| make_document(i as u32, *project, words))
+        .collect();
     let pending_from = documents.len().saturating_sub(case.pending);
     let pages = MemoryPages::new();
     let mut segments = Vec::new();
     let mut start = 0;
     let mut cuts = case.cuts.iter().copied().cycle();
-    let deleted: BTreeSet<usize> = case.deleted.iter().copied().filter(|&i| i < pending_from).collect();
+    let deleted: BTreeSet<usize> = case
+        .deleted
+        .iter()
+        .copied()
+        .filter(|&i| i < pending_from)
+        .collect();
     while start < pending_from {
         let end = (start + cuts.next().unwrap_or(pending_from)).min(pending_from);
         let chunk = documents[start..end].to_vec();
@@ -131,38 +214,72 @@ fn build(case: &Case) -> Built {
             }
         }
         gone.sort_unstable();
-        segments.push(SegmentView { header: location.header, deleted: gone });
+        segments.push(SegmentView {
+            header: location.header,
+            deleted: gone,
+        });
         start = end;
     }
     if case.merge {
         let inputs: Vec<MergeInput> = segments
             .iter()
-            .map(|view| MergeInput { header: view.header, deleted: view.deleted.iter().map(|(key, _)| *key).collect() })
+            .map(|view| MergeInput {
+                header: view.header,
+                deleted: view.deleted.iter().map(|(key, _)| *key).collect(),
+            })
             .collect();
         segments = match merge_segments(&pages, &inputs).unwrap() {
-            Some(merged) => vec![SegmentView { header: merged.header, deleted: Vec::new() }],
+            Some(merged) => vec![SegmentView {
+                header: merged.header,
+                deleted: Vec::new(),
+            }],
             None => Vec::new(),
         };
     }
-    let live = documents.iter().enumerate().filter(|(i, _)| !deleted.contains(i)).map(|(_, d)| d.clone()).collect();
+    let live = documents
+        .iter()
+        .enumerate()
+        .filter(|(i, _)| !deleted.contains(i))
+        .map(|(_, d)| d.clone())
+        .collect();
     let clean = segments.iter().all(|view| view.deleted.is_empty());
-    Built { pages, segments, pending: documents[pending_from..].to_vec(), live, clean }
+    Built {
+        pages,
+        segments,
+        pending: documents[pending_from..].to_vec(),
+        live,
+        clean,
+    }
 }
 
 /// What PostgreSQL's @@ decides for a document without positions or weights, where it can: plain
 /// words, AND, OR, NOT. `None` for what needs positions or weights.
 fn exact_match(node: &TsQueryNode, document: &Document) -> Option<bool> {
     Some(match node {
-        TsQueryNode::Operand { lexeme, prefix: false, weights: 0 } => document.frequency(lexeme) > 0,
+        TsQueryNode::Operand {
+            lexeme,
+            prefix: false,
+            weights: 0,
+        } => document.frequency(lexeme) > 0,
         TsQueryNode::Phrase(..) => {
             let (words, _) = chain(node)?;
             let first = document.positions(&words[0].0)?;
-            first.iter().any(|&p| words.iter().all(|(word, offset)| document.positions(word).is_some_and(|at| at.contains(&(p + offset)))))
+            first.iter().any(|&p| {
+                words.iter().all(|(word, offset)| {
+                    document
+                        .positions(word)
+                        .is_some_and(|at| at.contains(&(p + offset)))
+                })
+            })
         }
         TsQueryNode::Operand { .. } => return None,
         TsQueryNode::Not(child) => !exact_match(child, document)?,
-        TsQueryNode::And(left, right) => exact_match(left, document)? & exact_match(right, document)?,
-        TsQueryNode::Or(left, right) => exact_match(left, document)? | exact_match(right, document)?,
+        TsQueryNode::And(left, right) => {
+            exact_match(left, document)? & exact_match(right, document)?
+        }
+        TsQueryNode::Or(left, right) => {
+            exact_match(left, document)? | exact_match(right, document)?
+        }
     })
 }
 
@@ -244,18 +361,37 @@ fn a_common_term_is_ranked_without_reading_most_of_its_blocks() {
     let pages = MemoryPages::new();
     let documents: Vec<Document> = (0..20_000u32)
         .map(|i| {
-            let words: Vec<usize> = if i % 997 == 0 { vec![7, 7, 7] } else { vec![7, 0, 1, 2, 3, 4, 5, 6, 8, 9] };
+            let words: Vec<usize> = if i % 997 == 0 {
+                vec![7, 7, 7]
+            } else {
+                vec![7, 0, 1, 2, 3, 4, 5, 6, 8, 9]
+            };
             make_document(i, (i % 3) as u8, &words)
         })
         .collect();
     let location = build_segment(&pages, documents.clone()).unwrap().unwrap();
-    let segments = vec![SegmentView { header: location.header, deleted: Vec::new() }];
+    let segments = vec![SegmentView {
+        header: location.header,
+        deleted: Vec::new(),
+    }];
     let terms = vec![b"error".to_vec()];
     let stats = statistics(&pages, &segments, &[], &Projects::All, &terms).unwrap();
     assert_eq!(stats.frequencies, [20_000]);
-    let scorer = Scorer::new(Bm25::default(), stats.documents, stats.total_length, &stats.frequencies);
+    let scorer = Scorer::new(
+        Bm25::default(),
+        stats.documents,
+        stats.total_length,
+        &stats.frequencies,
+    );
     let plan = Plan::Term(b"error".to_vec());
-    let request = TopRequest { plan: &plan, terms: &terms, scorer: &scorer, projects: &Projects::All, limit: 10, after: None };
+    let request = TopRequest {
+        plan: &plan,
+        terms: &terms,
+        scorer: &scorer,
+        projects: &Projects::All,
+        limit: 10,
+        after: None,
+    };
     let found = top(&pages, &segments, &[], &request).unwrap();
     let best: Vec<u32> = found.iter().map(|r| r.tid.block).collect();
     assert_eq!(best, (0..10).map(|i| i * 997).collect::<Vec<_>>());

@@ -68,7 +68,11 @@ impl<'a> TsQueryGrammar<'a> {
         }
         let mut grammar = TsQueryGrammar { rest: text };
         grammar.expression()?;
-        if grammar.rest.is_empty() { Ok(()) } else { Err(format!("trailing input: {:?}", grammar.rest)) }
+        if grammar.rest.is_empty() {
+            Ok(())
+        } else {
+            Err(format!("trailing input: {:?}", grammar.rest))
+        }
     }
 
     fn eat(&mut self, token: &str) -> bool {
@@ -109,7 +113,11 @@ impl<'a> TsQueryGrammar<'a> {
         }
         if self.eat("(") {
             self.expression()?;
-            return if self.eat(")") { Ok(()) } else { Err("unclosed group".into()) };
+            return if self.eat(")") {
+                Ok(())
+            } else {
+                Err("unclosed group".into())
+            };
         }
         if !self.eat("'") {
             return Err(format!("expected a lexeme at {:?}", self.rest));
@@ -140,7 +148,10 @@ impl<'a> TsQueryGrammar<'a> {
 
 /// The number of cases: PROPTEST_CASES when set (the long run), else a CI-sized default.
 fn cases_or(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(default)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }
 
 proptest! {

@@ -17,14 +17,20 @@ const VALID_LINES: &[&str] = &[
 fn accounted(text: &str) -> bool {
     let transcript = parse(text);
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
-    let non_blank = text.split('\n').filter(|line| !line.trim_end_matches('\r').trim().is_empty()).count();
+    let non_blank = text
+        .split('\n')
+        .filter(|line| !line.trim_end_matches('\r').trim().is_empty())
+        .count();
     let stored = transcript.messages.len() + transcript.summaries.len() + transcript.snapshot_lines;
     stored + transcript.skipped.len() == non_blank
 }
 
 /// The number of cases: PROPTEST_CASES when set (the long run), else a CI-sized default.
 fn cases_or(default: u32) -> u32 {
-    std::env::var("PROPTEST_CASES").ok().and_then(|cases| cases.parse().ok()).unwrap_or(default)
+    std::env::var("PROPTEST_CASES")
+        .ok()
+        .and_then(|cases| cases.parse().ok())
+        .unwrap_or(default)
 }
 
 proptest! {

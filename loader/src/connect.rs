@@ -10,8 +10,15 @@ use postgres_native_tls::MakeTlsConnector;
 /// Connects to the database named by `connection` or, without it, by the libpq environment.
 pub fn connect(connection: Option<&str>) -> Result<Client, String> {
     let (config, ssl_mode) = match connection {
-        Some(text) => (text.parse::<Config>().map_err(|e| format!("invalid connection string: {e}"))?, ssl_mode_of(text)),
-        None => (config_from_environment(), env::var("PGSSLMODE").unwrap_or_default()),
+        Some(text) => (
+            text.parse::<Config>()
+                .map_err(|e| format!("invalid connection string: {e}"))?,
+            ssl_mode_of(text),
+        ),
+        None => (
+            config_from_environment(),
+            env::var("PGSSLMODE").unwrap_or_default(),
+        ),
     };
     // Like libpq: require encrypts without checking the certificate, verify-ca and verify-full
     // check it; prefer (the default) encrypts when the server offers it.
@@ -21,7 +28,9 @@ pub fn connect(connection: Option<&str>) -> Result<Client, String> {
         .danger_accept_invalid_hostnames(ssl_mode != "verify-full")
         .build()
         .map_err(|e| format!("cannot set up TLS: {e}"))?;
-    config.connect(MakeTlsConnector::new(tls)).map_err(|e| format!("cannot connect: {e}"))
+    config
+        .connect(MakeTlsConnector::new(tls))
+        .map_err(|e| format!("cannot connect: {e}"))
 }
 
 fn ssl_mode_of(connection: &str) -> String {
@@ -34,16 +43,26 @@ fn ssl_mode_of(connection: &str) -> String {
 
 fn config_from_environment() -> Config {
     let mut config = Config::new();
-    let user = env::var("PGUSER").or_else(|_| env::var("USER")).unwrap_or_else(|_| "postgres".into());
+    let user = env::var("PGUSER")
+        .or_else(|_| env::var("USER"))
+        .unwrap_or_else(|_| "postgres".into());
     config.host(&env::var("PGHOST").unwrap_or_else(|_| "/var/run/postgresql".into()));
-    config.port(env::var("PGPORT").ok().and_then(|port| port.parse().ok()).unwrap_or(5432));
+    config.port(
+        env::var("PGPORT")
+            .ok()
+            .and_then(|port| port.parse().ok())
+            .unwrap_or(5432),
+    );
     config.dbname(&env::var("PGDATABASE").unwrap_or_else(|_| user.clone()));
     if let Ok(password) = env::var("PGPASSWORD") {
         config.password(password);
     }
     config.user(&user);
     config.application_name("cco-load");
-    if matches!(env::var("PGSSLMODE").as_deref(), Ok("require" | "verify-ca" | "verify-full")) {
+    if matches!(
+        env::var("PGSSLMODE").as_deref(),
+        Ok("require" | "verify-ca" | "verify-full")
+    ) {
         config.ssl_mode(postgres::config::SslMode::Require);
     } else if env::var("PGSSLMODE").as_deref() == Ok("disable") {
         config.ssl_mode(postgres::config::SslMode::Disable);
@@ -57,8 +76,14 @@ mod tests {
 
     #[test]
     fn finds_the_ssl_mode_in_both_connection_forms() {
-        assert_eq!(ssl_mode_of("host=db sslmode=verify-full user=x"), "verify-full");
-        assert_eq!(ssl_mode_of("postgresql://u@db/app?sslmode=require&x=1"), "require");
+        assert_eq!(
+            ssl_mode_of("host=db sslmode=verify-full user=x"),
+            "verify-full"
+        );
+        assert_eq!(
+            ssl_mode_of("postgresql://u@db/app?sslmode=require&x=1"),
+            "require"
+        );
         assert_eq!(ssl_mode_of("host=db"), "");
     }
 }

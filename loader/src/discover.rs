@@ -26,7 +26,9 @@ pub fn transcript_files(root: &Path) -> io::Result<Vec<TranscriptFile>> {
         };
         first = false;
         for entry in entries.flatten() {
-            let Ok(kind) = entry.file_type() else { continue };
+            let Ok(kind) = entry.file_type() else {
+                continue;
+            };
             let path = entry.path();
             if kind.is_dir() {
                 folders.push(path);
@@ -54,9 +56,17 @@ mod tests {
         fs::write(project.join("s1/subagents/agent-a1.jsonl"), "").unwrap();
         fs::write(project.join("notes.txt"), "x").unwrap();
         let files = transcript_files(&root).unwrap();
-        let names: Vec<String> =
-            files.iter().map(|f| f.path.strip_prefix(&root).unwrap().display().to_string()).collect();
-        assert_eq!(names, ["-home-dev-app/s1.jsonl", "-home-dev-app/s1/subagents/agent-a1.jsonl"]);
+        let names: Vec<String> = files
+            .iter()
+            .map(|f| f.path.strip_prefix(&root).unwrap().display().to_string())
+            .collect();
+        assert_eq!(
+            names,
+            [
+                "-home-dev-app/s1.jsonl",
+                "-home-dev-app/s1/subagents/agent-a1.jsonl"
+            ]
+        );
         assert_eq!(files[0].bytes, 3);
         fs::remove_dir_all(&root).unwrap();
     }

@@ -38,7 +38,12 @@ struct Options {
 
 fn parse_options(mut args: impl Iterator<Item = String>) -> Result<Options, String> {
     let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
-    let mut options = Options { dir: Path::new(&home).join(".claude/projects"), dsn: None, user_id: None, quiet: false };
+    let mut options = Options {
+        dir: Path::new(&home).join(".claude/projects"),
+        dsn: None,
+        user_id: None,
+        quiet: false,
+    };
     while let Some(arg) = args.next() {
         let mut value = |name: &str| args.next().ok_or_else(|| format!("{name} needs a value"));
         match arg.as_str() {
@@ -134,7 +139,10 @@ fn run(options: &Options) -> Result<Totals, String> {
 
 /// Sizes the database recorded for files it already loaded (conversations keep the byte length
 /// of the content they were loaded from).
-fn loaded_sizes(client: &mut Client, files: &[TranscriptFile]) -> Result<HashMap<String, u64>, String> {
+fn loaded_sizes(
+    client: &mut Client,
+    files: &[TranscriptFile],
+) -> Result<HashMap<String, u64>, String> {
     let paths: Vec<String> = files.iter().map(|f| f.path.display().to_string()).collect();
     let rows = client
         .query(
@@ -142,12 +150,21 @@ fn loaded_sizes(client: &mut Client, files: &[TranscriptFile]) -> Result<HashMap
              where file_path = any ($1) and metadata ? 'source_bytes'",
             &[&paths],
         )
-        .map_err(|e| format!("cannot read what was loaded before (is the cco extension installed?): {e}"))?;
-    Ok(rows.iter().map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1).max(0) as u64)).collect())
+        .map_err(|e| {
+            format!("cannot read what was loaded before (is the cco extension installed?): {e}")
+        })?;
+    Ok(rows
+        .iter()
+        .map(|row| (row.get::<_, String>(0), row.get::<_, i64>(1).max(0) as u64))
+        .collect())
 }
 
 /// Loads one file in its own transaction and returns the database's report.
-fn load_file(client: &mut Client, file: &TranscriptFile, user_id: Option<&str>) -> Result<Value, String> {
+fn load_file(
+    client: &mut Client,
+    file: &TranscriptFile,
+    user_id: Option<&str>,
+) -> Result<Value, String> {
     let bytes = std::fs::read(&file.path).map_err(|e| format!("cannot read: {e}"))?;
     // Transcripts are UTF-8; a damaged byte only spoils its own line, which the database skips.
     let text = String::from_utf8_lossy(&bytes);
@@ -155,7 +172,10 @@ fn load_file(client: &mut Client, file: &TranscriptFile, user_id: Option<&str>) 
     if let Some(user) = user_id {
         let claims = serde_json::json!({"sub": user, "role": "authenticated"}).to_string();
         transaction
-            .execute("select set_config('request.jwt.claims', $1, true)", &[&claims])
+            .execute(
+                "select set_config('request.jwt.claims', $1, true)",
+                &[&claims],
+            )
             .map_err(|e| e.to_string())?;
         let acting: Option<String> = transaction
             .query_one("select cco.current_user_id()::text", &[])
@@ -171,8 +191,14 @@ fn load_file(client: &mut Client, file: &TranscriptFile, user_id: Option<&str>) 
     }
     let path = file.path.display().to_string();
     let row = transaction
-        .query_one("select cco.ingest_transcript($1, $2)::text", &[&text.as_ref(), &path])
-        .map_err(|e| e.as_db_error().map_or_else(|| e.to_string(), |db| db.message().to_owned()))?;
+        .query_one(
+            "select cco.ingest_transcript($1, $2)::text",
+            &[&text.as_ref(), &path],
+        )
+        .map_err(|e| {
+            e.as_db_error()
+                .map_or_else(|| e.to_string(), |db| db.message().to_owned())
+        })?;
     transaction.commit().map_err(|e| e.to_string())?;
     serde_json::from_str(&row.get::<_, String>(0)).map_err(|e| e.to_string())
 }
@@ -187,7 +213,16 @@ mod tests {
 
     #[test]
     fn options_are_read() {
-        let options = parse(&["--dir", "/t", "--quiet", "--user-id", "u", "--dsn", "host=x"]).unwrap();
+        let options = parse(&[
+            "--dir",
+            "/t",
+            "--quiet",
+            "--user-id",
+            "u",
+            "--dsn",
+            "host=x",
+        ])
+        .unwrap();
         assert_eq!(options.dir, PathBuf::from("/t"));
         assert!(options.quiet);
         assert_eq!(options.user_id.as_deref(), Some("u"));

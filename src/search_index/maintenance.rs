@@ -10,11 +10,16 @@ use cco_core::search_index::pages::{Pointer, RecordWriter};
 use cco_core::search_index::pending::NO_BLOCK;
 use cco_core::search_index::policy::{due_merge, due_rewrites, INLINE_MERGE_DOCUMENTS};
 use cco_core::search_index::postings::{key_tid, KeyRanges, PostingCursor, Tid};
-use cco_core::search_index::segment::{build_segment, read_block_list, Document, Segment, SegmentLocation};
+use cco_core::search_index::segment::{
+    build_segment, read_block_list, Document, Segment, SegmentLocation,
+};
 use cco_core::search_index::IndexError;
 use pgrx::pg_sys;
 
-use super::storage::{free_pages, new_pending_page, read_pending, write_meta, IndexPages, Locked, PageKind, META_BLOCK};
+use super::storage::{
+    free_pages, new_pending_page, read_pending, write_meta, IndexPages, Locked, PageKind,
+    META_BLOCK,
+};
 
 /// The maintenance lock, released when dropped.
 pub struct MaintenanceLock {
@@ -30,7 +35,8 @@ impl MaintenanceLock {
 
     pub fn try_acquire(index: pg_sys::Relation) -> Option<MaintenanceLock> {
         // SAFETY: as above.
-        unsafe { pg_sys::ConditionalLockPage(index, META_BLOCK, pg_sys::ExclusiveLock as i32) }.then_some(MaintenanceLock { index })
+        unsafe { pg_sys::ConditionalLockPage(index, META_BLOCK, pg_sys::ExclusiveLock as i32) }
+            .then_some(MaintenanceLock { index })
     }
 }
 
@@ -42,7 +48,10 @@ impl Drop for MaintenanceLock {
 }
 
 /// Changes the root page under its exclusive lock.
-fn update_meta<T>(index: pg_sys::Relation, change: impl FnOnce(&mut Meta) -> Result<T, IndexError>) -> Result<T, IndexError> {
+fn update_meta<T>(
+    index: pg_sys::Relation,
+    change: impl FnOnce(&mut Meta) -> Result<T, IndexError>,
+) -> Result<T, IndexError> {
     let locked = Locked::exclusive(index, META_BLOCK);
     if locked.kind() != Some(PageKind::Meta) {
         return Err(IndexError::Corrupt("the first page is not the index root"));
@@ -112,18 +121,34 @@ fn pages_of(index: pg_sys::Relation, entry: &SegmentEntry) -> Result<Vec<u32>, I
 }
 
 /// Merges the segments with these ids into one.
-pub fn merge(index: pg_sys::Relation, ids: &[u64], _lock: &MaintenanceLock) -> Result<(), IndexError> {
+pub fn merge(
+    index: pg_sys::Relation,
+    ids: &[u64],
+    _lock: &MaintenanceLock,
+) -> Result<(), IndexError> {
     let pages = IndexPages { index };
     let meta = super::storage::read_meta(index)?;
-    let entries: Vec<SegmentEntry> = meta.segments.iter().filter(|entry| ids.contains(&entry.id)).copied().collect();
+    let entries: Vec<SegmentEntry> = meta
+        .segments
+        .iter()
+        .filter(|entry| ids.contains(&entry.id))
+        .copied()
+        .collect();
     if entries.is_empty() {
         return Ok(());
     }
     let mut inputs = Vec::with_capacity(entries.len());
     let mut freed = Vec::new();
     for entry in &entries {
-        let deleted = read_deleted(&pages, entry.deleted)?.0.into_iter().map(|(key, _)| key).collect();
-        inputs.push(MergeInput { header: entry.header, deleted });
+        let deleted = read_deleted(&pages, entry.deleted)?
+            .0
+            .into_iter()
+            .map(|(key, _)| key)
+            .collect();
+        inputs.push(MergeInput {
+            header: entry.header,
+            deleted,
+        });
         freed.extend(pages_of(index, entry)?);
     }
     let location = merge_segments(&pages, &inputs)?;
@@ -139,7 +164,11 @@ pub fn merge(index: pg_sys::Relation, ids: &[u64], _lock: &MaintenanceLock) -> R
 }
 
 /// Merges while a tier is full (within `limit` documents per merge, if given).
-pub fn merge_due(index: pg_sys::Relation, limit: Option<u64>, lock: &MaintenanceLock) -> Result<(), IndexError> {
+pub fn merge_due(
+    index: pg_sys::Relation,
+    limit: Option<u64>,
+    lock: &MaintenanceLock,
+) -> Result<(), IndexError> {
     for _ in 0..64 {
         let meta = super::storage::read_meta(index)?;
         match due_merge(&meta.segments, limit) {
@@ -174,7 +203,11 @@ pub fn tidy(index: pg_sys::Relation, lock: &MaintenanceLock) -> Result<(), Index
 pub fn optimize(index: pg_sys::Relation, lock: &MaintenanceLock) -> Result<(), IndexError> {
     flush(index, lock)?;
     let meta = super::storage::read_meta(index)?;
-    let needs_merge = meta.segments.len() > 1 || meta.segments.iter().any(|entry| entry.deleted_documents > 0);
+    let needs_merge = meta.segments.len() > 1
+        || meta
+            .segments
+            .iter()
+            .any(|entry| entry.deleted_documents > 0);
     if needs_merge {
         let ids: Vec<u64> = meta.segments.iter().map(|entry| entry.id).collect();
         merge(index, &ids, lock)?;
@@ -184,7 +217,11 @@ pub fn optimize(index: pg_sys::Relation, lock: &MaintenanceLock) -> Result<(), I
 
 /// Asks `is_dead` about every document not yet known deleted and records the dead ones; returns
 /// how many were found dead and how many are left.
-pub fn record_deletions(index: pg_sys::Relation, mut is_dead: impl FnMut(Tid) -> bool, lock: &MaintenanceLock) -> Result<(u64, u64), IndexError> {
+pub fn record_deletions(
+    index: pg_sys::Relation,
+    mut is_dead: impl FnMut(Tid) -> bool,
+    lock: &MaintenanceLock,
+) -> Result<(u64, u64), IndexError> {
     flush(index, lock)?;
     let pages = IndexPages { index };
     let meta = super::storage::read_meta(index)?;
@@ -195,7 +232,10 @@ pub fn record_deletions(index: pg_sys::Relation, mut is_dead: impl FnMut(Tid) ->
         let mut cursor = PostingCursor::open(&pages, segment.all_documents(), &KeyRanges::all())?;
         let mut found = Vec::new();
         for posting in cursor.collect(&pages)? {
-            if known.binary_search_by_key(&posting.key, |(key, _)| *key).is_ok() {
+            if known
+                .binary_search_by_key(&posting.key, |(key, _)| *key)
+                .is_ok()
+            {
                 continue;
             }
             if is_dead(key_tid(posting.key)) {
@@ -215,7 +255,11 @@ pub fn record_deletions(index: pg_sys::Relation, mut is_dead: impl FnMut(Tid) ->
         writer.finish()?;
         let count = all.len() as u64;
         update_meta(index, |meta| {
-            let stored = meta.segments.iter_mut().find(|stored| stored.id == entry.id).ok_or(IndexError::Invalid("a segment vanished during vacuum"))?;
+            let stored = meta
+                .segments
+                .iter_mut()
+                .find(|stored| stored.id == entry.id)
+                .ok_or(IndexError::Invalid("a segment vanished during vacuum"))?;
             stored.deleted = list;
             stored.deleted_documents = count;
             Ok(())
@@ -227,7 +271,11 @@ pub fn record_deletions(index: pg_sys::Relation, mut is_dead: impl FnMut(Tid) ->
 
 /// Documents in the index that vacuum has not found deleted.
 pub fn live_documents(meta: &Meta) -> u64 {
-    meta.segments.iter().map(SegmentEntry::live_documents).sum::<u64>() + u64::from(meta.pending_documents)
+    meta.segments
+        .iter()
+        .map(SegmentEntry::live_documents)
+        .sum::<u64>()
+        + u64::from(meta.pending_documents)
 }
 
 /// What a scan reads of the index once: its segments with their deleted keys, and the documents
@@ -242,8 +290,15 @@ pub fn snapshot(index: pg_sys::Relation) -> Result<Snapshot, IndexError> {
     let meta = super::storage::read_meta(index)?;
     let mut segments = Vec::with_capacity(meta.segments.len());
     for entry in &meta.segments {
-        let deleted = if entry.deleted.is_none() { Vec::new() } else { read_deleted(&pages, entry.deleted)?.0 };
-        segments.push(cco_core::search_index::search::SegmentView { header: entry.header, deleted });
+        let deleted = if entry.deleted.is_none() {
+            Vec::new()
+        } else {
+            read_deleted(&pages, entry.deleted)?.0
+        };
+        segments.push(cco_core::search_index::search::SegmentView {
+            header: entry.header,
+            deleted,
+        });
     }
     let mut pending = Vec::new();
     if meta.flushing_head != NO_BLOCK {

@@ -36,10 +36,17 @@ pub(crate) fn rank_index(index: &pgrx::PgRelation) -> pg_sys::Relation {
     // SAFETY: an open relation; get_am_name reads the syscache (NULL for a relation without one).
     let method = unsafe {
         let name = pg_sys::get_am_name((*(*relation).rd_rel).relam);
-        (!name.is_null()).then(|| std::ffi::CStr::from_ptr(name).to_string_lossy().into_owned())
+        (!name.is_null()).then(|| {
+            std::ffi::CStr::from_ptr(name)
+                .to_string_lossy()
+                .into_owned()
+        })
     };
     if method.as_deref() != Some("cco_rank") {
-        raise(PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE, format!("{} is not a cco_rank index", index.name()));
+        raise(
+            PgSqlErrorCode::ERRCODE_WRONG_OBJECT_TYPE,
+            format!("{} is not a cco_rank index", index.name()),
+        );
     }
     relation
 }
@@ -55,7 +62,10 @@ pub(crate) fn index_error(error: IndexError) -> ! {
 }
 
 fn tid_of(pointer: &pg_sys::ItemPointerData) -> Tid {
-    Tid { block: (u32::from(pointer.ip_blkid.bi_hi) << 16) | u32::from(pointer.ip_blkid.bi_lo), offset: pointer.ip_posid }
+    Tid {
+        block: (u32::from(pointer.ip_blkid.bi_hi) << 16) | u32::from(pointer.ip_blkid.bi_lo),
+        offset: pointer.ip_posid,
+    }
 }
 
 /// Which of an index's columns holds what: a project (optional) and the search vector.
@@ -72,10 +82,11 @@ impl Columns {
         // SAFETY: an open index relation; its tuple descriptor lives as long as the relation.
         // PgTupleDesc reads the attributes wherever the major version keeps them (PostgreSQL 18
         // put compact attributes in front of them).
-        let types: Vec<pg_sys::Oid> = unsafe { pgrx::PgTupleDesc::from_pg_unchecked((*index).rd_att) }
-            .iter()
-            .map(|attribute| attribute.atttypid)
-            .collect();
+        let types: Vec<pg_sys::Oid> =
+            unsafe { pgrx::PgTupleDesc::from_pg_unchecked((*index).rd_att) }
+                .iter()
+                .map(|attribute| attribute.atttypid)
+                .collect();
         match types.as_slice() {
             [vector] if *vector == pg_sys::TSVECTOROID => Columns { project: None, vector: 0 },
             [project, vector] if *project == pg_sys::UUIDOID && *vector == pg_sys::TSVECTOROID => Columns { project: Some(0), vector: 1 },
@@ -91,20 +102,39 @@ impl Columns {
 ///
 /// # Safety
 /// `values` and `isnull` hold the index's columns, as `columns` describes them.
-unsafe fn document(columns: Columns, values: *mut pg_sys::Datum, isnull: *mut bool, tid: Tid) -> Document {
+unsafe fn document(
+    columns: Columns,
+    values: *mut pg_sys::Datum,
+    isnull: *mut bool,
+    tid: Tid,
+) -> Document {
     unsafe {
         let project = match columns.project {
-            Some(at) if !*isnull.add(at) => pgrx::Uuid::from_datum(*values.add(at), false).map_or([0; 16], |id| *id.as_bytes()),
+            Some(at) if !*isnull.add(at) => {
+                pgrx::Uuid::from_datum(*values.add(at), false).map_or([0; 16], |id| *id.as_bytes())
+            }
             _ => [0; 16],
         };
         if *isnull.add(columns.vector) {
             return Document::new(tid, project, 0);
         }
-        let vector = crate::text_search_types::TsVector::from_datum(*values.add(columns.vector), false).expect("a non-null tsvector");
-        let view = TsVectorView::new(vector.payload()).unwrap_or_else(|error| raise(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, format!("a search vector is damaged: {error}")));
+        let vector =
+            crate::text_search_types::TsVector::from_datum(*values.add(columns.vector), false)
+                .expect("a non-null tsvector");
+        let view = TsVectorView::new(vector.payload()).unwrap_or_else(|error| {
+            raise(
+                PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                format!("a search vector is damaged: {error}"),
+            )
+        });
         let mut terms: Vec<(&[u8], u32, Vec<u16>)> = Vec::with_capacity(view.len());
         for lexeme in view.lexemes() {
-            let lexeme = lexeme.unwrap_or_else(|error| raise(PgSqlErrorCode::ERRCODE_DATA_CORRUPTED, format!("a search vector is damaged: {error}")));
+            let lexeme = lexeme.unwrap_or_else(|error| {
+                raise(
+                    PgSqlErrorCode::ERRCODE_DATA_CORRUPTED,
+                    format!("a search vector is damaged: {error}"),
+                )
+            });
             let mut positions: Vec<u16> = lexeme.positions().collect();
             positions.sort_unstable();
             positions.dedup();
@@ -114,7 +144,9 @@ unsafe fn document(columns: Columns, values: *mut pg_sys::Datum, isnull: *mut bo
         let mut document = Document::new(tid, project, view.occurrences().unwrap_or(0));
         for (term, frequency, positions) in terms {
             // tsvector lexemes are distinct, so the sorted terms ascend strictly.
-            document.push_term_at(term, frequency, &positions).unwrap_or_else(|error| index_error(error));
+            document
+                .push_term_at(term, frequency, &positions)
+                .unwrap_or_else(|error| index_error(error));
         }
         document
     }
@@ -127,7 +159,8 @@ unsafe fn document(columns: Columns, values: *mut pg_sys::Datum, isnull: *mut bo
 fn rank_index_handler(_fcinfo: pg_sys::FunctionCallInfo) -> pgrx::datum::Internal {
     // SAFETY: a zeroed node of the right type, filled in below and returned to PostgreSQL.
     unsafe {
-        let routine = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexAmRoutine>()) as *mut pg_sys::IndexAmRoutine;
+        let routine = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexAmRoutine>())
+            as *mut pg_sys::IndexAmRoutine;
         let am = &mut *routine;
         am.type_ = pg_sys::NodeTag::T_IndexAmRoutine;
         am.amstrategies = 0;
@@ -177,7 +210,9 @@ struct BuildState {
 impl BuildState {
     fn write_batch(&mut self) {
         let documents = std::mem::take(&mut self.batch);
-        if let Some(location) = build_segment(&IndexPages { index: self.index }, documents).unwrap_or_else(|error| index_error(error)) {
+        if let Some(location) = build_segment(&IndexPages { index: self.index }, documents)
+            .unwrap_or_else(|error| index_error(error))
+        {
             self.segments.push(location);
         }
     }
@@ -195,7 +230,9 @@ unsafe extern "C-unwind" fn build_callback(
     // SAFETY: called by table_index_build_scan with our state and the row's index values.
     unsafe {
         let state = &mut *(state as *mut BuildState);
-        state.batch.push(document(state.columns, values, isnull, tid_of(&*tid)));
+        state
+            .batch
+            .push(document(state.columns, values, isnull, tid_of(&*tid)));
         state.tuples += 1.0;
         if state.batch.len() >= state.batch_limit {
             state.write_batch();
@@ -204,27 +241,49 @@ unsafe extern "C-unwind" fn build_callback(
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn ambuild(heap: pg_sys::Relation, index: pg_sys::Relation, info: *mut pg_sys::IndexInfo) -> *mut pg_sys::IndexBuildResult {
+unsafe extern "C-unwind" fn ambuild(
+    heap: pg_sys::Relation,
+    index: pg_sys::Relation,
+    info: *mut pg_sys::IndexInfo,
+) -> *mut pg_sys::IndexBuildResult {
     // SAFETY: PostgreSQL's build protocol: an empty index, the table scanned once.
     unsafe {
         let columns = Columns::of(index);
         initialize(index).unwrap_or_else(|error| index_error(error));
         // Documents held in memory before a segment is written: about 4 kB each.
         let budget = (pg_sys::maintenance_work_mem as usize).saturating_mul(1024);
-        let mut state = BuildState { index, columns, batch: Vec::new(), batch_limit: (budget / 4096).max(1024), segments: Vec::new(), tuples: 0.0 };
-        let heap_tuples = pg_sys::table_index_build_scan(heap, index, info, true, true, Some(build_callback), (&mut state as *mut BuildState).cast(), std::ptr::null_mut());
+        let mut state = BuildState {
+            index,
+            columns,
+            batch: Vec::new(),
+            batch_limit: (budget / 4096).max(1024),
+            segments: Vec::new(),
+            tuples: 0.0,
+        };
+        let heap_tuples = pg_sys::table_index_build_scan(
+            heap,
+            index,
+            info,
+            true,
+            true,
+            Some(build_callback),
+            (&mut state as *mut BuildState).cast(),
+            std::ptr::null_mut(),
+        );
         state.write_batch();
         let locked = storage::Locked::exclusive(index, storage::META_BLOCK);
-        let mut meta = cco_core::search_index::meta::Meta::decode(locked.data()).unwrap_or_else(|error| index_error(error));
+        let mut meta = cco_core::search_index::meta::Meta::decode(locked.data())
+            .unwrap_or_else(|error| index_error(error));
         for location in &state.segments {
-            meta.segments.push(cco_core::search_index::meta::SegmentEntry {
-                id: meta.next_segment_id,
-                header: location.header,
-                pages: location.pages,
-                documents: location.documents,
-                deleted: cco_core::search_index::pages::Pointer::NONE,
-                deleted_documents: 0,
-            });
+            meta.segments
+                .push(cco_core::search_index::meta::SegmentEntry {
+                    id: meta.next_segment_id,
+                    header: location.header,
+                    pages: location.pages,
+                    documents: location.documents,
+                    deleted: cco_core::search_index::pages::Pointer::NONE,
+                    deleted_documents: 0,
+                });
             meta.next_segment_id += 1;
         }
         storage::write_meta(index, &locked, &meta).unwrap_or_else(|error| index_error(error));
@@ -232,7 +291,8 @@ unsafe extern "C-unwind" fn ambuild(heap: pg_sys::Relation, index: pg_sys::Relat
         let lock = MaintenanceLock::acquire(index);
         maintenance::merge_due(index, None, &lock).unwrap_or_else(|error| index_error(error));
         drop(lock);
-        let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>()) as *mut pg_sys::IndexBuildResult;
+        let result = pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBuildResult>())
+            as *mut pg_sys::IndexBuildResult;
         (*result).heap_tuples = heap_tuples;
         (*result).index_tuples = state.tuples;
         result
@@ -242,7 +302,10 @@ unsafe extern "C-unwind" fn ambuild(heap: pg_sys::Relation, index: pg_sys::Relat
 #[pg_guard]
 unsafe extern "C-unwind" fn ambuildempty(index: pg_sys::Relation) {
     let _ = index;
-    raise(PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED, "the cco_rank index does not support unlogged tables");
+    raise(
+        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+        "the cco_rank index does not support unlogged tables",
+    );
 }
 
 #[pg_guard]
@@ -260,7 +323,8 @@ unsafe extern "C-unwind" fn aminsert(
     // SAFETY: the row's index values and tuple id, as PostgreSQL passes them.
     unsafe {
         let document = document(Columns::of(index), values, isnull, tid_of(&*heap_tid));
-        let pending = storage::append_pending(index, &document).unwrap_or_else(|error| index_error(error));
+        let pending =
+            storage::append_pending(index, &document).unwrap_or_else(|error| index_error(error));
         if pending >= cco_core::search_index::policy::FLUSH_DOCUMENTS {
             after_insert(index).unwrap_or_else(|error| index_error(error));
         }
@@ -279,11 +343,14 @@ unsafe extern "C-unwind" fn ambulkdelete(
     unsafe {
         let index = (*info).index;
         let stats = if stats.is_null() {
-            pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()) as *mut pg_sys::IndexBulkDeleteResult
+            pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>())
+                as *mut pg_sys::IndexBulkDeleteResult
         } else {
             stats
         };
-        let Some(callback) = callback else { return stats };
+        let Some(callback) = callback else {
+            return stats;
+        };
         let lock = MaintenanceLock::acquire(index);
         let (removed, remaining) = record_deletions(
             index,
@@ -305,7 +372,10 @@ unsafe extern "C-unwind" fn ambulkdelete(
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn amvacuumcleanup(info: *mut pg_sys::IndexVacuumInfo, stats: *mut pg_sys::IndexBulkDeleteResult) -> *mut pg_sys::IndexBulkDeleteResult {
+unsafe extern "C-unwind" fn amvacuumcleanup(
+    info: *mut pg_sys::IndexVacuumInfo,
+    stats: *mut pg_sys::IndexBulkDeleteResult,
+) -> *mut pg_sys::IndexBulkDeleteResult {
     // SAFETY: vacuum's protocol.
     unsafe {
         if (*info).analyze_only {
@@ -313,7 +383,8 @@ unsafe extern "C-unwind" fn amvacuumcleanup(info: *mut pg_sys::IndexVacuumInfo, 
         }
         let index = (*info).index;
         let stats = if stats.is_null() {
-            pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>()) as *mut pg_sys::IndexBulkDeleteResult
+            pg_sys::palloc0(std::mem::size_of::<pg_sys::IndexBulkDeleteResult>())
+                as *mut pg_sys::IndexBulkDeleteResult
         } else {
             stats
         };
@@ -324,7 +395,8 @@ unsafe extern "C-unwind" fn amvacuumcleanup(info: *mut pg_sys::IndexVacuumInfo, 
         let meta = read_meta(index).unwrap_or_else(|error| index_error(error));
         (*stats).num_index_tuples = live_documents(&meta) as f64;
         (*stats).estimated_count = false;
-        (*stats).num_pages = pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM);
+        (*stats).num_pages =
+            pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM);
         (*stats).pages_free = free as u32;
         stats
     }
@@ -347,7 +419,8 @@ unsafe extern "C-unwind" fn amcostestimate(
         // The index is for searching: without a condition on the search vector and without a
         // ranking it would list a whole project's rows, which other indexes do better.
         let info = (*path).indexinfo;
-        let vector_column = (0..(*info).ncolumns as usize).find(|&at| *(*info).opcintype.add(at) == pg_sys::TSVECTOROID);
+        let vector_column = (0..(*info).ncolumns as usize)
+            .find(|&at| *(*info).opcintype.add(at) == pg_sys::TSVECTOROID);
         let searches = pgrx::PgList::<pg_sys::IndexClause>::from_pg((*path).indexclauses)
             .iter_ptr()
             .any(|clause| Some((*clause).indexcol as usize) == vector_column);
@@ -380,9 +453,15 @@ unsafe extern "C-unwind" fn amcostestimate(
 }
 
 #[pg_guard]
-unsafe extern "C-unwind" fn amoptions(reloptions: pg_sys::Datum, validate: bool) -> *mut pg_sys::bytea {
+unsafe extern "C-unwind" fn amoptions(
+    reloptions: pg_sys::Datum,
+    validate: bool,
+) -> *mut pg_sys::bytea {
     if validate && !reloptions.is_null() {
-        raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, "the cco_rank index takes no storage parameters");
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            "the cco_rank index takes no storage parameters",
+        );
     }
     std::ptr::null_mut()
 }
@@ -428,8 +507,10 @@ fn rank_index_segments(
     let meta = read_meta(relation).unwrap_or_else(|error| index_error(error));
     let mut rows = Vec::new();
     for entry in &meta.segments {
-        let segment = cco_core::search_index::segment::Segment::open(&pages, entry.header).unwrap_or_else(|error| index_error(error));
-        let census = cco_core::search_index::segment::census(&segment).unwrap_or_else(|error| index_error(error));
+        let segment = cco_core::search_index::segment::Segment::open(&pages, entry.header)
+            .unwrap_or_else(|error| index_error(error));
+        let census = cco_core::search_index::segment::census(&segment)
+            .unwrap_or_else(|error| index_error(error));
         rows.push((
             entry.id as i64,
             entry.documents as i64,

@@ -18,9 +18,9 @@ use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::prelude::*;
 use pgrx::{AllocatedByRust, PgSqlErrorCode, Uuid};
 
+use super::index_error;
 use super::maintenance::snapshot;
 use super::storage::IndexPages;
-use super::index_error;
 use crate::call_site_cache;
 use crate::errors::{raise, required};
 use crate::text_search_types::TsVector;
@@ -35,33 +35,63 @@ fn field<'t, T>(row: &'t PgHeapTuple<'_, AllocatedByRust>, name: &str) -> Option
 where
     T: FromDatum + IntoDatum + pgrx::datum::UnboxDatum<As<'t> = T> + 't,
 {
-    row.get_by_name::<T>(name).unwrap_or_else(|error| raise(PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH, format!("not a cco.ranking value ({name}: {error})")))
+    row.get_by_name::<T>(name).unwrap_or_else(|error| {
+        raise(
+            PgSqlErrorCode::ERRCODE_DATATYPE_MISMATCH,
+            format!("not a cco.ranking value ({name}: {error})"),
+        )
+    })
 }
 
 impl Ranking {
     pub fn read(row: &PgHeapTuple<'_, AllocatedByRust>) -> Ranking {
         let terms: Vec<Vec<u8>> = field::<pgrx::Array<'_, &str>>(row, "terms")
-            .map(|terms| terms.iter().flatten().map(|term| term.as_bytes().to_vec()).collect())
+            .map(|terms| {
+                terms
+                    .iter()
+                    .flatten()
+                    .map(|term| term.as_bytes().to_vec())
+                    .collect()
+            })
             .unwrap_or_default();
         let mut frequencies: Vec<u64> = field::<pgrx::Array<'_, i64>>(row, "frequencies")
-            .map(|frequencies| frequencies.iter().map(|f| f.unwrap_or(0).max(0) as u64).collect())
+            .map(|frequencies| {
+                frequencies
+                    .iter()
+                    .map(|f| f.unwrap_or(0).max(0) as u64)
+                    .collect()
+            })
             .unwrap_or_default();
         frequencies.resize(terms.len(), 0);
         let documents = field::<i64>(row, "documents").unwrap_or(0).max(0) as u64;
         let total_length = field::<i64>(row, "total_length").unwrap_or(0).max(0) as u64;
-        let bm25 = Bm25 { k1: field::<f64>(row, "k1").unwrap_or(1.2), b: field::<f64>(row, "b").unwrap_or(0.75) };
-        Ranking { scorer: Scorer::new(bm25, documents, total_length, &frequencies), terms }
+        let bm25 = Bm25 {
+            k1: field::<f64>(row, "k1").unwrap_or(1.2),
+            b: field::<f64>(row, "b").unwrap_or(0.75),
+        };
+        Ranking {
+            scorer: Scorer::new(bm25, documents, total_length, &frequencies),
+            terms,
+        }
     }
 
     /// The score of one search vector.
     pub fn score(&self, vector: &TsVector) -> f64 {
-        let Ok(view) = TsVectorView::new(vector.payload()) else { return 0.0 };
+        let Ok(view) = TsVectorView::new(vector.payload()) else {
+            return 0.0;
+        };
         let frequencies: Vec<u32> = self
             .terms
             .iter()
-            .map(|term| view.find(term).ok().flatten().map_or(0, |lexeme| lexeme.frequency()))
+            .map(|term| {
+                view.find(term)
+                    .ok()
+                    .flatten()
+                    .map_or(0, |lexeme| lexeme.frequency())
+            })
             .collect();
-        self.scorer.score(&frequencies, view.occurrences().unwrap_or(0))
+        self.scorer
+            .score(&frequencies, view.occurrences().unwrap_or(0))
     }
 }
 
@@ -81,7 +111,9 @@ pub fn ranked_distance(fcinfo: pg_sys::FunctionCallInfo) -> f64 {
         if args[0].isnull || args[1].isnull {
             return 0.0;
         }
-        let Some(vector) = TsVector::from_datum(args[0].value, false) else { return 0.0 };
+        let Some(vector) = TsVector::from_datum(args[0].value, false) else {
+            return 0.0;
+        };
         let cached = cached_ranking((*fcinfo).flinfo, args[1].value);
         0.0 - cached.score(&vector)
     }
@@ -131,17 +163,34 @@ fn ranking_within(
     let terms: Vec<String> = search::parse_query(search_query.unwrap_or("")).positive_terms();
     let projects = match scope {
         None => Projects::All,
-        Some(ids) => Projects::Only(ids.into_iter().flatten().map(|id| *id.as_bytes()).collect::<BTreeSet<ProjectId>>()),
+        Some(ids) => Projects::Only(
+            ids.into_iter()
+                .flatten()
+                .map(|id| *id.as_bytes())
+                .collect::<BTreeSet<ProjectId>>(),
+        ),
     };
     let term_bytes: Vec<Vec<u8>> = terms.iter().map(|term| term.as_bytes().to_vec()).collect();
     let statistics = snapshot(relation)
-        .and_then(|snapshot| statistics(&IndexPages { index: relation }, &snapshot.segments, &snapshot.pending, &projects, &term_bytes))
+        .and_then(|snapshot| {
+            statistics(
+                &IndexPages { index: relation },
+                &snapshot.segments,
+                &snapshot.pending,
+                &projects,
+                &term_bytes,
+            )
+        })
         .unwrap_or_else(|error| index_error(error));
     // The declared result type: cheaper than looking the name up (which parses it) every call.
     // SAFETY: a call's own function information.
     let ranking_type = unsafe { pg_sys::get_fn_expr_rettype((*fcinfo).flinfo) };
-    let mut row = PgHeapTuple::new_composite_type_by_oid(ranking_type)
-        .unwrap_or_else(|error| raise(PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT, format!("cco.ranking: {error}")));
+    let mut row = PgHeapTuple::new_composite_type_by_oid(ranking_type).unwrap_or_else(|error| {
+        raise(
+            PgSqlErrorCode::ERRCODE_UNDEFINED_OBJECT,
+            format!("cco.ranking: {error}"),
+        )
+    });
     let frequencies: Vec<i64> = statistics.frequencies.iter().map(|&f| f as i64).collect();
     set(&mut row, "terms", terms);
     set(&mut row, "frequencies", frequencies);
@@ -153,5 +202,10 @@ fn ranking_within(
 }
 
 fn set<T: IntoDatum>(row: &mut PgHeapTuple<'_, AllocatedByRust>, name: &str, value: T) {
-    row.set_by_name(name, value).unwrap_or_else(|error| raise(PgSqlErrorCode::ERRCODE_INTERNAL_ERROR, format!("cco.ranking.{name}: {error}")));
+    row.set_by_name(name, value).unwrap_or_else(|error| {
+        raise(
+            PgSqlErrorCode::ERRCODE_INTERNAL_ERROR,
+            format!("cco.ranking.{name}: {error}"),
+        )
+    });
 }

@@ -14,13 +14,13 @@ use std::collections::VecDeque;
 
 use cco_core::search_index::postings::Tid;
 use cco_core::search_index::search::{matching, top, Plan, Projects, Ranked, TopRequest};
+use cco_core::search_index::segment::ProjectId;
 use cco_core::tsquery;
 use pgrx::heap_tuple::PgHeapTuple;
 use pgrx::pg_sys;
 use pgrx::prelude::*;
 use pgrx::{PgMemoryContexts, Uuid};
 use std::collections::BTreeSet;
-use cco_core::search_index::segment::ProjectId;
 
 use super::index_error;
 use super::maintenance::{snapshot, Snapshot};
@@ -60,19 +60,38 @@ struct ScanState {
 
 impl ScanState {
     fn new() -> ScanState {
-        ScanState { caller_scope: None, plan: None, exact: true, projects: Projects::All, ranking: None, ordered: false, snapshot: None, queue: VecDeque::new(), after: None, batch: FIRST_BATCH, exhausted: false, phase: Phase::Start }
+        ScanState {
+            caller_scope: None,
+            plan: None,
+            exact: true,
+            projects: Projects::All,
+            ranking: None,
+            ordered: false,
+            snapshot: None,
+            queue: VecDeque::new(),
+            after: None,
+            batch: FIRST_BATCH,
+            exhausted: false,
+            phase: Phase::Start,
+        }
     }
 }
 
 #[pg_guard]
-pub unsafe extern "C-unwind" fn ambeginscan(index: pg_sys::Relation, nkeys: i32, norderbys: i32) -> pg_sys::IndexScanDesc {
+pub unsafe extern "C-unwind" fn ambeginscan(
+    index: pg_sys::Relation,
+    nkeys: i32,
+    norderbys: i32,
+) -> pg_sys::IndexScanDesc {
     // SAFETY: PostgreSQL's own scan descriptor; the state lives in the scan's memory context and is
     // dropped with it, also when the query fails.
     unsafe {
         let scan = pg_sys::RelationGetIndexScan(index, nkeys, norderbys);
         if norderbys > 0 {
-            (*scan).xs_orderbyvals = pg_sys::palloc0(std::mem::size_of::<pg_sys::Datum>() * norderbys as usize).cast();
-            (*scan).xs_orderbynulls = pg_sys::palloc0(std::mem::size_of::<bool>() * norderbys as usize).cast();
+            (*scan).xs_orderbyvals =
+                pg_sys::palloc0(std::mem::size_of::<pg_sys::Datum>() * norderbys as usize).cast();
+            (*scan).xs_orderbynulls =
+                pg_sys::palloc0(std::mem::size_of::<bool>() * norderbys as usize).cast();
         }
         let mut state = ScanState::new();
         if super::Columns::of(index).project.is_some() {
@@ -92,23 +111,43 @@ fn caller_scope(index: pg_sys::Relation) -> Option<BTreeSet<ProjectId>> {
     let table = unsafe { (*(*index).rd_index).indrelid };
     // SAFETY: a plain catalog check for the current user; with noError it does not raise.
     let rls = unsafe { pg_sys::check_enable_rls(table, pg_sys::InvalidOid, true) };
-    if rls != pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32 || crate::identity::is_service_role() {
+    if rls != pg_sys::CheckEnableRlsResult::RLS_ENABLED as i32 || crate::identity::is_service_role()
+    {
         return None;
     }
-    let readable = Spi::get_one::<Vec<Option<Uuid>>>("select cco.readable_project_ids()").ok().flatten().unwrap_or_default();
-    Some(readable.into_iter().flatten().map(|id| *id.as_bytes()).collect())
+    let readable = Spi::get_one::<Vec<Option<Uuid>>>("select cco.readable_project_ids()")
+        .ok()
+        .flatten()
+        .unwrap_or_default();
+    Some(
+        readable
+            .into_iter()
+            .flatten()
+            .map(|id| *id.as_bytes())
+            .collect(),
+    )
 }
 
 /// The relaxed query of a tsquery condition, and whether it is exact (no recheck needed).
 fn decode_tsquery(datum: pg_sys::Datum) -> (Plan, bool) {
     // SAFETY: a non-null tsquery argument.
-    let Some(query) = (unsafe { TsQuery::from_datum(datum, false) }) else { return (Plan::Nothing, true) };
+    let Some(query) = (unsafe { TsQuery::from_datum(datum, false) }) else {
+        return (Plan::Nothing, true);
+    };
     // A query the reader cannot take apart matches anything here; PostgreSQL rechecks every row.
-    tsquery::decode(query.payload()).map_or((Plan::Everything, false), |query| Plan::from_tsquery_exactly(&query))
+    tsquery::decode(query.payload()).map_or((Plan::Everything, false), |query| {
+        Plan::from_tsquery_exactly(&query)
+    })
 }
 
 #[pg_guard]
-pub unsafe extern "C-unwind" fn amrescan(scan: pg_sys::IndexScanDesc, keys: pg_sys::ScanKey, nkeys: i32, orderbys: pg_sys::ScanKey, norderbys: i32) {
+pub unsafe extern "C-unwind" fn amrescan(
+    scan: pg_sys::IndexScanDesc,
+    keys: pg_sys::ScanKey,
+    nkeys: i32,
+    orderbys: pg_sys::ScanKey,
+    norderbys: i32,
+) {
     // SAFETY: the arrays hold as many keys as PostgreSQL says; the scan's own arrays were sized
     // for them in ambeginscan.
     unsafe {
@@ -127,19 +166,30 @@ pub unsafe extern "C-unwind" fn amrescan(scan: pg_sys::IndexScanDesc, keys: pg_s
         }
         state.caller_scope = caller_scope;
         let mut plans = Vec::new();
-        let project_column = super::Columns::of(scan.indexRelation).project.map(|at| at as i16 + 1);
-        let keys: &[pg_sys::ScanKeyData] =
-            if scan.keyData.is_null() || scan.numberOfKeys <= 0 { &[] } else { std::slice::from_raw_parts(scan.keyData, scan.numberOfKeys as usize) };
+        let project_column = super::Columns::of(scan.indexRelation)
+            .project
+            .map(|at| at as i16 + 1);
+        let keys: &[pg_sys::ScanKeyData] = if scan.keyData.is_null() || scan.numberOfKeys <= 0 {
+            &[]
+        } else {
+            std::slice::from_raw_parts(scan.keyData, scan.numberOfKeys as usize)
+        };
         for key in keys {
             let null = key.sk_flags & pg_sys::SK_ISNULL as i32 != 0;
             if Some(key.sk_attno) == project_column {
                 if null && key.sk_strategy == IN_SCOPE_STRATEGY {
                     continue; // project <@ NULL: every project
                 }
-                let wanted: BTreeSet<ProjectId> = if null { BTreeSet::new() } else { projects_of(key) };
+                let wanted: BTreeSet<ProjectId> = if null {
+                    BTreeSet::new()
+                } else {
+                    projects_of(key)
+                };
                 state.projects = match std::mem::replace(&mut state.projects, Projects::All) {
                     Projects::All => Projects::Only(wanted),
-                    Projects::Only(known) => Projects::Only(known.intersection(&wanted).copied().collect()),
+                    Projects::Only(known) => {
+                        Projects::Only(known.intersection(&wanted).copied().collect())
+                    }
                 };
             } else if null {
                 plans.push(Plan::Nothing);
@@ -169,11 +219,16 @@ pub unsafe extern "C-unwind" fn amrescan(scan: pg_sys::IndexScanDesc, keys: pg_s
 unsafe fn projects_of(key: &pg_sys::ScanKeyData) -> BTreeSet<ProjectId> {
     // SAFETY: the argument of a uuid condition is a uuid, or a uuid array for `= any` and `<@`.
     unsafe {
-        if key.sk_flags & pg_sys::SK_SEARCHARRAY as i32 != 0 || key.sk_strategy == IN_SCOPE_STRATEGY {
-            let ids: Vec<Option<Uuid>> = Vec::from_datum(key.sk_argument, false).unwrap_or_default();
+        if key.sk_flags & pg_sys::SK_SEARCHARRAY as i32 != 0 || key.sk_strategy == IN_SCOPE_STRATEGY
+        {
+            let ids: Vec<Option<Uuid>> =
+                Vec::from_datum(key.sk_argument, false).unwrap_or_default();
             ids.into_iter().flatten().map(|id| *id.as_bytes()).collect()
         } else {
-            Uuid::from_datum(key.sk_argument, false).map(|id| *id.as_bytes()).into_iter().collect()
+            Uuid::from_datum(key.sk_argument, false)
+                .map(|id| *id.as_bytes())
+                .into_iter()
+                .collect()
         }
     }
 }
@@ -197,13 +252,25 @@ impl ScanState {
             Some(plan) => plan.clone(),
             None => Plan::any_of(terms),
         };
-        let request = TopRequest { plan: &candidates, terms, scorer, projects, limit: self.batch, after: self.after };
-        let found = top(&pages, &snapshot.segments, &snapshot.pending, &request).unwrap_or_else(|error| index_error(error));
+        let request = TopRequest {
+            plan: &candidates,
+            terms,
+            scorer,
+            projects,
+            limit: self.batch,
+            after: self.after,
+        };
+        let found = top(&pages, &snapshot.segments, &snapshot.pending, &request)
+            .unwrap_or_else(|error| index_error(error));
         if found.len() < self.batch {
             self.exhausted = true;
         }
         self.after = found.last().copied().or(self.after);
-        self.queue.extend(found.into_iter().map(|ranked| (ranked.tid, 0.0 - ranked.score)));
+        self.queue.extend(
+            found
+                .into_iter()
+                .map(|ranked| (ranked.tid, 0.0 - ranked.score)),
+        );
         self.batch = (self.batch * 4).min(LARGEST_BATCH);
     }
 
@@ -219,7 +286,14 @@ impl ScanState {
             (None, _) => Plan::Everything,
         };
         let pages = IndexPages { index };
-        let mut found = matching(&pages, &snapshot.segments, &snapshot.pending, &plan, &self.projects).unwrap_or_else(|error| index_error(error));
+        let mut found = matching(
+            &pages,
+            &snapshot.segments,
+            &snapshot.pending,
+            &plan,
+            &self.projects,
+        )
+        .unwrap_or_else(|error| index_error(error));
         found.sort_unstable();
         found.dedup();
         self.queue.extend(found.into_iter().map(|tid| (tid, 0.0)));
@@ -227,7 +301,10 @@ impl ScanState {
 }
 
 #[pg_guard]
-pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _direction: pg_sys::ScanDirection::Type) -> bool {
+pub unsafe extern "C-unwind" fn amgettuple(
+    scan: pg_sys::IndexScanDesc,
+    _direction: pg_sys::ScanDirection::Type,
+) -> bool {
     // SAFETY: the scan descriptor and its state are ours for the scan's lifetime.
     unsafe {
         let scan = &mut *scan;
@@ -246,8 +323,13 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _directi
             }
             match state.phase {
                 Phase::Start => {
-                    state.snapshot = Some(snapshot(index).unwrap_or_else(|error| index_error(error)));
-                    state.phase = if state.ordered && state.ranking.is_some() { Phase::Ranked } else { Phase::Rest };
+                    state.snapshot =
+                        Some(snapshot(index).unwrap_or_else(|error| index_error(error)));
+                    state.phase = if state.ordered && state.ranking.is_some() {
+                        Phase::Ranked
+                    } else {
+                        Phase::Rest
+                    };
                 }
                 Phase::Ranked => {
                     if state.exhausted {
@@ -268,7 +350,10 @@ pub unsafe extern "C-unwind" fn amgettuple(scan: pg_sys::IndexScanDesc, _directi
 
 /// Every match at once, for a bitmap heap scan (which rechecks only when told to).
 #[pg_guard]
-pub unsafe extern "C-unwind" fn amgetbitmap(scan: pg_sys::IndexScanDesc, bitmap: *mut pg_sys::TIDBitmap) -> i64 {
+pub unsafe extern "C-unwind" fn amgetbitmap(
+    scan: pg_sys::IndexScanDesc,
+    bitmap: *mut pg_sys::TIDBitmap,
+) -> i64 {
     // SAFETY: the scan descriptor and its state are ours for the scan's lifetime.
     unsafe {
         let scan = &mut *scan;
@@ -277,7 +362,14 @@ pub unsafe extern "C-unwind" fn amgetbitmap(scan: pg_sys::IndexScanDesc, bitmap:
         let snapshot = snapshot(index).unwrap_or_else(|error| index_error(error));
         let plan = state.plan.clone().unwrap_or(Plan::Everything);
         let pages = IndexPages { index };
-        let found = matching(&pages, &snapshot.segments, &snapshot.pending, &plan, &state.projects).unwrap_or_else(|error| index_error(error));
+        let found = matching(
+            &pages,
+            &snapshot.segments,
+            &snapshot.pending,
+            &plan,
+            &state.projects,
+        )
+        .unwrap_or_else(|error| index_error(error));
         let recheck = state.plan.is_some() && !state.exact;
         let mut pointers: Vec<pg_sys::ItemPointerData> = found
             .iter()

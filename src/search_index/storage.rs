@@ -91,7 +91,8 @@ unsafe fn overwrite_page(page: pg_sys::Page, kind: PageKind, contents: &[u8]) {
 /// Tells PostgreSQL how much of the data area is in use, so WAL full-page images skip the rest.
 unsafe fn set_used(page: pg_sys::Page, used: usize) {
     unsafe {
-        (*(page as *mut pg_sys::PageHeaderData)).pd_lower = (HEADER_BYTES + used.min(PAGE_DATA_BYTES)) as u16;
+        (*(page as *mut pg_sys::PageHeaderData)).pd_lower =
+            (HEADER_BYTES + used.min(PAGE_DATA_BYTES)) as u16;
     }
 }
 
@@ -112,7 +113,13 @@ impl Locked {
     fn lock(index: pg_sys::Relation, block: u32, mode: u32) -> Locked {
         // SAFETY: the index is open; reading a block past its end raises a PostgreSQL error.
         unsafe {
-            let buffer = pg_sys::ReadBufferExtended(index, pg_sys::ForkNumber::MAIN_FORKNUM, block, pg_sys::ReadBufferMode::RBM_NORMAL, std::ptr::null_mut());
+            let buffer = pg_sys::ReadBufferExtended(
+                index,
+                pg_sys::ForkNumber::MAIN_FORKNUM,
+                block,
+                pg_sys::ReadBufferMode::RBM_NORMAL,
+                std::ptr::null_mut(),
+            );
             pg_sys::LockBuffer(buffer, mode as i32);
             Locked { buffer }
         }
@@ -149,14 +156,24 @@ pub struct Change {
 impl Change {
     pub fn start(index: pg_sys::Relation) -> Change {
         // SAFETY: the index is open.
-        Change { state: unsafe { pg_sys::GenericXLogStart(index) }, registered: 0 }
+        Change {
+            state: unsafe { pg_sys::GenericXLogStart(index) },
+            registered: 0,
+        }
     }
 
     /// The copy of a page to modify; `whole` logs the full page (for pages rewritten entirely).
     pub fn page(&mut self, locked: &Locked, whole: bool) -> pg_sys::Page {
-        assert!(self.registered < 4, "a generic WAL record holds at most four pages");
+        assert!(
+            self.registered < 4,
+            "a generic WAL record holds at most four pages"
+        );
         self.registered += 1;
-        let flags = if whole { pg_sys::GENERIC_XLOG_FULL_IMAGE as i32 } else { 0 };
+        let flags = if whole {
+            pg_sys::GENERIC_XLOG_FULL_IMAGE as i32
+        } else {
+            0
+        };
         // SAFETY: the buffer is exclusively locked by the caller.
         unsafe { pg_sys::GenericXLogRegisterBuffer(self.state, locked.buffer, flags) }
     }
@@ -216,7 +233,9 @@ impl PageSource for IndexPages {
         let locked = Locked::share(self.index, block);
         match locked.kind() {
             Some(PageKind::Records) => Ok(read(locked.data())),
-            _ => Err(IndexError::Corrupt("a pointer leads to a page that holds no records")),
+            _ => Err(IndexError::Corrupt(
+                "a pointer leads to a page that holds no records",
+            )),
         }
     }
 }
@@ -254,7 +273,13 @@ fn extend(index: pg_sys::Relation) -> u32 {
     // SAFETY: extending under the relation extension lock, as PostgreSQL requires.
     unsafe {
         pg_sys::LockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
-        let buffer = pg_sys::ReadBufferExtended(index, pg_sys::ForkNumber::MAIN_FORKNUM, u32::MAX, pg_sys::ReadBufferMode::RBM_NORMAL, std::ptr::null_mut());
+        let buffer = pg_sys::ReadBufferExtended(
+            index,
+            pg_sys::ForkNumber::MAIN_FORKNUM,
+            u32::MAX,
+            pg_sys::ReadBufferMode::RBM_NORMAL,
+            std::ptr::null_mut(),
+        );
         pg_sys::UnlockRelationForExtension(index, pg_sys::ExclusiveLock as i32);
         let block = pg_sys::BufferGetBlockNumber(buffer);
         pg_sys::ReleaseBuffer(buffer);
@@ -265,7 +290,9 @@ fn extend(index: pg_sys::Relation) -> u32 {
 fn read_free_list_page(index: pg_sys::Relation, block: u32) -> Result<FreeListPage, IndexError> {
     let locked = Locked::share(index, block);
     if locked.kind() != Some(PageKind::FreeList) {
-        return Err(IndexError::Corrupt("the free-list queue leads to another kind of page"));
+        return Err(IndexError::Corrupt(
+            "the free-list queue leads to another kind of page",
+        ));
     }
     FreeListPage::decode(locked.data())
 }
@@ -299,7 +326,12 @@ fn take_free_page(index: pg_sys::Relation, meta: &mut Meta) -> Result<Option<u32
 }
 
 /// Queues freed pages (the caller holds the root exclusively and writes `meta` back).
-fn queue_free_pages(index: pg_sys::Relation, meta: &mut Meta, blocks: &[u32], freed_at: u64) -> Result<(), IndexError> {
+fn queue_free_pages(
+    index: pg_sys::Relation,
+    meta: &mut Meta,
+    blocks: &[u32],
+    freed_at: u64,
+) -> Result<(), IndexError> {
     let mut remaining = blocks;
     while !remaining.is_empty() {
         let (tail_block, mut tail) = if meta.free_tail == NO_BLOCK {
@@ -313,7 +345,8 @@ fn queue_free_pages(index: pg_sys::Relation, meta: &mut Meta, blocks: &[u32], fr
             let fresh = extend(index);
             let mut page = FreeListPage::new();
             let room = FreeListPage::CAPACITY.min(remaining.len());
-            page.entries.extend(remaining[..room].iter().map(|&block| (block, freed_at)));
+            page.entries
+                .extend(remaining[..room].iter().map(|&block| (block, freed_at)));
             remaining = &remaining[room..];
             let fresh_page = Locked::exclusive(index, fresh);
             let mut change = Change::start(index);
@@ -335,7 +368,8 @@ fn queue_free_pages(index: pg_sys::Relation, meta: &mut Meta, blocks: &[u32], fr
             meta.free_tail = fresh;
         } else {
             let room = (FreeListPage::CAPACITY - tail.entries.len()).min(remaining.len());
-            tail.entries.extend(remaining[..room].iter().map(|&block| (block, freed_at)));
+            tail.entries
+                .extend(remaining[..room].iter().map(|&block| (block, freed_at)));
             remaining = &remaining[room..];
             let locked = Locked::exclusive(index, tail_block);
             let mut change = Change::start(index);
@@ -351,7 +385,12 @@ fn queue_free_pages(index: pg_sys::Relation, meta: &mut Meta, blocks: &[u32], fr
 
 fn recyclable(stamp: u64) -> bool {
     // SAFETY: a plain horizon check. NULL asks for the most conservative horizon.
-    unsafe { pg_sys::GlobalVisCheckRemovableFullXid(std::ptr::null_mut(), pg_sys::FullTransactionId { value: stamp }) }
+    unsafe {
+        pg_sys::GlobalVisCheckRemovableFullXid(
+            std::ptr::null_mut(),
+            pg_sys::FullTransactionId { value: stamp },
+        )
+    }
 }
 
 /// Frees pages: marks each one freed as of now, contents untouched (a search that started earlier
@@ -360,7 +399,11 @@ fn recyclable(stamp: u64) -> bool {
 pub fn free_pages(index: pg_sys::Relation, blocks: &[u32]) -> Result<(), IndexError> {
     // SAFETY: reads shared state under its own lock.
     let freed_at = unsafe { pg_sys::ReadNextFullTransactionId().value };
-    let blocks: Vec<u32> = blocks.iter().copied().filter(|&block| block != META_BLOCK && block != NO_BLOCK).collect();
+    let blocks: Vec<u32> = blocks
+        .iter()
+        .copied()
+        .filter(|&block| block != META_BLOCK && block != NO_BLOCK)
+        .collect();
     for &block in &blocks {
         let locked = Locked::exclusive(index, block);
         let mut change = Change::start(index);
@@ -393,13 +436,18 @@ pub fn new_pending_page(index: pg_sys::Relation) -> Result<u32, IndexError> {
 }
 
 /// Every complete document of a pending chain, and the pages holding it.
-pub fn read_pending(index: pg_sys::Relation, head: u32) -> Result<(Vec<Document>, Vec<u32>), IndexError> {
+pub fn read_pending(
+    index: pg_sys::Relation,
+    head: u32,
+) -> Result<(Vec<Document>, Vec<u32>), IndexError> {
     let mut documents = Vec::new();
     let mut pages = Vec::new();
     let mut assembler = Assembler::new();
     let mut block = head;
     // SAFETY: the index is open.
-    let limit = unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) } as usize;
+    let limit =
+        unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) }
+            as usize;
     while block != NO_BLOCK {
         if pages.len() > limit {
             return Err(IndexError::Corrupt("the pending list loops"));
@@ -407,7 +455,9 @@ pub fn read_pending(index: pg_sys::Relation, head: u32) -> Result<(Vec<Document>
         pages.push(block);
         let locked = Locked::share(index, block);
         if locked.kind() != Some(PageKind::Pending) {
-            return Err(IndexError::Corrupt("the pending list leads to another kind of page"));
+            return Err(IndexError::Corrupt(
+                "the pending list leads to another kind of page",
+            ));
         }
         for record in pending::records(locked.data())? {
             documents.extend(assembler.feed(record)?);
@@ -436,7 +486,9 @@ pub fn append_pending(index: pg_sys::Relation, document: &Document) -> Result<u3
     for (at, record) in records.iter().enumerate() {
         let tail = Locked::exclusive(index, meta.pending_tail);
         if tail.kind() != Some(PageKind::Pending) {
-            return Err(IndexError::Corrupt("the pending list's tail is another kind of page"));
+            return Err(IndexError::Corrupt(
+                "the pending list's tail is another kind of page",
+            ));
         }
         let used = pending::used_bytes(tail.data())?;
         if at == last {
@@ -470,7 +522,9 @@ pub fn append_pending(index: pg_sys::Relation, document: &Document) -> Result<u3
         let mut contents = pending::empty_page();
         contents.resize(PAGE_DATA_BYTES, 0);
         if !pending::append(&mut contents, record)? {
-            return Err(IndexError::TooLarge("a pending record is larger than a page"));
+            return Err(IndexError::TooLarge(
+                "a pending record is larger than a page",
+            ));
         }
         let used = pending::used_bytes(&contents)?;
         meta.pending_tail = block;
@@ -515,11 +569,18 @@ pub fn append_pending(index: pg_sys::Relation, document: &Document) -> Result<u3
 /// Creates the root page and an empty pending list in a new, empty index.
 pub fn initialize(index: pg_sys::Relation) -> Result<(), IndexError> {
     if extend(index) != META_BLOCK {
-        return Err(IndexError::Invalid("initializing an index that is not empty"));
+        return Err(IndexError::Invalid(
+            "initializing an index that is not empty",
+        ));
     }
     let pending_block = extend(index);
     let pending_page = Locked::exclusive(index, pending_block);
-    rewrite(index, &pending_page, PageKind::Pending, &pending::empty_page());
+    rewrite(
+        index,
+        &pending_page,
+        PageKind::Pending,
+        &pending::empty_page(),
+    );
     drop(pending_page);
     let locked = Locked::exclusive(index, META_BLOCK);
     write_meta(index, &locked, &Meta::new(pending_block))

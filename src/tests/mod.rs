@@ -3,5 +3,5 @@
 
 mod identity;
 mod search_index;
-mod tsvector;
 mod threads;
+mod tsvector;

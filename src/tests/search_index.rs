@@ -6,12 +6,18 @@ mod tests {
     use crate::text_search_types::TsQuery;
 
     fn decoded(text: &str) -> Decoded {
-        let query = Spi::get_one_with_args::<TsQuery>("select $1::tsquery", &[text.into()]).unwrap().unwrap();
+        let query = Spi::get_one_with_args::<TsQuery>("select $1::tsquery", &[text.into()])
+            .unwrap()
+            .unwrap();
         decode(query.payload()).unwrap()
     }
 
     fn word(text: &str, prefix: bool, weights: u8) -> Box<TsQueryNode> {
-        Box::new(TsQueryNode::Operand { lexeme: text.as_bytes().to_vec(), prefix, weights })
+        Box::new(TsQueryNode::Operand {
+            lexeme: text.as_bytes().to_vec(),
+            prefix,
+            weights,
+        })
     }
 
     #[pg_test]
@@ -20,11 +26,28 @@ mod tests {
             decoded("error & !(retry <-> later:*)"),
             Decoded::Tree(TsQueryNode::And(
                 word("error", false, 0),
-                Box::new(TsQueryNode::Not(Box::new(TsQueryNode::Phrase(word("retry", false, 0), word("later", true, 0), 1)))),
+                Box::new(TsQueryNode::Not(Box::new(TsQueryNode::Phrase(
+                    word("retry", false, 0),
+                    word("later", true, 0),
+                    1
+                )))),
             ))
         );
-        assert_eq!(decoded("a <3> b:AB"), Decoded::Tree(TsQueryNode::Phrase(word("a", false, 0), word("b", false, 0b1100), 3)));
-        assert_eq!(decoded("(x | y) & été"), Decoded::Tree(TsQueryNode::And(Box::new(TsQueryNode::Or(word("x", false, 0), word("y", false, 0))), word("été", false, 0))));
+        assert_eq!(
+            decoded("a <3> b:AB"),
+            Decoded::Tree(TsQueryNode::Phrase(
+                word("a", false, 0),
+                word("b", false, 0b1100),
+                3
+            ))
+        );
+        assert_eq!(
+            decoded("(x | y) & été"),
+            Decoded::Tree(TsQueryNode::And(
+                Box::new(TsQueryNode::Or(word("x", false, 0), word("y", false, 0))),
+                word("été", false, 0)
+            ))
+        );
         assert_eq!(decoded(""), Decoded::Empty);
     }
 

@@ -23,9 +23,12 @@ mod tests {
     }
 
     fn depth(id: &str) -> i32 {
-        Spi::get_one_with_args::<i32>("select depth from cco.messages where id = $1::uuid", &[id.into()])
-            .unwrap()
-            .unwrap()
+        Spi::get_one_with_args::<i32>(
+            "select depth from cco.messages where id = $1::uuid",
+            &[id.into()],
+        )
+        .unwrap()
+        .unwrap()
     }
 
     const A: &str = "00000000-0000-4000-8000-00000000000a";
@@ -57,7 +60,10 @@ mod tests {
             &[conversation.as_str().into()],
         )
         .unwrap();
-        assert_eq!(Spi::get_one::<i32>("select max(depth) from cco.messages").unwrap(), Some(499));
+        assert_eq!(
+            Spi::get_one::<i32>("select max(depth) from cco.messages").unwrap(),
+            Some(499)
+        );
     }
 
     #[pg_test]
@@ -66,8 +72,11 @@ mod tests {
         let conversation = conversation();
         insert(&conversation, A, None);
         insert(&conversation, B, Some(A));
-        Spi::run_with_args("update cco.messages set parent_id = $1::uuid where id = $2::uuid", &[B.into(), A.into()])
-            .unwrap();
+        Spi::run_with_args(
+            "update cco.messages set parent_id = $1::uuid where id = $2::uuid",
+            &[B.into(), A.into()],
+        )
+        .unwrap();
     }
 
     #[pg_test]

@@ -88,7 +88,9 @@ impl ActiveTime {
                 // Sorted timestamps never go down, and the gap between any two of them (even
                 // -infinity and +infinity) fits 64 bits unsigned, as `to_bytes` wrote it.
                 let delta = reader.varint()?;
-                previous.checked_add_unsigned(delta).ok_or(DecodeError("timestamp overflows"))?
+                previous
+                    .checked_add_unsigned(delta)
+                    .ok_or(DecodeError("timestamp overflows"))?
             };
             timestamps.push(micros);
             previous = micros;
@@ -115,12 +117,18 @@ mod tests {
         // 09:00, 09:10, 09:25 then 08:00 next day and 08:05: 25 + 5 minutes of work
         let day = 24 * 60;
         let active = of(&[540, 550, 565, day + 480, day + 485]);
-        assert_eq!(active.active_micros(DEFAULT_IDLE_CUTOFF_MICROS), 30 * MINUTE);
+        assert_eq!(
+            active.active_micros(DEFAULT_IDLE_CUTOFF_MICROS),
+            30 * MINUTE
+        );
     }
 
     #[test]
     fn order_duplicates_and_single_timestamps() {
-        assert_eq!(of(&[30, 0, 10, 10]).active_micros(DEFAULT_IDLE_CUTOFF_MICROS), 30 * MINUTE);
+        assert_eq!(
+            of(&[30, 0, 10, 10]).active_micros(DEFAULT_IDLE_CUTOFF_MICROS),
+            30 * MINUTE
+        );
         assert_eq!(of(&[5]).active_micros(DEFAULT_IDLE_CUTOFF_MICROS), 0);
         assert_eq!(of(&[]).active_micros(DEFAULT_IDLE_CUTOFF_MICROS), 0);
         // a gap exactly at the cut-off counts
@@ -132,14 +140,20 @@ mod tests {
         let whole = of(&[1, 7, 20, 90, 95, 300, 301]);
         let mut merged = of(&[95, 1, 300]);
         merged.merge(&of(&[20, 301, 7, 90]));
-        assert_eq!(merged.active_micros(DEFAULT_IDLE_CUTOFF_MICROS), whole.active_micros(DEFAULT_IDLE_CUTOFF_MICROS));
+        assert_eq!(
+            merged.active_micros(DEFAULT_IDLE_CUTOFF_MICROS),
+            whole.active_micros(DEFAULT_IDLE_CUTOFF_MICROS)
+        );
     }
 
     #[test]
     fn bytes_round_trip_and_garbage_is_rejected() {
         let active = of(&[-100_000, 5, 7, 7, 1_000_000]);
         let decoded = ActiveTime::from_bytes(&active.to_bytes()).unwrap();
-        assert_eq!(decoded.active_micros(DEFAULT_IDLE_CUTOFF_MICROS), active.active_micros(DEFAULT_IDLE_CUTOFF_MICROS));
+        assert_eq!(
+            decoded.active_micros(DEFAULT_IDLE_CUTOFF_MICROS),
+            active.active_micros(DEFAULT_IDLE_CUTOFF_MICROS)
+        );
         assert_eq!(decoded.len(), 5);
         for bad in [&[][..], &[2, 0], &[1, 0xff, 0xff, 0xff, 0x7f], &[1, 2, 0]] {
             assert!(ActiveTime::from_bytes(bad).is_err());

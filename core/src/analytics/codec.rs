@@ -52,7 +52,9 @@ impl<'a> Reader<'a> {
         let mut value = 0u64;
         for shift in (0..64).step_by(7) {
             let byte = self.byte()?;
-            value |= u64::from(byte & 0x7f).checked_shl(shift).ok_or(DecodeError("varint overflows"))?;
+            value |= u64::from(byte & 0x7f)
+                .checked_shl(shift)
+                .ok_or(DecodeError("varint overflows"))?;
             if byte & 0x80 == 0 {
                 return Ok(value);
             }
@@ -68,7 +70,9 @@ impl<'a> Reader<'a> {
     pub fn f64(&mut self) -> Result<f64, DecodeError> {
         let bytes = self.bytes.get(..8).ok_or(DecodeError("ends early"))?;
         self.bytes = &self.bytes[8..];
-        Ok(f64::from_le_bytes(bytes.try_into().map_err(|_| DecodeError("ends early"))?))
+        Ok(f64::from_le_bytes(
+            bytes.try_into().map_err(|_| DecodeError("ends early"))?,
+        ))
     }
 
     /// The next `length` bytes, as they are.
@@ -80,7 +84,11 @@ impl<'a> Reader<'a> {
     }
 
     pub fn finish(self) -> Result<(), DecodeError> {
-        if self.bytes.is_empty() { Ok(()) } else { Err(DecodeError("trailing bytes")) }
+        if self.bytes.is_empty() {
+            Ok(())
+        } else {
+            Err(DecodeError("trailing bytes"))
+        }
     }
 }
 

@@ -143,7 +143,12 @@ impl MessageSummary {
 
     pub fn to_bytes(&self) -> Vec<u8> {
         let mut out = vec![FORMAT_VERSION];
-        for count in [self.messages, self.user_messages, self.assistant_messages, self.root_messages] {
+        for count in [
+            self.messages,
+            self.user_messages,
+            self.assistant_messages,
+            self.root_messages,
+        ] {
             put_signed(&mut out, count);
         }
         self.content_length.encode(&mut out);
@@ -168,8 +173,12 @@ impl MessageSummary {
         if reader.byte()? != FORMAT_VERSION {
             return Err(DecodeError("unknown version"));
         }
-        let [messages, user_messages, assistant_messages, root_messages] =
-            [reader.signed()?, reader.signed()?, reader.signed()?, reader.signed()?];
+        let [messages, user_messages, assistant_messages, root_messages] = [
+            reader.signed()?,
+            reader.signed()?,
+            reader.signed()?,
+            reader.signed()?,
+        ];
         let content_length = IntegerStats::decode(&mut reader)?;
         let depth = IntegerStats::decode(&mut reader)?;
         let first_micros = optional(&mut reader)?;
@@ -214,7 +223,12 @@ impl ToolCallSummary {
         ToolCallSummary::default()
     }
 
-    pub fn add(&mut self, tool_name: Option<&str>, status: Option<&str>, execution_ms: Option<i64>) {
+    pub fn add(
+        &mut self,
+        tool_name: Option<&str>,
+        status: Option<&str>,
+        execution_ms: Option<i64>,
+    ) {
         self.calls += 1;
         match status {
             Some("success") => self.successful += 1,
@@ -272,10 +286,17 @@ impl ToolCallSummary {
         if count > MAX_DECODED_TOOLS || count > bytes.len() as u64 {
             return Err(DecodeError("more tool names than bytes"));
         }
-        let mut summary = ToolCallSummary { calls, successful, failed, execution_ms, tools: Vec::with_capacity(count as usize) };
+        let mut summary = ToolCallSummary {
+            calls,
+            successful,
+            failed,
+            execution_ms,
+            tools: Vec::with_capacity(count as usize),
+        };
         for _ in 0..count {
             let length = reader.varint()?;
-            let name = std::str::from_utf8(reader.take(length)?).map_err(|_| DecodeError("tool name is not UTF-8"))?;
+            let name = std::str::from_utf8(reader.take(length)?)
+                .map_err(|_| DecodeError("tool name is not UTF-8"))?;
             summary.add_tool(name);
         }
         reader.finish()?;
@@ -353,20 +374,54 @@ mod tests {
     #[test]
     fn one_pass_counts_what_the_view_reports() {
         let summary = summarize(&conversation());
-        assert_eq!((summary.messages, summary.user_messages, summary.assistant_messages), (6, 2, 3));
-        assert_eq!(summary.content_length, IntegerStats { sum: 10 * (1 + 3 + 6 + 10 + 201 + 204), count: 6, max: Some(2040) });
-        assert_eq!(summary.depth, IntegerStats { sum: 7, count: 6, max: Some(3) });
+        assert_eq!(
+            (
+                summary.messages,
+                summary.user_messages,
+                summary.assistant_messages
+            ),
+            (6, 2, 3)
+        );
+        assert_eq!(
+            summary.content_length,
+            IntegerStats {
+                sum: 10 * (1 + 3 + 6 + 10 + 201 + 204),
+                count: 6,
+                max: Some(2040)
+            }
+        );
+        assert_eq!(
+            summary.depth,
+            IntegerStats {
+                sum: 7,
+                count: 6,
+                max: Some(3)
+            }
+        );
         assert_eq!(summary.root_messages, 2);
-        assert_eq!((summary.first_micros, summary.last_micros), (Some(0), Some(203 * MINUTE)));
+        assert_eq!(
+            (summary.first_micros, summary.last_micros),
+            (Some(0), Some(203 * MINUTE))
+        );
         assert_eq!(summary.cost, Some(0.875));
         // 9 minutes, then a gap of over three hours, then 3 minutes
-        assert_eq!(summary.active_micros(DEFAULT_IDLE_CUTOFF_MICROS), 12 * MINUTE);
+        assert_eq!(
+            summary.active_micros(DEFAULT_IDLE_CUTOFF_MICROS),
+            12 * MINUTE
+        );
     }
 
     #[test]
     fn nulls_count_as_sql_aggregates_count_them() {
         let mut summary = MessageSummary::new();
-        summary.add(MessageFacts { role: "user", content_length: None, at_micros: None, is_root: false, depth: None, cost: None });
+        summary.add(MessageFacts {
+            role: "user",
+            content_length: None,
+            at_micros: None,
+            is_root: false,
+            depth: None,
+            cost: None,
+        });
         assert_eq!(summary.messages, 1);
         assert_eq!(summary.content_length, IntegerStats::default());
         assert_eq!((summary.first_micros, summary.cost), (None, None));
@@ -382,11 +437,30 @@ mod tests {
             let mut merged = MessageSummary::from_bytes(&summarize(right).to_bytes()).unwrap();
             merged.merge(&MessageSummary::from_bytes(&summarize(left).to_bytes()).unwrap());
             assert_eq!(merged.messages, whole.messages);
-            assert_eq!((merged.user_messages, merged.assistant_messages, merged.root_messages),
-                       (whole.user_messages, whole.assistant_messages, whole.root_messages));
-            assert_eq!((merged.content_length, merged.depth), (whole.content_length, whole.depth));
-            assert_eq!((merged.first_micros, merged.last_micros, merged.cost), (whole.first_micros, whole.last_micros, whole.cost));
-            assert_eq!(merged.active_micros(DEFAULT_IDLE_CUTOFF_MICROS), whole.active_micros(DEFAULT_IDLE_CUTOFF_MICROS));
+            assert_eq!(
+                (
+                    merged.user_messages,
+                    merged.assistant_messages,
+                    merged.root_messages
+                ),
+                (
+                    whole.user_messages,
+                    whole.assistant_messages,
+                    whole.root_messages
+                )
+            );
+            assert_eq!(
+                (merged.content_length, merged.depth),
+                (whole.content_length, whole.depth)
+            );
+            assert_eq!(
+                (merged.first_micros, merged.last_micros, merged.cost),
+                (whole.first_micros, whole.last_micros, whole.cost)
+            );
+            assert_eq!(
+                merged.active_micros(DEFAULT_IDLE_CUTOFF_MICROS),
+                whole.active_micros(DEFAULT_IDLE_CUTOFF_MICROS)
+            );
         }
     }
 
@@ -402,8 +476,23 @@ mod tests {
         ] {
             summary.add(Some(tool), Some(status), ms);
         }
-        assert_eq!((summary.calls, summary.successful, summary.failed, summary.distinct_tools()), (5, 2, 2, 3));
-        assert_eq!(summary.execution_ms, IntegerStats { sum: 30_215, count: 4, max: Some(30_000) });
+        assert_eq!(
+            (
+                summary.calls,
+                summary.successful,
+                summary.failed,
+                summary.distinct_tools()
+            ),
+            (5, 2, 2, 3)
+        );
+        assert_eq!(
+            summary.execution_ms,
+            IntegerStats {
+                sum: 30_215,
+                count: 4,
+                max: Some(30_000)
+            }
+        );
 
         let mut left = ToolCallSummary::new();
         left.add(Some("Read"), Some("success"), Some(10));

@@ -47,7 +47,11 @@ const TABULATED_BELOW_I64: i64 = TABULATED_BELOW as i64;
 /// what makes adding a value cheaper than PostgreSQL's own `avg`.
 fn whole_millisecond_indexes() -> &'static [i32] {
     static INDEXES: std::sync::OnceLock<Box<[i32]>> = std::sync::OnceLock::new();
-    INDEXES.get_or_init(|| (0..TABULATED_BELOW).map(|ms| LatencySketch::logarithmic_index(f64::from(ms.max(1)))).collect())
+    INDEXES.get_or_init(|| {
+        (0..TABULATED_BELOW)
+            .map(|ms| LatencySketch::logarithmic_index(f64::from(ms.max(1))))
+            .collect()
+    })
 }
 
 /// The five-number-and-then-some summary the SQL aggregate returns.
@@ -157,7 +161,9 @@ impl LatencySketch {
         self.record_exactly(value);
         match ms {
             0 => self.zeros += 1,
-            1..TABULATED_BELOW_I64 => self.add_to_bucket(whole_millisecond_indexes()[ms as usize], 1),
+            1..TABULATED_BELOW_I64 => {
+                self.add_to_bucket(whole_millisecond_indexes()[ms as usize], 1)
+            }
             _ => self.add_to_bucket(Self::logarithmic_index(value), 1),
         }
     }
@@ -324,8 +330,11 @@ impl LatencySketch {
             i32::try_from(reader.signed()?).map_err(|_| DecodeError("bucket out of range"))?;
         let mut total = sketch.zeros;
         for _ in 0..occupied {
-            let gap = i32::try_from(reader.varint()?).map_err(|_| DecodeError("bucket out of range"))?;
-            index = index.checked_add(gap).ok_or(DecodeError("bucket out of range"))?;
+            let gap =
+                i32::try_from(reader.varint()?).map_err(|_| DecodeError("bucket out of range"))?;
+            index = index
+                .checked_add(gap)
+                .ok_or(DecodeError("bucket out of range"))?;
             let bucket_count = reader.varint()?;
             if bucket_count == 0 {
                 return Err(DecodeError("empty bucket"));
@@ -361,7 +370,10 @@ mod tests {
 
     #[test]
     fn whole_milliseconds_add_as_their_values_do() {
-        let values: Vec<i64> = [-5, 0, 1, 2, 65_535, 65_536, 600_000, 1 << 40].into_iter().chain((0..5_000).map(|i| i * 37 % 90_001)).collect();
+        let values: Vec<i64> = [-5, 0, 1, 2, 65_535, 65_536, 600_000, 1 << 40]
+            .into_iter()
+            .chain((0..5_000).map(|i| i * 37 % 90_001))
+            .collect();
         let (mut whole, mut general) = (LatencySketch::new(), LatencySketch::new());
         for &ms in &values {
             whole.add_whole_milliseconds(ms);
@@ -373,13 +385,22 @@ mod tests {
     #[test]
     fn tabulated_indexes_are_the_logarithmic_ones() {
         for ms in [1u32, 2, 3, 99, 100, 101, 1_000, 4_095, 65_535] {
-            assert_eq!(LatencySketch::index_of(f64::from(ms)), LatencySketch::logarithmic_index(f64::from(ms)), "{ms}");
+            assert_eq!(
+                LatencySketch::index_of(f64::from(ms)),
+                LatencySketch::logarithmic_index(f64::from(ms)),
+                "{ms}"
+            );
         }
         for value in [0.5, 1.5, 65_536.0, 1e9, 12.000_000_1] {
-            assert_eq!(LatencySketch::index_of(value), LatencySketch::logarithmic_index(value), "{value}");
+            assert_eq!(
+                LatencySketch::index_of(value),
+                LatencySketch::logarithmic_index(value),
+                "{value}"
+            );
         }
         let table = whole_millisecond_indexes();
-        assert!((1..TABULATED_BELOW as usize).all(|ms| table[ms] == LatencySketch::logarithmic_index(ms as f64)));
+        assert!((1..TABULATED_BELOW as usize)
+            .all(|ms| table[ms] == LatencySketch::logarithmic_index(ms as f64)));
     }
 
     /// The exact value at rank ceil(q·n), as percentile_disc gives it.
@@ -402,7 +423,11 @@ mod tests {
         sorted.sort_by(f64::total_cmp);
         for q in [0.0, 0.01, 0.25, 0.5, 0.9, 0.95, 0.99, 0.999, 1.0] {
             let estimate = sketch.quantile(q).unwrap();
-            assert!(within_bound(estimate, exact(&sorted, q)), "q {q}: {estimate} vs {}", exact(&sorted, q));
+            assert!(
+                within_bound(estimate, exact(&sorted, q)),
+                "q {q}: {estimate} vs {}",
+                exact(&sorted, q)
+            );
         }
         assert_eq!(sketch.min(), Some(sorted[0]));
         assert_eq!(sketch.max(), sorted.last().copied());
@@ -416,7 +441,9 @@ mod tests {
 
     /// A deterministic pseudo-random stream in [0, 1).
     fn uniform(seed: u64, n: usize) -> Vec<f64> {
-        let mut state = seed.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        let mut state = seed
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         (0..n)
             .map(|_| {
                 state ^= state << 13;
@@ -429,8 +456,18 @@ mod tests {
 
     #[test]
     fn quantiles_stay_within_one_percent_on_many_shapes() {
-        check(&uniform(1, 10_000).iter().map(|u| u * 5_000.0).collect::<Vec<_>>());
-        check(&uniform(2, 20_000).iter().map(|u| (u * 12.0).exp()).collect::<Vec<_>>()); // heavy tail
+        check(
+            &uniform(1, 10_000)
+                .iter()
+                .map(|u| u * 5_000.0)
+                .collect::<Vec<_>>(),
+        );
+        check(
+            &uniform(2, 20_000)
+                .iter()
+                .map(|u| (u * 12.0).exp())
+                .collect::<Vec<_>>(),
+        ); // heavy tail
         check(&vec![42.0; 1000]);
         let mut bimodal: Vec<f64> = uniform(3, 5_000).iter().map(|u| 3.0 + u).collect();
         bimodal.extend(uniform(4, 500).iter().map(|u| 30_000.0 + u * 1000.0));
@@ -444,7 +481,10 @@ mod tests {
 
     #[test]
     fn merging_parts_equals_one_pass() {
-        let values: Vec<f64> = uniform(9, 10_000).iter().map(|u| (u * 10.0).exp()).collect();
+        let values: Vec<f64> = uniform(9, 10_000)
+            .iter()
+            .map(|u| (u * 10.0).exp())
+            .collect();
         let mut whole = LatencySketch::new();
         values.iter().for_each(|&v| whole.add(v));
         for parts in [2usize, 3, 7] {
@@ -471,8 +511,18 @@ mod tests {
         }
         let bytes = sketch.to_bytes();
         assert_eq!(LatencySketch::from_bytes(&bytes).unwrap(), sketch);
-        assert_eq!(LatencySketch::from_bytes(&LatencySketch::new().to_bytes()).unwrap().count(), 0);
-        for bad in [&[][..], &[9, 0], &bytes[..bytes.len() - 1], &[1, 5, 0, 0, 0]] {
+        assert_eq!(
+            LatencySketch::from_bytes(&LatencySketch::new().to_bytes())
+                .unwrap()
+                .count(),
+            0
+        );
+        for bad in [
+            &[][..],
+            &[9, 0],
+            &bytes[..bytes.len() - 1],
+            &[1, 5, 0, 0, 0],
+        ] {
             assert!(LatencySketch::from_bytes(bad).is_err());
         }
         let mut longer = bytes.clone();

@@ -30,7 +30,11 @@ impl Price {
 
     /// The cost in USD of these token counts at this price.
     pub fn cost(&self, tokens: TokenCounts) -> f64 {
-        let weighted: f64 = tokens.iter().zip(self.per_million).map(|(&count, price)| count as f64 * price).sum();
+        let weighted: f64 = tokens
+            .iter()
+            .zip(self.per_million)
+            .map(|(&count, price)| count as f64 * price)
+            .sum();
         weighted / 1_000_000.0
     }
 }
@@ -44,18 +48,25 @@ pub struct PriceList {
 
 impl PriceList {
     pub fn new(prices_in_precedence_order: Vec<Price>) -> PriceList {
-        PriceList { prices: prices_in_precedence_order }
+        PriceList {
+            prices: prices_in_precedence_order,
+        }
     }
 
     /// The price of `model` on `day`, if any applies.
     pub fn find(&self, model: &str, day: i32) -> Option<&Price> {
-        self.prices.iter().find(|price| price.applies_to(model, day))
+        self.prices
+            .iter()
+            .find(|price| price.applies_to(model, day))
     }
 
     /// A lookup that remembers each model and day it has priced: usage comes in runs of a few
     /// models over a few days, so the list is searched once per pair, not once per response.
     pub fn cached(self) -> PriceCache {
-        PriceCache { list: self, found: HashMap::new() }
+        PriceCache {
+            list: self,
+            found: HashMap::new(),
+        }
     }
 }
 
@@ -73,8 +84,15 @@ impl PriceCache {
         let index = match self.found.get(model).and_then(|days| days.get(&day)) {
             Some(index) => *index,
             None => {
-                let index = self.list.prices.iter().position(|price| price.applies_to(model, day));
-                self.found.entry(model.to_owned()).or_default().insert(day, index);
+                let index = self
+                    .list
+                    .prices
+                    .iter()
+                    .position(|price| price.applies_to(model, day));
+                self.found
+                    .entry(model.to_owned())
+                    .or_default()
+                    .insert(day, index);
                 index
             }
         };
@@ -92,7 +110,11 @@ mod tests {
     use super::*;
 
     fn price(prefix: &str, from: i32, input: f64) -> Price {
-        Price { model_prefix: prefix.into(), effective_from_day: from, per_million: [input, input * 5.0, input * 1.25, input / 10.0] }
+        Price {
+            model_prefix: prefix.into(),
+            effective_from_day: from,
+            per_million: [input, input * 5.0, input * 1.25, input / 10.0],
+        }
     }
 
     /// The list as SQL orders it: longest prefix, then latest date.
@@ -108,19 +130,42 @@ mod tests {
     #[test]
     fn the_longest_prefix_in_effective_on_the_day_wins() {
         let list = list();
-        assert_eq!(list.find("claude-sonnet-4-5-20250929", 250).map(|p| p.per_million[0]), Some(3.0));
+        assert_eq!(
+            list.find("claude-sonnet-4-5-20250929", 250)
+                .map(|p| p.per_million[0]),
+            Some(3.0)
+        );
         // Before the 4.5 price starts, the shorter prefix applies.
-        assert_eq!(list.find("claude-sonnet-4-5-20250929", 150).map(|p| p.per_million[0]), Some(4.0));
-        assert_eq!(list.find("claude-sonnet-4-20250514", 350).map(|p| p.per_million[0]), Some(2.0));
-        assert_eq!(list.find("claude-sonnet-4-20250514", 299).map(|p| p.per_million[0]), Some(4.0));
-        assert_eq!(list.find("claude-opus-4", 10).map(|p| p.per_million[0]), Some(9.0));
+        assert_eq!(
+            list.find("claude-sonnet-4-5-20250929", 150)
+                .map(|p| p.per_million[0]),
+            Some(4.0)
+        );
+        assert_eq!(
+            list.find("claude-sonnet-4-20250514", 350)
+                .map(|p| p.per_million[0]),
+            Some(2.0)
+        );
+        assert_eq!(
+            list.find("claude-sonnet-4-20250514", 299)
+                .map(|p| p.per_million[0]),
+            Some(4.0)
+        );
+        assert_eq!(
+            list.find("claude-opus-4", 10).map(|p| p.per_million[0]),
+            Some(9.0)
+        );
         assert_eq!(list.find("gpt", 10), None);
         assert_eq!(list.find("claude-sonnet-4", -1), None);
     }
 
     #[test]
     fn cost_weighs_each_kind_of_token_by_its_price() {
-        let sonnet = Price { model_prefix: "s".into(), effective_from_day: 0, per_million: [3.0, 15.0, 3.75, 0.3] };
+        let sonnet = Price {
+            model_prefix: "s".into(),
+            effective_from_day: 0,
+            per_million: [3.0, 15.0, 3.75, 0.3],
+        };
         let cost = sonnet.cost([1_000_000, 100_000, 10_000, 2_000_000]);
         assert!((cost - (3.0 + 1.5 + 0.0375 + 0.6)).abs() < 1e-12);
     }
@@ -130,9 +175,18 @@ mod tests {
         let list = list();
         let mut cached = list.clone().cached();
         for day in [-5, 99, 100, 150, 199, 200, 299, 300, 301] {
-            for model in ["claude-sonnet-4-5-x", "claude-sonnet-4", "claude-haiku", "other"] {
+            for model in [
+                "claude-sonnet-4-5-x",
+                "claude-sonnet-4",
+                "claude-haiku",
+                "other",
+            ] {
                 for _ in 0..2 {
-                    assert_eq!(cached.find(model, day), list.find(model, day), "{model} on {day}");
+                    assert_eq!(
+                        cached.find(model, day),
+                        list.find(model, day),
+                        "{model} on {day}"
+                    );
                 }
             }
         }

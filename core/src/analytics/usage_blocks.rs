@@ -57,7 +57,11 @@ const HOUR_MICROS: i64 = 3600 * 1_000_000;
 const MINUTE_MICROS: f64 = 60_000_000.0;
 
 /// Groups usage entries (in any order) into blocks and gaps, as of `now_micros`.
-pub fn compute_blocks(entries: &[UsageEntry], now_micros: i64, block_micros: i64) -> Vec<UsageBlock> {
+pub fn compute_blocks(
+    entries: &[UsageEntry],
+    now_micros: i64,
+    block_micros: i64,
+) -> Vec<UsageBlock> {
     let block_micros = block_micros.max(1);
     let mut sorted: Vec<&UsageEntry> = entries.iter().collect();
     sorted.sort_by_key(|entry| entry.timestamp_micros);
@@ -72,7 +76,10 @@ pub fn compute_blocks(entries: &[UsageEntry], now_micros: i64, block_micros: i64
             if since_start > block_micros || since_last > block_micros {
                 blocks.push(block(start, &current, now_micros, block_micros));
                 if since_last > block_micros {
-                    blocks.push(gap(last.timestamp_micros + block_micros, entry.timestamp_micros));
+                    blocks.push(gap(
+                        last.timestamp_micros + block_micros,
+                        entry.timestamp_micros,
+                    ));
                 }
                 current.clear();
             }
@@ -101,14 +108,22 @@ fn block(start: i64, entries: &[&UsageEntry], now: i64, length: i64) -> UsageBlo
     }
     let sum = |field: fn(&UsageEntry) -> i64| entries.iter().map(|e| field(e)).sum::<i64>();
     let (input, output) = (sum(|e| e.input_tokens), sum(|e| e.output_tokens));
-    let (cache_creation, cache_read) = (sum(|e| e.cache_creation_tokens), sum(|e| e.cache_read_tokens));
+    let (cache_creation, cache_read) = (
+        sum(|e| e.cache_creation_tokens),
+        sum(|e| e.cache_read_tokens),
+    );
     let cost: f64 = entries.iter().map(|e| e.cost).sum();
 
     let span_minutes = match (first, last) {
         (Some(first), Some(last)) => (last - first) as f64 / MINUTE_MICROS,
         _ => 0.0,
     };
-    let burn = (span_minutes > 0.0).then(|| ((input + output) as f64 / span_minutes, cost / span_minutes * 60.0));
+    let burn = (span_minutes > 0.0).then(|| {
+        (
+            (input + output) as f64 / span_minutes,
+            cost / span_minutes * 60.0,
+        )
+    });
     let projection = match (is_active, burn) {
         (true, Some((tokens_per_minute, cost_per_hour))) => {
             let remaining = ((end - now) as f64 / MINUTE_MICROS).max(0.0);
@@ -191,11 +206,24 @@ mod tests {
 
     #[test]
     fn entries_within_five_hours_make_one_block_floored_to_the_hour() {
-        let entries = [entry(TEN + 55 * MINUTE, 1000, 500, "sonnet"), entry(TEN + 2 * HOUR, 1000, 500, "opus")];
+        let entries = [
+            entry(TEN + 55 * MINUTE, 1000, 500, "sonnet"),
+            entry(TEN + 2 * HOUR, 1000, 500, "opus"),
+        ];
         let blocks = compute_blocks(&entries, TEN + 100 * HOUR, BLOCK_MICROS);
         assert_eq!(blocks.len(), 1);
-        assert_eq!((blocks[0].start_micros, blocks[0].end_micros), (TEN, TEN + 5 * HOUR));
-        assert_eq!((blocks[0].entries, blocks[0].input_tokens, blocks[0].output_tokens), (2, 2000, 1000));
+        assert_eq!(
+            (blocks[0].start_micros, blocks[0].end_micros),
+            (TEN, TEN + 5 * HOUR)
+        );
+        assert_eq!(
+            (
+                blocks[0].entries,
+                blocks[0].input_tokens,
+                blocks[0].output_tokens
+            ),
+            (2, 2000, 1000)
+        );
         assert_eq!(blocks[0].models, ["sonnet", "opus"]);
         assert!((blocks[0].cost - 0.02).abs() < 1e-12);
         assert!(!blocks[0].is_active);
@@ -203,12 +231,19 @@ mod tests {
 
     #[test]
     fn a_long_pause_gives_a_gap_block_between_two_blocks() {
-        let entries = [entry(TEN, 1, 1, "m"), entry(TEN + 2 * HOUR, 1, 1, "m"), entry(TEN + 8 * HOUR, 1, 1, "m")];
+        let entries = [
+            entry(TEN, 1, 1, "m"),
+            entry(TEN + 2 * HOUR, 1, 1, "m"),
+            entry(TEN + 8 * HOUR, 1, 1, "m"),
+        ];
         let blocks = compute_blocks(&entries, TEN + 100 * HOUR, BLOCK_MICROS);
         assert_eq!(blocks.len(), 3);
         assert_eq!(blocks[0].entries, 2);
         assert!(blocks[1].is_gap);
-        assert_eq!((blocks[1].start_micros, blocks[1].end_micros), (TEN + 7 * HOUR, TEN + 8 * HOUR));
+        assert_eq!(
+            (blocks[1].start_micros, blocks[1].end_micros),
+            (TEN + 7 * HOUR, TEN + 8 * HOUR)
+        );
         assert_eq!(blocks[2].start_micros, TEN + 8 * HOUR);
     }
 
@@ -216,7 +251,11 @@ mod tests {
     fn passing_the_block_end_starts_a_new_block_without_a_gap() {
         // 10:30, 13:00, 15:30: the third is 5 h 30 after the block start (10:00) but only 2 h 30
         // after the previous entry, so a new block starts at 15:00 and there is no gap.
-        let entries = [entry(TEN + 30 * MINUTE, 1, 1, "m"), entry(TEN + 3 * HOUR, 1, 1, "m"), entry(TEN + 5 * HOUR + 30 * MINUTE, 1, 1, "m")];
+        let entries = [
+            entry(TEN + 30 * MINUTE, 1, 1, "m"),
+            entry(TEN + 3 * HOUR, 1, 1, "m"),
+            entry(TEN + 5 * HOUR + 30 * MINUTE, 1, 1, "m"),
+        ];
         let blocks = compute_blocks(&entries, TEN + 100 * HOUR, BLOCK_MICROS);
         assert_eq!(blocks.len(), 2);
         assert_eq!(blocks[1].start_micros, TEN + 5 * HOUR);
@@ -231,7 +270,10 @@ mod tests {
 
     #[test]
     fn the_active_block_has_a_burn_rate_and_a_projection() {
-        let entries = [entry(TEN, 1000, 500, "m"), entry(TEN + 30 * MINUTE, 1000, 500, "m")];
+        let entries = [
+            entry(TEN, 1000, 500, "m"),
+            entry(TEN + 30 * MINUTE, 1000, 500, "m"),
+        ];
         let now = TEN + HOUR;
         let block = &compute_blocks(&entries, now, BLOCK_MICROS)[0];
         assert!(block.is_active);
@@ -248,7 +290,11 @@ mod tests {
         let blocks = compute_blocks(&entries, TEN + 2 * HOUR, BLOCK_MICROS);
         assert_eq!(blocks[0].first_entry_micros, Some(TEN));
         let single = compute_blocks(&[entry(TEN, 1, 1, "m")], TEN, BLOCK_MICROS);
-        assert!(single[0].is_active && single[0].burn_tokens_per_minute.is_none() && single[0].projected_total_tokens.is_none());
+        assert!(
+            single[0].is_active
+                && single[0].burn_tokens_per_minute.is_none()
+                && single[0].projected_total_tokens.is_none()
+        );
         assert!(compute_blocks(&[], TEN, BLOCK_MICROS).is_empty());
     }
 }

@@ -26,17 +26,42 @@ pub struct CorpusStats {
 impl Bm25 {
     /// Inverse document frequency of a term found in `document_frequency` of the documents.
     pub fn idf(&self, document_frequency: f64, corpus: &CorpusStats) -> f64 {
-        let n = if corpus.documents.is_finite() { corpus.documents.max(0.0) } else { 0.0 };
-        let df = if document_frequency.is_finite() { document_frequency.max(0.0) } else { n };
+        let n = if corpus.documents.is_finite() {
+            corpus.documents.max(0.0)
+        } else {
+            0.0
+        };
+        let df = if document_frequency.is_finite() {
+            document_frequency.max(0.0)
+        } else {
+            n
+        };
         (1.0 + (n - df + 0.5).max(0.0) / (df + 0.5)).ln()
     }
 
     /// The score of one document: `terms` holds, per query term, its frequency in the document
     /// and its document frequency in the corpus.
-    pub fn score(&self, terms: impl IntoIterator<Item = (u32, f64)>, length: u32, corpus: &CorpusStats) -> f32 {
-        let average = if corpus.average_length > 0.0 { corpus.average_length } else { 1.0 };
-        let k1 = if self.k1.is_finite() { self.k1.max(0.0) } else { 1.2 };
-        let b = if self.b.is_finite() { self.b.clamp(0.0, 1.0) } else { 0.75 };
+    pub fn score(
+        &self,
+        terms: impl IntoIterator<Item = (u32, f64)>,
+        length: u32,
+        corpus: &CorpusStats,
+    ) -> f32 {
+        let average = if corpus.average_length > 0.0 {
+            corpus.average_length
+        } else {
+            1.0
+        };
+        let k1 = if self.k1.is_finite() {
+            self.k1.max(0.0)
+        } else {
+            1.2
+        };
+        let b = if self.b.is_finite() {
+            self.b.clamp(0.0, 1.0)
+        } else {
+            0.75
+        };
         let norm = k1 * (1.0 - b + b * f64::from(length) / average);
         let total: f64 = terms
             .into_iter()
@@ -46,7 +71,11 @@ impl Bm25 {
                 self.idf(df, corpus) * tf * (k1 + 1.0) / (tf + norm)
             })
             .sum();
-        if total.is_finite() { total as f32 } else { 0.0 }
+        if total.is_finite() {
+            total as f32
+        } else {
+            0.0
+        }
     }
 }
 
@@ -54,7 +83,10 @@ impl Bm25 {
 mod tests {
     use super::*;
 
-    const CORPUS: CorpusStats = CorpusStats { documents: 1000.0, average_length: 50.0 };
+    const CORPUS: CorpusStats = CorpusStats {
+        documents: 1000.0,
+        average_length: 50.0,
+    };
 
     #[test]
     fn rare_terms_weigh_more_than_common_ones() {
@@ -81,16 +113,28 @@ mod tests {
     fn degenerate_statistics_never_give_nan_or_negative_scores() {
         let bm25 = Bm25::default();
         for corpus in [
-            CorpusStats { documents: 0.0, average_length: 0.0 },
-            CorpusStats { documents: 10.0, average_length: f64::NAN },
-            CorpusStats { documents: 1.0, average_length: 1.0 },
+            CorpusStats {
+                documents: 0.0,
+                average_length: 0.0,
+            },
+            CorpusStats {
+                documents: 10.0,
+                average_length: f64::NAN,
+            },
+            CorpusStats {
+                documents: 1.0,
+                average_length: 1.0,
+            },
         ] {
             for df in [0.0, 1.0, 50.0, -3.0] {
                 let score = bm25.score([(3, df)], 0, &corpus);
                 assert!(score.is_finite() && score >= 0.0, "{corpus:?} {df}");
             }
         }
-        let odd = Bm25 { k1: f64::NAN, b: 7.0 };
+        let odd = Bm25 {
+            k1: f64::NAN,
+            b: 7.0,
+        };
         assert!(odd.score([(1, 1.0)], 10, &CORPUS).is_finite());
     }
 

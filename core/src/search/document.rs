@@ -4,7 +4,10 @@
 use std::collections::HashSet;
 
 use super::tokenizer::{tokenize, TermMap, TokenKind};
-use crate::tsvector::{self, EncodeError, MAX_LEXEME_BYTES, MAX_POSITION, MAX_POSITIONS_PER_LEXEME, MAX_STRING_AREA_BYTES};
+use crate::tsvector::{
+    self, EncodeError, MAX_LEXEME_BYTES, MAX_POSITION, MAX_POSITIONS_PER_LEXEME,
+    MAX_STRING_AREA_BYTES,
+};
 
 /// One distinct term of a document and the positions it occurs at.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -25,7 +28,11 @@ pub struct IndexedDocument {
 impl IndexedDocument {
     /// The `tsvector` payload for this document.
     pub fn to_tsvector_payload(&self) -> Result<Vec<u8>, EncodeError> {
-        tsvector::encode(self.lexemes.iter().map(|lexeme| (lexeme.text.as_bytes(), lexeme.positions.as_slice())))
+        tsvector::encode(
+            self.lexemes
+                .iter()
+                .map(|lexeme| (lexeme.text.as_bytes(), lexeme.positions.as_slice())),
+        )
     }
 
     fn string_area_bytes(&self) -> usize {
@@ -64,15 +71,23 @@ pub fn index_document(text: &str) -> IndexedDocument {
     for (term, position) in pairs {
         match lexemes.last_mut() {
             Some(last) if last.text == term => {
-                if last.positions.last() != Some(&position) && last.positions.len() < MAX_POSITIONS_PER_LEXEME {
+                if last.positions.last() != Some(&position)
+                    && last.positions.len() < MAX_POSITIONS_PER_LEXEME
+                {
                     last.positions.push(position);
                 }
                 *occurrences_of.entry(term).or_insert(1) += 1;
             }
-            _ => lexemes.push(IndexedLexeme { text: term, positions: vec![position] }),
+            _ => lexemes.push(IndexedLexeme {
+                text: term,
+                positions: vec![position],
+            }),
         }
     }
-    let mut document = IndexedDocument { lexemes, token_count: last_position };
+    let mut document = IndexedDocument {
+        lexemes,
+        token_count: last_position,
+    };
     fit_within_limits(&mut document, &occurrences_of);
     document
 }
@@ -92,15 +107,24 @@ fn fit_within_limits(document: &mut IndexedDocument, occurrences_of: &TermMap<u3
     }
     // Rarest and longest first; ties broken by the lexeme itself so the result does not depend
     // on hashing order.
-    let mut least_worth_first: Vec<String> = document.lexemes.iter().map(|lexeme| lexeme.text.clone()).collect();
+    let mut least_worth_first: Vec<String> = document
+        .lexemes
+        .iter()
+        .map(|lexeme| lexeme.text.clone())
+        .collect();
     let occurrences = |text: &String| occurrences_of.get(text).copied().unwrap_or(1);
     least_worth_first.sort_by(|a, b| {
-        occurrences(a).cmp(&occurrences(b)).then(b.len().cmp(&a.len())).then_with(|| a.cmp(b))
+        occurrences(a)
+            .cmp(&occurrences(b))
+            .then(b.len().cmp(&a.len()))
+            .then_with(|| a.cmp(b))
     });
     let mut candidates = least_worth_first.into_iter();
     let mut doomed: HashSet<String> = HashSet::new();
     loop {
-        let excess = document.string_area_bytes().saturating_sub(MAX_STRING_AREA_BYTES);
+        let excess = document
+            .string_area_bytes()
+            .saturating_sub(MAX_STRING_AREA_BYTES);
         if excess == 0 {
             break;
         }
@@ -117,7 +141,9 @@ fn fit_within_limits(document: &mut IndexedDocument, occurrences_of: &TermMap<u3
         if freed == 0 {
             break;
         }
-        document.lexemes.retain(|lexeme| !doomed.contains(&lexeme.text));
+        document
+            .lexemes
+            .retain(|lexeme| !doomed.contains(&lexeme.text));
     }
 }
 
@@ -129,9 +155,15 @@ mod tests {
     #[test]
     fn groups_positions_by_lexeme_in_postgresql_order() {
         let document = index_document("the handler calls handler.rs");
-        let rendered: Vec<(&str, &[u16])> =
-            document.lexemes.iter().map(|l| (l.text.as_str(), l.positions.as_slice())).collect();
-        assert_eq!(rendered, [("call", &[3][..]), ("handler", &[2, 4]), ("rs", &[5])]);
+        let rendered: Vec<(&str, &[u16])> = document
+            .lexemes
+            .iter()
+            .map(|l| (l.text.as_str(), l.positions.as_slice()))
+            .collect();
+        assert_eq!(
+            rendered,
+            [("call", &[3][..]), ("handler", &[2, 4]), ("rs", &[5])]
+        );
         assert_eq!(document.token_count, 5);
     }
 
@@ -142,7 +174,10 @@ mod tests {
         let view = TsVectorView::new(&payload).unwrap();
         assert!(view.find(b"e0382").unwrap().is_some());
         assert!(view.find(b"src").unwrap().is_some() && view.find(b"lib").unwrap().is_some());
-        assert!(view.find(b"src/lib.rs").unwrap().is_none(), "compounds are found through their parts");
+        assert!(
+            view.find(b"src/lib.rs").unwrap().is_none(),
+            "compounds are found through their parts"
+        );
         assert!(view.find(b"borrow").unwrap().is_some());
     }
 
@@ -159,7 +194,9 @@ mod tests {
     #[test]
     fn a_huge_document_still_fits_in_a_tsvector() {
         // ~1 MB of distinct identifiers: more lexemes and positions than a tsvector holds.
-        let text: String = (0..120_000).map(|i| format!("identifier_{i:06} ")).collect();
+        let text: String = (0..120_000)
+            .map(|i| format!("identifier_{i:06} "))
+            .collect();
         let document = index_document(&text);
         assert!(document.string_area_bytes() <= MAX_STRING_AREA_BYTES);
         assert!(document.to_tsvector_payload().is_ok());

@@ -73,7 +73,11 @@ pub fn highlight(content: &str, query: &Query, options: &HighlightOptions) -> St
         if wanted.may_be_held_by(found.source) {
             let token = found.into_token(&mut lowered);
             if let Some(term) = wanted.held_by(&token) {
-                matches.push(Match { word, span: token.span, term });
+                matches.push(Match {
+                    word,
+                    span: token.span,
+                    term,
+                });
             }
         }
     });
@@ -90,7 +94,11 @@ pub fn reference_highlight(content: &str, query: &Query, options: &HighlightOpti
     for token in tokenize(content) {
         let word = add_to_words(&mut words, token.position, &token.span);
         if let Some(term) = wanted.held_by(&token) {
-            matches.push(Match { word, span: token.span, term });
+            matches.push(Match {
+                word,
+                span: token.span,
+                term,
+            });
         }
     }
     highlight_words(content, &words, &matches, options)
@@ -121,7 +129,10 @@ impl WantedTerms {
             .map(|term| {
                 let start = term.len() - trim_apostrophes(&term).len();
                 let first_char = term[start..].chars().next().map_or(0, char::len_utf8);
-                let end = term.len().saturating_sub(STEM_REWRITTEN_BYTES).max(start + first_char);
+                let end = term
+                    .len()
+                    .saturating_sub(STEM_REWRITTEN_BYTES)
+                    .max(start + first_char);
                 (term, start..end)
             })
             .collect::<Vec<_>>();
@@ -133,15 +144,25 @@ impl WantedTerms {
                 None => ascii_openings = [true; 128], // no head: any text may have it
             }
         }
-        WantedTerms { terms, ascii_openings }
+        WantedTerms {
+            terms,
+            ascii_openings,
+        }
     }
 
     /// Whether a token made from `source` may have one of the terms: false only when it cannot.
     fn may_be_held_by(&self, source: &str) -> bool {
         let source = trim_apostrophes(source);
         match source.as_bytes().first() {
-            Some(&first) if first.is_ascii() && !self.ascii_openings[usize::from(first.to_ascii_lowercase())] => false,
-            _ => self.terms.iter().any(|(term, head)| lowercase_may_start_with(source, &term.as_bytes()[head.clone()])),
+            Some(&first)
+                if first.is_ascii()
+                    && !self.ascii_openings[usize::from(first.to_ascii_lowercase())] =>
+            {
+                false
+            }
+            _ => self.terms.iter().any(|(term, head)| {
+                lowercase_may_start_with(source, &term.as_bytes()[head.clone()])
+            }),
         }
     }
 
@@ -150,7 +171,10 @@ impl WantedTerms {
         if !token.is_indexed() {
             return None;
         }
-        self.terms.iter().map(|(term, _)| term.as_str()).find(|term| *term == token.term)
+        self.terms
+            .iter()
+            .map(|(term, _)| term.as_str())
+            .find(|term| *term == token.term)
     }
 }
 
@@ -183,14 +207,22 @@ fn add_to_words(words: &mut Vec<Word>, position: u32, span: &Range<usize>) -> us
             word.span.start = word.span.start.min(span.start);
             word.span.end = word.span.end.max(span.end);
         }
-        _ => words.push(Word { position, span: span.clone() }),
+        _ => words.push(Word {
+            position,
+            span: span.clone(),
+        }),
     }
     words.len() - 1
 }
 
 /// Highlights `content` given its words and the tokens in it that have a query term, both in
 /// text order.
-fn highlight_words(content: &str, words: &[Word], matches: &[Match], options: &HighlightOptions) -> String {
+fn highlight_words(
+    content: &str,
+    words: &[Word],
+    matches: &[Match],
+    options: &HighlightOptions,
+) -> String {
     let marks = merge(matches.iter().map(|found| found.span.clone()).collect());
 
     if options.max_fragments == 0 || words.is_empty() {
@@ -206,7 +238,10 @@ fn highlight_words(content: &str, words: &[Word], matches: &[Match], options: &H
         while next_mark < marks.len() && marks[next_mark].end <= word.span.start {
             next_mark += 1;
         }
-        if marks.get(next_mark).is_some_and(|mark| overlaps(mark, &word.span)) {
+        if marks
+            .get(next_mark)
+            .is_some_and(|mark| overlaps(mark, &word.span))
+        {
             matched_words.push(index);
         }
     }
@@ -214,7 +249,13 @@ fn highlight_words(content: &str, words: &[Word], matches: &[Match], options: &H
         let opening = 0..max_words.min(words.len());
         Vec::from([opening])
     } else {
-        choose_windows(words.len(), &terms_held(matches), &matched_words, max_words, options.max_fragments)
+        choose_windows(
+            words.len(),
+            &terms_held(matches),
+            &matched_words,
+            max_words,
+            options.max_fragments,
+        )
     };
 
     // Each fragment widens to the whitespace around it, but never into its neighbours: so no
@@ -247,7 +288,10 @@ fn highlight_words(content: &str, words: &[Word], matches: &[Match], options: &H
 fn terms_held<'q>(matches: &[Match<'q>]) -> Vec<(usize, &'q str)> {
     let mut held: Vec<(usize, &str)> = Vec::with_capacity(matches.len());
     for found in matches {
-        let mut same_word = held.iter().rev().take_while(|(word, _)| *word == found.word);
+        let mut same_word = held
+            .iter()
+            .rev()
+            .take_while(|(word, _)| *word == found.word);
         if !same_word.any(|(_, term)| *term == found.term) {
             held.push((found.word, found.term));
         }
@@ -360,7 +404,12 @@ fn merge(mut marks: Vec<Range<usize>>) -> Vec<Range<usize>> {
 
 /// Writes the fragments of `content` joined by the delimiter, with the marks inside each wrapped,
 /// escaping if the markers are HTML.
-fn render(content: &str, fragments: &[Range<usize>], marks: &[Range<usize>], options: &HighlightOptions) -> String {
+fn render(
+    content: &str,
+    fragments: &[Range<usize>],
+    marks: &[Range<usize>],
+    options: &HighlightOptions,
+) -> String {
     let escape = options.escapes_html();
     let mut out = String::with_capacity(fragments.iter().map(|bytes| bytes.len() + 32).sum());
     for (index, bytes) in fragments.iter().enumerate() {
@@ -422,36 +471,72 @@ mod tests {
 
     #[test]
     fn marks_every_occurrence_of_the_query_terms() {
-        assert_eq!(hl("Handler failed; retry the handler", "handler"),
-            "<mark>Handler</mark> failed; retry the <mark>handler</mark>");
+        assert_eq!(
+            hl("Handler failed; retry the handler", "handler"),
+            "<mark>Handler</mark> failed; retry the <mark>handler</mark>"
+        );
     }
 
     #[test]
     fn marks_parts_inside_identifiers_and_paths() {
-        assert_eq!(hl("see src/api/handler.rs", "handler"), "see src/api/<mark>handler</mark>.rs");
-        assert_eq!(hl("call getUserData()", "user data"), "call get<mark>UserData</mark>()");
-        assert_eq!(hl("call getUserData()", "getUserData"), "call <mark>getUserData</mark>()");
+        assert_eq!(
+            hl("see src/api/handler.rs", "handler"),
+            "see src/api/<mark>handler</mark>.rs"
+        );
+        assert_eq!(
+            hl("call getUserData()", "user data"),
+            "call get<mark>UserData</mark>()"
+        );
+        assert_eq!(
+            hl("call getUserData()", "getUserData"),
+            "call <mark>getUserData</mark>()"
+        );
     }
 
     #[test]
     fn escapes_html_around_html_markers() {
-        assert_eq!(hl("<script>alert('x')</script> handler", "handler"),
-            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; <mark>handler</mark>");
-        assert_eq!(hl("a <mark>fake</mark> handler", "handler"),
-            "a &lt;mark&gt;fake&lt;/mark&gt; <mark>handler</mark>");
+        assert_eq!(
+            hl("<script>alert('x')</script> handler", "handler"),
+            "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt; <mark>handler</mark>"
+        );
+        assert_eq!(
+            hl("a <mark>fake</mark> handler", "handler"),
+            "a &lt;mark&gt;fake&lt;/mark&gt; <mark>handler</mark>"
+        );
     }
 
     #[test]
     fn plain_markers_leave_text_alone() {
-        let options = HighlightOptions { start_sel: "**".into(), stop_sel: "**".into(), ..Default::default() };
-        assert_eq!(highlight("a <b> handler", &parse_query("handler"), &options), "a <b> **handler**");
+        let options = HighlightOptions {
+            start_sel: "**".into(),
+            stop_sel: "**".into(),
+            ..Default::default()
+        };
+        assert_eq!(
+            highlight("a <b> handler", &parse_query("handler"), &options),
+            "a <b> **handler**"
+        );
     }
 
     #[test]
     fn picks_the_best_fragments_in_text_order() {
-        let filler = |n: usize| (0..n).map(|i| format!("w{i}")).collect::<Vec<_>>().join(" ");
-        let content = format!("{} timeout here {} redis timeout again {}", filler(100), filler(100), filler(100));
-        let options = HighlightOptions { max_words: 6, max_fragments: 2, ..Default::default() };
+        let filler = |n: usize| {
+            (0..n)
+                .map(|i| format!("w{i}"))
+                .collect::<Vec<_>>()
+                .join(" ")
+        };
+        let content = format!(
+            "{} timeout here {} redis timeout again {}",
+            filler(100),
+            filler(100),
+            filler(100)
+        );
+        let options = HighlightOptions {
+            max_words: 6,
+            max_fragments: 2,
+            ..Default::default()
+        };
         let result = highlight(&content, &parse_query("redis timeout"), &options);
         let fragments: Vec<&str> = result.split(" … ").collect();
         assert_eq!(fragments.len(), 2);
@@ -461,26 +546,41 @@ mod tests {
 
     #[test]
     fn without_a_match_it_shows_the_beginning() {
-        let options = HighlightOptions { max_words: 3, ..Default::default() };
-        assert_eq!(highlight("one two three four five", &parse_query("absent"), &options), "one two three");
+        let options = HighlightOptions {
+            max_words: 3,
+            ..Default::default()
+        };
+        assert_eq!(
+            highlight("one two three four five", &parse_query("absent"), &options),
+            "one two three"
+        );
     }
 
     #[test]
     fn marks_words_whose_term_is_not_their_text() {
         // Stems rewrite endings, a few irregularly; the Kelvin sign lowercases to ASCII; a part
         // can start with an apostrophe, which the stemmer drops. None of them may be missed.
-        assert_eq!(hl("dying, lying and happy skies", "die lie happiness sky"),
-            "<mark>dying</mark>, <mark>lying</mark> and <mark>happy</mark> <mark>skies</mark>");
-        assert_eq!(hl("national relational abilities", "nation relate ability"),
-            "<mark>national</mark> <mark>relational</mark> <mark>abilities</mark>");
+        assert_eq!(
+            hl("dying, lying and happy skies", "die lie happiness sky"),
+            "<mark>dying</mark>, <mark>lying</mark> and <mark>happy</mark> <mark>skies</mark>"
+        );
+        assert_eq!(
+            hl("national relational abilities", "nation relate ability"),
+            "<mark>national</mark> <mark>relational</mark> <mark>abilities</mark>"
+        );
         assert_eq!(hl("\u{212A}ey", "key"), "<mark>\u{212A}ey</mark>");
         assert_eq!(hl("self_'Tis", "tis"), "self_<mark>&#39;Tis</mark>");
     }
 
     #[test]
     fn zero_fragments_highlights_everything() {
-        let options = HighlightOptions { max_fragments: 0, ..Default::default() };
-        assert_eq!(highlight("a handler b handler", &parse_query("handler"), &options),
-            "a <mark>handler</mark> b <mark>handler</mark>");
+        let options = HighlightOptions {
+            max_fragments: 0,
+            ..Default::default()
+        };
+        assert_eq!(
+            highlight("a handler b handler", &parse_query("handler"), &options),
+            "a <mark>handler</mark> b <mark>handler</mark>"
+        );
     }
 }

@@ -93,7 +93,11 @@ fn with_last_as_prefix(node: &Node) -> Node {
             if let Some(last) = children.last_mut() {
                 *last = with_last_as_prefix(last);
             }
-            if matches!(node, Node::And(_)) { Node::And(children) } else { Node::Or(children) }
+            if matches!(node, Node::And(_)) {
+                Node::And(children)
+            } else {
+                Node::Or(children)
+            }
         }
         other => other.clone(),
     }
@@ -105,9 +109,9 @@ fn collect_positive(node: &Node, terms: &mut BTreeSet<String>) {
             terms.insert(lexeme.clone());
         }
         Node::Phrase(items) => terms.extend(items.iter().map(|(lexeme, _)| lexeme.clone())),
-        Node::And(children) | Node::Or(children) => {
-            children.iter().for_each(|child| collect_positive(child, terms))
-        }
+        Node::And(children) | Node::Or(children) => children
+            .iter()
+            .for_each(|child| collect_positive(child, terms)),
         Node::Not(_) => {}
     }
 }
@@ -173,9 +177,15 @@ pub fn parse_query(input: &str) -> Query {
         end -= 1;
     }
     let items = lex(&input[..end]);
-    let mut parser = Parser { items, at: 0, nodes: 0 };
+    let mut parser = Parser {
+        items,
+        at: 0,
+        nodes: 0,
+    };
     let root = parser.expression(0).and_then(simplify);
-    Query { root: root.filter(has_positive) }
+    Query {
+        root: root.filter(has_positive),
+    }
 }
 
 /// The query's surface syntax, before tokenizing words.
@@ -198,7 +208,9 @@ fn lex(input: &str) -> Vec<Item> {
         }
         let negated = c == '-' && {
             let mut ahead = input[start + 1..].chars();
-            ahead.next().is_some_and(|next| !next.is_whitespace() && next != '-')
+            ahead
+                .next()
+                .is_some_and(|next| !next.is_whitespace() && next != '-')
         };
         if negated {
             chars.next();
@@ -214,7 +226,10 @@ fn lex(input: &str) -> Vec<Item> {
                         break;
                     }
                 }
-                items.push(Item::Phrase { text: input[body_start..body_end].to_owned(), negated });
+                items.push(Item::Phrase {
+                    text: input[body_start..body_end].to_owned(),
+                    negated,
+                });
             }
             Some((_, '(')) => {
                 chars.next();
@@ -249,7 +264,10 @@ fn lex(input: &str) -> Vec<Item> {
                 } else if !negated && text.eq_ignore_ascii_case("or") {
                     items.push(Item::Or);
                 } else {
-                    items.push(Item::Word { text: text.to_owned(), negated });
+                    items.push(Item::Word {
+                        text: text.to_owned(),
+                        negated,
+                    });
                 }
                 items.extend(std::iter::repeat_n(Item::Close, closes));
             }
@@ -323,7 +341,13 @@ impl Parser {
 }
 
 fn negate(node: Option<Node>, negated: bool) -> Option<Node> {
-    node.map(|node| if negated { Node::Not(Box::new(node)) } else { node })
+    node.map(|node| {
+        if negated {
+            Node::Not(Box::new(node))
+        } else {
+            node
+        }
+    })
 }
 
 fn combine(mut nodes: Vec<Node>, make: fn(Vec<Node>) -> Node) -> Option<Node> {
@@ -427,7 +451,10 @@ mod tests {
         assert_eq!(tsquery("getUserData"), "('get' <-> 'user' <-> 'data')");
         assert_eq!(tsquery("get_user_data"), tsquery("getUserData"));
         assert_eq!(tsquery("my_variable"), "('my' <-> 'variabl')");
-        assert_eq!(tsquery("src/api/handler.rs"), "('src' <-> 'api' <-> 'handler' <-> 'rs')");
+        assert_eq!(
+            tsquery("src/api/handler.rs"),
+            "('src' <-> 'api' <-> 'handler' <-> 'rs')"
+        );
         assert_eq!(tsquery("E0382"), "'e0382'");
     }
 
@@ -442,21 +469,35 @@ mod tests {
         assert_eq!(tsquery("\"connection refused\""), "('connect' <-> 'refus')");
         assert_eq!(tsquery("\"out of memory\""), "'memori'");
         assert_eq!(tsquery("\"failed to connect\""), "('fail' <2> 'connect')");
-        assert_eq!(tsquery("\"call getUserData later\""), "('call' <-> 'get' <-> 'user' <-> 'data' <-> 'later')");
+        assert_eq!(
+            tsquery("\"call getUserData later\""),
+            "('call' <-> 'get' <-> 'user' <-> 'data' <-> 'later')"
+        );
     }
 
     #[test]
     fn or_exclusion_and_grouping() {
         assert_eq!(tsquery("E0382 or E0499"), "('e0382' | 'e0499')");
-        assert_eq!(tsquery("E0382 | E0499 borrow"), "(('e0382' | 'e0499') & 'borrow')");
+        assert_eq!(
+            tsquery("E0382 | E0499 borrow"),
+            "(('e0382' | 'e0499') & 'borrow')"
+        );
         assert_eq!(tsquery("deploy -staging"), "('deploy' & !'stage')");
-        assert_eq!(tsquery("deploy -\"dry run\""), "('deploy' & !('dri' <-> 'run'))");
-        assert_eq!(tsquery("(retry or backoff) redis"), "(('retri' | 'backoff') & 'redi')");
+        assert_eq!(
+            tsquery("deploy -\"dry run\""),
+            "('deploy' & !('dri' <-> 'run'))"
+        );
+        assert_eq!(
+            tsquery("(retry or backoff) redis"),
+            "(('retri' | 'backoff') & 'redi')"
+        );
     }
 
     #[test]
     fn nothing_searchable_gives_an_empty_query() {
-        for input in ["", "   ", "the of", "-foo", "\"\"", "()", "|||", "or", "-(a b)", "\u{0}", "((((("] {
+        for input in [
+            "", "   ", "the of", "-foo", "\"\"", "()", "|||", "or", "-(a b)", "\u{0}", "(((((",
+        ] {
             assert!(parse_query(input).is_empty(), "{input:?}");
         }
     }
@@ -471,7 +512,10 @@ mod tests {
     #[test]
     fn positive_terms_skip_exclusions() {
         let query = parse_query("getUserData -legacy \"cache miss\"");
-        assert_eq!(query.positive_terms(), ["cach", "data", "get", "miss", "user"]);
+        assert_eq!(
+            query.positive_terms(),
+            ["cach", "data", "get", "miss", "user"]
+        );
     }
 
     #[test]

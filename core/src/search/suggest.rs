@@ -30,7 +30,10 @@ pub fn suggestion_query(partial: &str) -> SuggestionQuery {
     };
     let prefix = last.trim().to_lowercase();
     let mut alternatives: Vec<String> = Vec::new();
-    if let Some(token) = tokenize(last).into_iter().find(|t| t.kind != TokenKind::StopWord) {
+    if let Some(token) = tokenize(last)
+        .into_iter()
+        .find(|t| t.kind != TokenKind::StopWord)
+    {
         alternatives.push(token.term);
     }
     if !prefix.is_empty() && !prefix.contains('\u{0}') && !alternatives.contains(&prefix) {
@@ -49,7 +52,11 @@ pub fn suggestion_query(partial: &str) -> SuggestionQuery {
         (true, false) => format!("({last_word})"),
         (false, false) => format!("{finished} & ({last_word})"),
     };
-    SuggestionQuery { tsquery_text, head: head.to_owned(), prefix }
+    SuggestionQuery {
+        tsquery_text,
+        head: head.to_owned(),
+        prefix,
+    }
 }
 
 /// Words and compounds of `content` that start with `prefix` (case-insensitively), spelled as in
@@ -94,7 +101,10 @@ mod tests {
         assert_eq!(query.head, "cargo ");
         assert_eq!(query.prefix, "runn");
         assert_eq!(query.tsquery_text, "'cargo' & ('runn':*)");
-        assert_eq!(suggestion_query("Running").tsquery_text, "('run':* | 'running':*)");
+        assert_eq!(
+            suggestion_query("Running").tsquery_text,
+            "('run':* | 'running':*)"
+        );
     }
 
     #[test]
@@ -120,7 +130,10 @@ mod tests {
     #[test]
     fn completions_keep_the_original_spelling() {
         let content = "Call getUserData(), then getUserName; getUserData again. Get going.";
-        assert_eq!(completions(content, "getu", 10), ["getUserData", "getUserName"]);
+        assert_eq!(
+            completions(content, "getu", 10),
+            ["getUserData", "getUserName"]
+        );
         assert_eq!(completions(content, "get", 1), ["getUserData"]);
         assert!(completions(content, "", 10).is_empty());
     }

@@ -126,7 +126,12 @@ impl FoundToken<'_> {
                 (normalize_part(lowered), TokenKind::Part)
             }
         };
-        Token { term, position: self.position, span: self.span, kind }
+        Token {
+            term,
+            position: self.position,
+            span: self.span,
+            kind,
+        }
     }
 }
 
@@ -150,7 +155,12 @@ pub fn scan<'a>(text: &'a str, mut visit: impl FnMut(FoundToken<'a>)) {
         let c = char_at(text, at);
         if is_ideograph(c) {
             let span = at..at + c.len_utf8();
-            visit(FoundToken { position, span: span.clone(), source: &text[span.clone()], form: Form::Ideograph });
+            visit(FoundToken {
+                position,
+                span: span.clone(),
+                source: &text[span.clone()],
+                form: Form::Ideograph,
+            });
             position += 1;
             at = span.end;
         } else if is_word_char(c) {
@@ -165,7 +175,11 @@ pub fn scan<'a>(text: &'a str, mut visit: impl FnMut(FoundToken<'a>)) {
 
 /// The indexed terms of `text` in order, as `cco.tokenize` returns them.
 pub fn terms(text: &str) -> Vec<String> {
-    tokenize(text).into_iter().filter(Token::is_indexed).map(|token| token.term).collect()
+    tokenize(text)
+        .into_iter()
+        .filter(Token::is_indexed)
+        .map(|token| token.term)
+        .collect()
 }
 
 /// Buffers reused across the compounds of one text, so that scanning allocates nothing per
@@ -182,12 +196,16 @@ struct Scratch {
 fn char_at(text: &str, at: usize) -> char {
     match text.as_bytes().get(at) {
         Some(&byte) if byte.is_ascii() => char::from(byte), // no decoding for the common case
-        _ => text[at..].chars().next().unwrap_or(char::REPLACEMENT_CHARACTER),
+        _ => text[at..]
+            .chars()
+            .next()
+            .unwrap_or(char::REPLACEMENT_CHARACTER),
     }
 }
 
 fn is_ideograph(c: char) -> bool {
-    !c.is_ascii() && matches!(c as u32,
+    !c.is_ascii()
+        && matches!(c as u32,
         0x3040..=0x30FF      // hiragana, katakana
         | 0x3400..=0x4DBF    // Han extension A
         | 0x4E00..=0x9FFF    // Han
@@ -222,7 +240,9 @@ fn scan_compound(text: &str, start: usize, scratch: &mut Scratch) -> usize {
         } else {
             split_parts(text, at..segment_end, &mut scratch.parts);
         }
-        scratch.segments.push((at..segment_end, first_part..scratch.parts.len()));
+        scratch
+            .segments
+            .push((at..segment_end, first_part..scratch.parts.len()));
         at = segment_end;
         match connector_len(&text.as_bytes()[at..]) {
             Some(length) if starts_with_word_char(&text[at + length..]) => at += length,
@@ -255,7 +275,10 @@ fn scan_segment(text: &str, start: usize) -> (usize, bool) {
         let c = char_at(text, at);
         let apostrophe_inside_word = is_apostrophe(c)
             && at > start
-            && text[at + c.len_utf8()..].chars().next().is_some_and(|next| next.is_alphabetic() && !is_ideograph(next));
+            && text[at + c.len_utf8()..]
+                .chars()
+                .next()
+                .is_some_and(|next| next.is_alphabetic() && !is_ideograph(next));
         if (!byte.is_ascii() && is_word_char(c)) || apostrophe_inside_word {
             single_part &= byte.is_ascii();
             at += c.len_utf8();
@@ -300,7 +323,9 @@ fn split_parts(text: &str, segment: Range<usize>, parts: &mut Vec<Range<usize>>)
         let next = chars.peek().map(|&(_, next)| next);
         let hump = c.is_uppercase()
             && previous.is_some_and(|p| {
-                p.is_lowercase() || p.is_ascii_digit() || (p.is_uppercase() && next.is_some_and(char::is_lowercase))
+                p.is_lowercase()
+                    || p.is_ascii_digit()
+                    || (p.is_uppercase() && next.is_some_and(char::is_lowercase))
             });
         match part_start {
             Some(start) if hump => {
@@ -332,7 +357,9 @@ fn split_ascii_parts(bytes: &[u8], segment: Range<usize>, parts: &mut Vec<Range<
         let next = (at + 1 < segment.end).then(|| bytes[at + 1]);
         let hump = c.is_ascii_uppercase()
             && previous.is_some_and(|p| {
-                p.is_ascii_lowercase() || p.is_ascii_digit() || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
+                p.is_ascii_lowercase()
+                    || p.is_ascii_digit()
+                    || (p.is_ascii_uppercase() && next.is_some_and(|n| n.is_ascii_lowercase()))
             });
         match part_start {
             Some(start) if hump => {
@@ -401,7 +428,9 @@ fn stem(word: &str) -> String {
 /// must hold the lowercased part.
 fn normalize_part(lowered: &str) -> String {
     let letters_only = if lowered.is_ascii() {
-        lowered.bytes().all(|b| b.is_ascii_alphabetic() || b == b'\'')
+        lowered
+            .bytes()
+            .all(|b| b.is_ascii_alphabetic() || b == b'\'')
     } else {
         lowered.chars().all(|c| c.is_alphabetic() || c == '\'')
     };
@@ -425,7 +454,8 @@ impl Hasher for FxHasher {
         for chunk in bytes.chunks(8) {
             let mut word = [0u8; 8];
             word[..chunk.len()].copy_from_slice(chunk);
-            self.hash = (self.hash.rotate_left(5) ^ u64::from_le_bytes(word)).wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
+            self.hash = (self.hash.rotate_left(5) ^ u64::from_le_bytes(word))
+                .wrapping_mul(0x51_7c_c1_b7_27_22_0a_95);
         }
     }
 
@@ -448,7 +478,12 @@ fn visit_compound<'a>(
         1 => {
             let source = &text[parts[0].clone()];
             if source.len() <= MAX_PART_BYTES {
-                visit(FoundToken { position, span, source, form: Form::Word });
+                visit(FoundToken {
+                    position,
+                    span,
+                    source,
+                    form: Form::Word,
+                });
             }
             return position + 1;
         }
@@ -456,7 +491,12 @@ fn visit_compound<'a>(
     }
 
     if span.len() <= MAX_COMPOUND_BYTES {
-        visit(FoundToken { position, span: span.clone(), source: &text[span], form: Form::Compound });
+        visit(FoundToken {
+            position,
+            span: span.clone(),
+            source: &text[span],
+            form: Form::Compound,
+        });
     }
     let mut part_position = position;
     let several_segments = segments.len() > 1;
@@ -472,7 +512,12 @@ fn visit_compound<'a>(
         for part in &parts[segment_parts.clone()] {
             let source = &text[part.clone()];
             if source.len() <= MAX_PART_BYTES {
-                visit(FoundToken { position: part_position, span: part.clone(), source, form: Form::Part });
+                visit(FoundToken {
+                    position: part_position,
+                    span: part.clone(),
+                    source,
+                    form: Form::Part,
+                });
             }
             part_position += 1;
         }
@@ -489,28 +534,53 @@ mod tests {
     }
 
     fn positioned(text: &str) -> Vec<(String, u32)> {
-        tokenize(text).into_iter().filter(Token::is_indexed).map(|t| (t.term, t.position)).collect()
+        tokenize(text)
+            .into_iter()
+            .filter(Token::is_indexed)
+            .map(|t| (t.term, t.position))
+            .collect()
     }
 
     #[test]
     fn file_paths_give_the_path_and_its_parts() {
-        assert_eq!(terms_of("src/api/handler.rs"), ["src/api/handler.rs", "src", "api", "handler", "rs"]);
-        assert_eq!(terms_of("/usr/local/bin"), ["usr/local/bin", "usr", "local", "bin"]);
-        assert_eq!(terms_of(r"C:\Users\dev\app.exe"), [r"c", r"users\dev\app.exe", "user", "dev", "app", "exe"]);
+        assert_eq!(
+            terms_of("src/api/handler.rs"),
+            ["src/api/handler.rs", "src", "api", "handler", "rs"]
+        );
+        assert_eq!(
+            terms_of("/usr/local/bin"),
+            ["usr/local/bin", "usr", "local", "bin"]
+        );
+        assert_eq!(
+            terms_of(r"C:\Users\dev\app.exe"),
+            [r"c", r"users\dev\app.exe", "user", "dev", "app", "exe"]
+        );
     }
 
     #[test]
     fn camel_and_pascal_case_are_split() {
-        assert_eq!(terms_of("getUserData()"), ["getuserdata", "get", "user", "data"]);
+        assert_eq!(
+            terms_of("getUserData()"),
+            ["getuserdata", "get", "user", "data"]
+        );
         assert_eq!(terms_of("HTTPServer"), ["httpserver", "http", "server"]);
-        assert_eq!(terms_of("parseJSONResponse"), ["parsejsonresponse", "pars", "json", "respons"]);
-        assert_eq!(terms_of("base64Encode"), ["base64encode", "base64", "encod"]);
+        assert_eq!(
+            terms_of("parseJSONResponse"),
+            ["parsejsonresponse", "pars", "json", "respons"]
+        );
+        assert_eq!(
+            terms_of("base64Encode"),
+            ["base64encode", "base64", "encod"]
+        );
     }
 
     #[test]
     fn snake_screaming_and_kebab_case_are_split_and_keep_stop_words_as_parts() {
         assert_eq!(terms_of("my_variable"), ["my_variable", "my", "variabl"]);
-        assert_eq!(terms_of("MAX_RETRY_COUNT"), ["max_retry_count", "max", "retri", "count"]);
+        assert_eq!(
+            terms_of("MAX_RETRY_COUNT"),
+            ["max_retry_count", "max", "retri", "count"]
+        );
         assert_eq!(terms_of("my-component"), ["my-component", "my", "compon"]);
         assert_eq!(terms_of("__init__"), ["init"]);
     }
@@ -519,7 +589,14 @@ mod tests {
     fn rust_paths_give_segments_and_parts() {
         assert_eq!(
             terms_of("std::collections::HashMap"),
-            ["std::collections::hashmap", "std", "collect", "hashmap", "hash", "map"]
+            [
+                "std::collections::hashmap",
+                "std",
+                "collect",
+                "hashmap",
+                "hash",
+                "map"
+            ]
         );
     }
 
@@ -527,16 +604,35 @@ mod tests {
     fn urls_versions_error_codes_and_numbers() {
         assert_eq!(
             terms_of("https://github.com/rust-lang/rust/issues/12"),
-            ["https://github.com/rust-lang/rust/issues/12", "https", "github", "com", "rust", "lang", "rust", "issu", "12"]
+            [
+                "https://github.com/rust-lang/rust/issues/12",
+                "https",
+                "github",
+                "com",
+                "rust",
+                "lang",
+                "rust",
+                "issu",
+                "12"
+            ]
         );
         assert_eq!(terms_of("v2.0.27"), ["v2.0.27", "v2", "0", "27"]);
-        assert_eq!(terms_of("error[E0382]: borrow"), ["error", "e0382", "borrow"]);
-        assert_eq!(terms_of("TS2345 at 3.14 and 1000"), ["ts2345", "3.14", "3", "14", "1000"]);
+        assert_eq!(
+            terms_of("error[E0382]: borrow"),
+            ["error", "e0382", "borrow"]
+        );
+        assert_eq!(
+            terms_of("TS2345 at 3.14 and 1000"),
+            ["ts2345", "3.14", "3", "14", "1000"]
+        );
     }
 
     #[test]
     fn prose_is_stemmed_and_stop_words_dropped_with_their_positions() {
-        assert_eq!(positioned("The tests are running"), [("test".into(), 2), ("run".into(), 4)]);
+        assert_eq!(
+            positioned("The tests are running"),
+            [("test".into(), 2), ("run".into(), 4)]
+        );
         assert_eq!(terms_of("don't"), ["don't"]);
     }
 
@@ -560,9 +656,17 @@ mod tests {
         let text = "see src/api/handler.rs";
         for token in tokenize(text) {
             let source = &text[token.span.clone()];
-            assert!(source.to_lowercase().contains(token.term.split('/').next_back().unwrap_or("")) || token.kind == TokenKind::Part);
+            assert!(
+                source
+                    .to_lowercase()
+                    .contains(token.term.split('/').next_back().unwrap_or(""))
+                    || token.kind == TokenKind::Part
+            );
         }
-        let handler = tokenize(text).into_iter().find(|t| t.term == "handler").unwrap();
+        let handler = tokenize(text)
+            .into_iter()
+            .find(|t| t.term == "handler")
+            .unwrap();
         assert_eq!(&text[handler.span], "handler");
     }
 

@@ -51,9 +51,16 @@ impl TreeBuilder {
         self.entries == 0
     }
 
-    pub fn push<S: PageSink>(&mut self, writer: &mut RecordWriter<'_, S>, key: &[u8], value: &[u8]) -> Result<(), IndexError> {
+    pub fn push<S: PageSink>(
+        &mut self,
+        writer: &mut RecordWriter<'_, S>,
+        key: &[u8],
+        value: &[u8],
+    ) -> Result<(), IndexError> {
         if self.last_key.as_deref().is_some_and(|last| last >= key) {
-            return Err(IndexError::Invalid("tree keys must be pushed in ascending order"));
+            return Err(IndexError::Invalid(
+                "tree keys must be pushed in ascending order",
+            ));
         }
         if NODE_HEADER_BYTES + entry_bytes(key, value) > MAX_RECORD_BYTES {
             return Err(IndexError::TooLarge("a tree entry is larger than a page"));
@@ -64,14 +71,22 @@ impl TreeBuilder {
         Ok(())
     }
 
-    fn add<S: PageSink>(&mut self, writer: &mut RecordWriter<'_, S>, level: usize, key: &[u8], payload: &[u8]) -> Result<(), IndexError> {
+    fn add<S: PageSink>(
+        &mut self,
+        writer: &mut RecordWriter<'_, S>,
+        level: usize,
+        key: &[u8],
+        payload: &[u8],
+    ) -> Result<(), IndexError> {
         if self.levels.len() == level {
             self.levels.push(Level::default());
         }
         let size = entry_bytes(key, payload);
         let full = {
             let node = &self.levels[level];
-            node.count > 0 && (NODE_HEADER_BYTES + node.entries.len() + size > TARGET_NODE_BYTES || node.count == u16::MAX)
+            node.count > 0
+                && (NODE_HEADER_BYTES + node.entries.len() + size > TARGET_NODE_BYTES
+                    || node.count == u16::MAX)
         };
         if full {
             self.flush(writer, level)?;
@@ -89,7 +104,11 @@ impl TreeBuilder {
         Ok(())
     }
 
-    fn write_node<S: PageSink>(&mut self, writer: &mut RecordWriter<'_, S>, level: usize) -> Result<Pointer, IndexError> {
+    fn write_node<S: PageSink>(
+        &mut self,
+        writer: &mut RecordWriter<'_, S>,
+        level: usize,
+    ) -> Result<Pointer, IndexError> {
         let node = &mut self.levels[level];
         let mut record = Vec::with_capacity(NODE_HEADER_BYTES + node.entries.len());
         record.push(level as u8);
@@ -100,7 +119,11 @@ impl TreeBuilder {
         writer.append(&record)
     }
 
-    fn flush<S: PageSink>(&mut self, writer: &mut RecordWriter<'_, S>, level: usize) -> Result<(), IndexError> {
+    fn flush<S: PageSink>(
+        &mut self,
+        writer: &mut RecordWriter<'_, S>,
+        level: usize,
+    ) -> Result<(), IndexError> {
         let first_key = std::mem::take(&mut self.levels[level].first_key);
         let pointer = self.write_node(writer, level)?;
         let mut payload = Vec::with_capacity(Pointer::BYTES);
@@ -109,7 +132,10 @@ impl TreeBuilder {
     }
 
     /// Writes the nodes still open; returns the root (`Pointer::NONE` for an empty tree).
-    pub fn finish<S: PageSink>(mut self, writer: &mut RecordWriter<'_, S>) -> Result<Pointer, IndexError> {
+    pub fn finish<S: PageSink>(
+        mut self,
+        writer: &mut RecordWriter<'_, S>,
+    ) -> Result<Pointer, IndexError> {
         if self.entries == 0 {
             return Ok(Pointer::NONE);
         }
@@ -136,7 +162,11 @@ struct Node {
     entries: Vec<TreeEntry>,
 }
 
-fn read_node<S: PageSource>(source: &S, pointer: Pointer, buffer: &mut Vec<u8>) -> Result<Node, IndexError> {
+fn read_node<S: PageSource>(
+    source: &S,
+    pointer: Pointer,
+    buffer: &mut Vec<u8>,
+) -> Result<Node, IndexError> {
     read_record(source, pointer, buffer)?;
     let mut reader = Reader::new(buffer);
     let level = reader.u8()?;
@@ -160,7 +190,12 @@ fn child_pointer(payload: &[u8]) -> Result<Pointer, IndexError> {
 }
 
 /// The value stored under `key`, if any. Scans each node on the way without decoding it whole.
-pub fn get<S: PageSource>(source: &S, root: Pointer, key: &[u8], buffer: &mut Vec<u8>) -> Result<Option<Vec<u8>>, IndexError> {
+pub fn get<S: PageSource>(
+    source: &S,
+    root: Pointer,
+    key: &[u8],
+    buffer: &mut Vec<u8>,
+) -> Result<Option<Vec<u8>>, IndexError> {
     if root.is_none() {
         return Ok(None);
     }
@@ -205,7 +240,9 @@ pub fn get<S: PageSource>(source: &S, root: Pointer, key: &[u8], buffer: &mut Ve
             None => return Ok(None),
         }
     }
-    Err(IndexError::Corrupt("a tree is deeper than any the index builds"))
+    Err(IndexError::Corrupt(
+        "a tree is deeper than any the index builds",
+    ))
 }
 
 /// Walks a tree's entries in key order from a starting key.
@@ -217,15 +254,25 @@ pub struct TreeCursor<'s, S: PageSource> {
 
 impl<'s, S: PageSource> TreeCursor<'s, S> {
     /// Positions at the first entry whose key is at least `from` (every entry for an empty `from`).
-    pub fn seek(source: &'s S, root: Pointer, from: &[u8]) -> Result<TreeCursor<'s, S>, IndexError> {
-        let mut cursor = TreeCursor { source, stack: Vec::new(), buffer: Vec::new() };
+    pub fn seek(
+        source: &'s S,
+        root: Pointer,
+        from: &[u8],
+    ) -> Result<TreeCursor<'s, S>, IndexError> {
+        let mut cursor = TreeCursor {
+            source,
+            stack: Vec::new(),
+            buffer: Vec::new(),
+        };
         if root.is_none() {
             return Ok(cursor);
         }
         let mut pointer = root;
         loop {
             if cursor.stack.len() >= MAX_DEPTH {
-                return Err(IndexError::Corrupt("a tree is deeper than any the index builds"));
+                return Err(IndexError::Corrupt(
+                    "a tree is deeper than any the index builds",
+                ));
             }
             let node = read_node(source, pointer, &mut cursor.buffer)?;
             if let Some((parent, _)) = cursor.stack.last() {
@@ -234,12 +281,17 @@ impl<'s, S: PageSource> TreeCursor<'s, S> {
                 }
             }
             if node.level == 0 {
-                let at = node.entries.partition_point(|(key, _)| key.as_slice() < from);
+                let at = node
+                    .entries
+                    .partition_point(|(key, _)| key.as_slice() < from);
                 cursor.stack.push((node, at));
                 break;
             }
             // The last child whose first key is not after `from`; the first child otherwise.
-            let at = node.entries.partition_point(|(key, _)| key.as_slice() <= from).saturating_sub(1);
+            let at = node
+                .entries
+                .partition_point(|(key, _)| key.as_slice() <= from)
+                .saturating_sub(1);
             pointer = child_pointer(&node.entries[at].1)?;
             cursor.stack.push((node, at));
         }
@@ -250,7 +302,9 @@ impl<'s, S: PageSource> TreeCursor<'s, S> {
     #[allow(clippy::should_implement_trait)]
     pub fn next(&mut self) -> Result<Option<TreeEntry>, IndexError> {
         loop {
-            let Some((node, at)) = self.stack.last_mut() else { return Ok(None) };
+            let Some((node, at)) = self.stack.last_mut() else {
+                return Ok(None);
+            };
             if *at < node.entries.len() {
                 if node.level == 0 {
                     let entry = std::mem::take(&mut node.entries[*at]);
@@ -291,7 +345,14 @@ mod tests {
     }
 
     fn entries(count: usize) -> Vec<(Vec<u8>, Vec<u8>)> {
-        (0..count).map(|i| (format!("term{:07}", i * 3).into_bytes(), format!("value of {i}").into_bytes())).collect()
+        (0..count)
+            .map(|i| {
+                (
+                    format!("term{:07}", i * 3).into_bytes(),
+                    format!("value of {i}").into_bytes(),
+                )
+            })
+            .collect()
     }
 
     #[test]
@@ -302,10 +363,17 @@ mod tests {
             let root = build(&pages, &entries);
             let mut buffer = Vec::new();
             for (key, value) in entries.iter().step_by(97) {
-                assert_eq!(get(&pages, root, key, &mut buffer).unwrap().as_ref(), Some(value));
+                assert_eq!(
+                    get(&pages, root, key, &mut buffer).unwrap().as_ref(),
+                    Some(value)
+                );
             }
             for missing in ["", "term", "term0000001", "zzz", "term9999999"] {
-                assert_eq!(get(&pages, root, missing.as_bytes(), &mut buffer).unwrap(), None, "{missing}");
+                assert_eq!(
+                    get(&pages, root, missing.as_bytes(), &mut buffer).unwrap(),
+                    None,
+                    "{missing}"
+                );
             }
         }
     }
@@ -321,9 +389,18 @@ mod tests {
             seen.push(entry);
         }
         assert_eq!(seen, entries);
-        for from in ["term0003000", "term0003001", "term0059997", "term0059998", "a", "z"] {
+        for from in [
+            "term0003000",
+            "term0003001",
+            "term0059997",
+            "term0059998",
+            "a",
+            "z",
+        ] {
             let mut cursor = TreeCursor::seek(&pages, root, from.as_bytes()).unwrap();
-            let expected = entries.iter().find(|(key, _)| key.as_slice() >= from.as_bytes());
+            let expected = entries
+                .iter()
+                .find(|(key, _)| key.as_slice() >= from.as_bytes());
             assert_eq!(cursor.next().unwrap().as_ref(), expected, "{from}");
         }
     }

@@ -8,7 +8,10 @@ use super::IndexError;
 const CHUNK_BYTES: usize = 4000;
 
 /// Writes the list; `Pointer::NONE` for an empty one.
-pub fn write_deleted<S: PageSink>(writer: &mut RecordWriter<'_, S>, deleted: &[(u64, u32)]) -> Result<Pointer, IndexError> {
+pub fn write_deleted<S: PageSink>(
+    writer: &mut RecordWriter<'_, S>,
+    deleted: &[(u64, u32)],
+) -> Result<Pointer, IndexError> {
     if deleted.windows(2).any(|pair| pair[0].0 >= pair[1].0) {
         return Err(IndexError::Invalid("deleted keys must ascend"));
     }
@@ -45,7 +48,10 @@ pub fn write_deleted<S: PageSink>(writer: &mut RecordWriter<'_, S>, deleted: &[(
 pub type Deleted = Vec<(u64, u32)>;
 
 /// The list, and the blocks holding it.
-pub fn read_deleted<S: PageSource>(source: &S, mut pointer: Pointer) -> Result<(Deleted, Vec<u32>), IndexError> {
+pub fn read_deleted<S: PageSource>(
+    source: &S,
+    mut pointer: Pointer,
+) -> Result<(Deleted, Vec<u32>), IndexError> {
     let mut deleted = Vec::new();
     let mut blocks = Vec::new();
     let mut record = Vec::new();
@@ -59,7 +65,9 @@ pub fn read_deleted<S: PageSource>(source: &S, mut pointer: Pointer) -> Result<(
         let count = reader.u16()?;
         let mut key = 0u64;
         for _ in 0..count {
-            key = key.checked_add(reader.varint()?).ok_or(IndexError::Corrupt("a deleted key overflows"))?;
+            key = key
+                .checked_add(reader.varint()?)
+                .ok_or(IndexError::Corrupt("a deleted key overflows"))?;
             deleted.push((key, reader.varint_u32()?));
         }
         pointer = Pointer::read(&mut reader)?;
@@ -81,7 +89,9 @@ mod tests {
     fn deleted_lists_round_trip() {
         let pages = MemoryPages::new();
         for size in [0usize, 1, 10_000] {
-            let deleted: Vec<(u64, u32)> = (0..size as u64).map(|i| (i * 977 + (i << 43), (i % 300) as u32)).collect();
+            let deleted: Vec<(u64, u32)> = (0..size as u64)
+                .map(|i| (i * 977 + (i << 43), (i % 300) as u32))
+                .collect();
             let mut writer = RecordWriter::new(&pages);
             let pointer = write_deleted(&mut writer, &deleted).unwrap();
             writer.finish().unwrap();

@@ -51,7 +51,10 @@ impl<'a> Reader<'a> {
     }
 
     pub fn bytes(&mut self, count: usize) -> Result<&'a [u8], IndexError> {
-        let end = self.at.checked_add(count).filter(|&end| end <= self.bytes.len());
+        let end = self
+            .at
+            .checked_add(count)
+            .filter(|&end| end <= self.bytes.len());
         let end = end.ok_or(IndexError::Corrupt("a record ends early"))?;
         let slice = &self.bytes[self.at..end];
         self.at = end;
@@ -94,7 +97,8 @@ impl<'a> Reader<'a> {
 
     /// A varint that must fit in 32 bits.
     pub fn varint_u32(&mut self) -> Result<u32, IndexError> {
-        u32::try_from(self.varint()?).map_err(|_| IndexError::Corrupt("a count is larger than 32 bits"))
+        u32::try_from(self.varint()?)
+            .map_err(|_| IndexError::Corrupt("a count is larger than 32 bits"))
     }
 }
 
@@ -104,7 +108,17 @@ mod tests {
 
     #[test]
     fn varints_round_trip_at_every_width() {
-        let values = [0, 1, 127, 128, 16_383, 16_384, u32::MAX as u64, u64::MAX - 1, u64::MAX];
+        let values = [
+            0,
+            1,
+            127,
+            128,
+            16_383,
+            16_384,
+            u32::MAX as u64,
+            u64::MAX - 1,
+            u64::MAX,
+        ];
         let mut out = Vec::new();
         for &value in &values {
             let before = out.len();
@@ -153,7 +167,9 @@ mod tests {
             state ^= state << 17;
             let length = (state % 12) as usize;
             // bytes with the continuation bit set more often than not, to reach every width
-            let bytes: Vec<u8> = (0..length).map(|i| ((state >> (i * 5)) as u8) | if i % 4 == 3 { 0 } else { 0x80 }).collect();
+            let bytes: Vec<u8> = (0..length)
+                .map(|i| ((state >> (i * 5)) as u8) | if i % 4 == 3 { 0 } else { 0x80 })
+                .collect();
             let mut reader = Reader::new(&bytes);
             let decoded = reader.varint().ok().map(|value| (value, reader.position()));
             assert_eq!(decoded, reference_varint(&bytes), "{bytes:?}");

@@ -74,7 +74,9 @@ impl Meta {
 
     pub fn encode(&self) -> Result<Vec<u8>, IndexError> {
         if self.segments.len() > MAX_SEGMENTS {
-            return Err(IndexError::TooLarge("more segments than the root page lists"));
+            return Err(IndexError::TooLarge(
+                "more segments than the root page lists",
+            ));
         }
         let mut out = Vec::with_capacity(FIXED_BYTES + SEGMENT_BYTES * self.segments.len());
         put_u32(&mut out, META_MAGIC);
@@ -104,10 +106,14 @@ impl Meta {
     pub fn decode(data: &[u8]) -> Result<Meta, IndexError> {
         let mut reader = Reader::new(data);
         if reader.u32()? != META_MAGIC {
-            return Err(IndexError::Corrupt("the root page is not a search index root"));
+            return Err(IndexError::Corrupt(
+                "the root page is not a search index root",
+            ));
         }
         if reader.u16()? != META_VERSION {
-            return Err(IndexError::Corrupt("the search index was written by another version; REINDEX it"));
+            return Err(IndexError::Corrupt(
+                "the search index was written by another version; REINDEX it",
+            ));
         }
         let next_segment_id = reader.u64()?;
         let pending_head = reader.u32()?;
@@ -163,7 +169,10 @@ impl FreeListPage {
     pub const CAPACITY: usize = (PAGE_DATA_BYTES - 6) / 12;
 
     pub fn new() -> FreeListPage {
-        FreeListPage { next: NO_BLOCK, entries: Vec::new() }
+        FreeListPage {
+            next: NO_BLOCK,
+            entries: Vec::new(),
+        }
     }
 
     pub fn is_full(&self) -> bool {
@@ -186,7 +195,9 @@ impl FreeListPage {
         let next = reader.u32()?;
         let count = usize::from(reader.u16()?);
         if count > Self::CAPACITY {
-            return Err(IndexError::Corrupt("a free-list page holds more entries than fit"));
+            return Err(IndexError::Corrupt(
+                "a free-list page holds more entries than fit",
+            ));
         }
         let mut entries = Vec::with_capacity(count);
         for _ in 0..count {
@@ -207,8 +218,14 @@ mod tests {
         for id in 0..MAX_SEGMENTS as u64 {
             meta.segments.push(SegmentEntry {
                 id,
-                header: Pointer { block: id as u32, offset: 2 },
-                pages: Pointer { block: 7, offset: 0 },
+                header: Pointer {
+                    block: id as u32,
+                    offset: 2,
+                },
+                pages: Pointer {
+                    block: 7,
+                    offset: 0,
+                },
                 documents: id * 10,
                 deleted: Pointer::NONE,
                 deleted_documents: id,
@@ -219,7 +236,12 @@ mod tests {
         assert_eq!(Meta::decode(&bytes).unwrap(), meta);
         meta.segments.push(meta.segments[0]);
         assert!(meta.encode().is_err());
-        let page = FreeListPage { next: 3, entries: (0..FreeListPage::CAPACITY as u32).map(|b| (b, u64::from(b) << 33)).collect() };
+        let page = FreeListPage {
+            next: 3,
+            entries: (0..FreeListPage::CAPACITY as u32)
+                .map(|b| (b, u64::from(b) << 33))
+                .collect(),
+        };
         let bytes = page.encode();
         assert!(bytes.len() <= PAGE_DATA_BYTES);
         assert_eq!(FreeListPage::decode(&bytes).unwrap(), page);

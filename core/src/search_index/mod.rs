@@ -48,7 +48,10 @@ pub enum IndexError {
 impl fmt::Display for IndexError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            IndexError::Corrupt(what) => write!(f, "the search index is damaged ({what}); REINDEX rebuilds it"),
+            IndexError::Corrupt(what) => write!(
+                f,
+                "the search index is damaged ({what}); REINDEX rebuilds it"
+            ),
             IndexError::TooLarge(what) => write!(f, "the search index cannot hold this: {what}"),
             IndexError::Invalid(what) => write!(f, "search index misuse: {what}"),
             IndexError::Storage(what) => write!(f, "search index storage: {what}"),

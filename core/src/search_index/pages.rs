@@ -28,7 +28,10 @@ pub struct Pointer {
 
 impl Pointer {
     /// Points nowhere: an empty structure or the end of a chain.
-    pub const NONE: Pointer = Pointer { block: u32::MAX, offset: u16::MAX };
+    pub const NONE: Pointer = Pointer {
+        block: u32::MAX,
+        offset: u16::MAX,
+    };
     pub const BYTES: usize = 6;
 
     pub fn is_none(&self) -> bool {
@@ -41,7 +44,10 @@ impl Pointer {
     }
 
     pub fn read(reader: &mut Reader<'_>) -> Result<Pointer, IndexError> {
-        Ok(Pointer { block: reader.u32()?, offset: reader.u16()? })
+        Ok(Pointer {
+            block: reader.u32()?,
+            offset: reader.u16()?,
+        })
     }
 }
 
@@ -52,7 +58,11 @@ pub trait PageSource {
 }
 
 /// Copies the record at `pointer` into `into` (replacing its contents).
-pub fn read_record<S: PageSource>(source: &S, pointer: Pointer, into: &mut Vec<u8>) -> Result<(), IndexError> {
+pub fn read_record<S: PageSource>(
+    source: &S,
+    pointer: Pointer,
+    into: &mut Vec<u8>,
+) -> Result<(), IndexError> {
     if pointer.is_none() {
         return Err(IndexError::Corrupt("a pointer leads nowhere"));
     }
@@ -62,7 +72,9 @@ pub fn read_record<S: PageSource>(source: &S, pointer: Pointer, into: &mut Vec<u
             .get(at..at + 2)
             .map(|bytes| usize::from(u16::from_le_bytes([bytes[0], bytes[1]])))
             .ok_or(IndexError::Corrupt("a pointer lies outside its page"))?;
-        let record = data.get(at + 2..at + 2 + length).ok_or(IndexError::Corrupt("a record runs past its page"))?;
+        let record = data
+            .get(at + 2..at + 2 + length)
+            .ok_or(IndexError::Corrupt("a record runs past its page"))?;
         into.clear();
         into.extend_from_slice(record);
         Ok(())
@@ -88,7 +100,12 @@ pub struct RecordWriter<'s, S: PageSink> {
 
 impl<'s, S: PageSink> RecordWriter<'s, S> {
     pub fn new(sink: &'s S) -> RecordWriter<'s, S> {
-        RecordWriter { sink, block: None, page: Vec::with_capacity(PAGE_DATA_BYTES), pages: Vec::new() }
+        RecordWriter {
+            sink,
+            block: None,
+            page: Vec::with_capacity(PAGE_DATA_BYTES),
+            pages: Vec::new(),
+        }
     }
 
     /// Writes a record and says where it is.
@@ -102,7 +119,10 @@ impl<'s, S: PageSink> RecordWriter<'s, S> {
             self.block = Some(block);
             self.pages.push(block);
         }
-        let pointer = Pointer { block: self.block.expect("a page is open"), offset: self.page.len() as u16 };
+        let pointer = Pointer {
+            block: self.block.expect("a page is open"),
+            offset: self.page.len() as u16,
+        };
         put_u16(&mut self.page, record.len() as u16);
         self.page.extend_from_slice(record);
         Ok(pointer)
@@ -150,14 +170,21 @@ impl MemoryPages {
 
     /// Pages holding data.
     pub fn pages_in_use(&self) -> usize {
-        self.pages.borrow().iter().filter(|page| page.is_some()).count()
+        self.pages
+            .borrow()
+            .iter()
+            .filter(|page| page.is_some())
+            .count()
     }
 }
 
 impl PageSource for MemoryPages {
     fn with_page<R>(&self, block: u32, read: impl FnOnce(&[u8]) -> R) -> Result<R, IndexError> {
         let pages = self.pages.borrow();
-        let page = pages.get(block as usize).and_then(Option::as_ref).ok_or(IndexError::Corrupt("a page is missing"))?;
+        let page = pages
+            .get(block as usize)
+            .and_then(Option::as_ref)
+            .ok_or(IndexError::Corrupt("a page is missing"))?;
         Ok(read(page))
     }
 }
@@ -194,8 +221,13 @@ mod tests {
     fn records_pack_into_pages_and_read_back() {
         let pages = MemoryPages::new();
         let mut writer = RecordWriter::new(&pages);
-        let records: Vec<Vec<u8>> = (0..200).map(|i| vec![i as u8; (i * 37) % 3000 + 1]).collect();
-        let pointers: Vec<Pointer> = records.iter().map(|record| writer.append(record).unwrap()).collect();
+        let records: Vec<Vec<u8>> = (0..200)
+            .map(|i| vec![i as u8; (i * 37) % 3000 + 1])
+            .collect();
+        let pointers: Vec<Pointer> = records
+            .iter()
+            .map(|record| writer.append(record).unwrap())
+            .collect();
         let written = writer.finish().unwrap();
         assert!(written.len() > 1 && written.len() < 100);
         let mut buffer = Vec::new();
@@ -210,7 +242,10 @@ mod tests {
         let pages = MemoryPages::new();
         let mut writer = RecordWriter::new(&pages);
         assert!(writer.append(&vec![0; MAX_RECORD_BYTES]).is_ok());
-        assert!(matches!(writer.append(&vec![0; MAX_RECORD_BYTES + 1]), Err(IndexError::TooLarge(_))));
+        assert!(matches!(
+            writer.append(&vec![0; MAX_RECORD_BYTES + 1]),
+            Err(IndexError::TooLarge(_))
+        ));
     }
 
     #[test]
@@ -220,8 +255,24 @@ mod tests {
         writer.append(b"abc").unwrap();
         writer.finish().unwrap();
         let mut buffer = Vec::new();
-        assert!(read_record(&pages, Pointer { block: 0, offset: (PAGE_DATA_BYTES - 1) as u16 }, &mut buffer).is_err());
-        assert!(read_record(&pages, Pointer { block: 7, offset: 0 }, &mut buffer).is_err());
+        assert!(read_record(
+            &pages,
+            Pointer {
+                block: 0,
+                offset: (PAGE_DATA_BYTES - 1) as u16
+            },
+            &mut buffer
+        )
+        .is_err());
+        assert!(read_record(
+            &pages,
+            Pointer {
+                block: 7,
+                offset: 0
+            },
+            &mut buffer
+        )
+        .is_err());
         assert!(read_record(&pages, Pointer::NONE, &mut buffer).is_err());
     }
 }

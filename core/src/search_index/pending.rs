@@ -33,7 +33,9 @@ fn header(data: &[u8]) -> Result<(u32, u16, usize), IndexError> {
     let records = reader.u16()?;
     let used = usize::from(reader.u16()?);
     if !(HEADER_BYTES..=PAGE_DATA_BYTES.min(data.len())).contains(&used) {
-        return Err(IndexError::Corrupt("a pending page says it uses more than it has"));
+        return Err(IndexError::Corrupt(
+            "a pending page says it uses more than it has",
+        ));
     }
     Ok((next, records, used))
 }
@@ -123,26 +125,37 @@ impl Assembler {
         Assembler::default()
     }
 
-    fn take_terms(document: &mut Document, remaining: &mut u64, reader: &mut Reader<'_>) -> Result<(), IndexError> {
+    fn take_terms(
+        document: &mut Document,
+        remaining: &mut u64,
+        reader: &mut Reader<'_>,
+    ) -> Result<(), IndexError> {
         while !reader.is_empty() {
             if *remaining == 0 {
-                return Err(IndexError::Corrupt("a pending document holds more terms than it says"));
+                return Err(IndexError::Corrupt(
+                    "a pending document holds more terms than it says",
+                ));
             }
             let length = reader.varint()? as usize;
             let term = reader.bytes(length)?;
             let frequency = reader.varint_u32()?;
             let count = reader.varint()? as usize;
             if count > 1 << 16 {
-                return Err(IndexError::Corrupt("a pending term has more positions than a tsvector holds"));
+                return Err(IndexError::Corrupt(
+                    "a pending term has more positions than a tsvector holds",
+                ));
             }
             let mut positions = Vec::with_capacity(count);
             let mut position = 0u16;
             for _ in 0..count {
-                let gap = u16::try_from(reader.varint()?).map_err(|_| IndexError::Corrupt("a position gap is too large"))?;
+                let gap = u16::try_from(reader.varint()?)
+                    .map_err(|_| IndexError::Corrupt("a position gap is too large"))?;
                 position = position.wrapping_add(gap);
                 positions.push(position);
             }
-            document.push_term_at(term, frequency, &positions).map_err(|_| IndexError::Corrupt("pending terms are out of order"))?;
+            document
+                .push_term_at(term, frequency, &positions)
+                .map_err(|_| IndexError::Corrupt("pending terms are out of order"))?;
             *remaining -= 1;
         }
         Ok(())
@@ -156,7 +169,10 @@ impl Assembler {
                 if self.partial.is_some() {
                     return Err(IndexError::Corrupt("a pending document was cut short"));
                 }
-                let tid = Tid { block: reader.u32()?, offset: reader.u16()? };
+                let tid = Tid {
+                    block: reader.u32()?,
+                    offset: reader.u16()?,
+                };
                 let project: ProjectId = reader.bytes(16)?.try_into().expect("16 bytes");
                 let length = reader.varint_u32()?;
                 let mut remaining = reader.varint()?;
@@ -169,8 +185,9 @@ impl Assembler {
                 Ok(None)
             }
             CONTINUED => {
-                let (mut document, mut remaining) =
-                    self.partial.take().ok_or(IndexError::Corrupt("a pending continuation without its start"))?;
+                let (mut document, mut remaining) = self.partial.take().ok_or(
+                    IndexError::Corrupt("a pending continuation without its start"),
+                )?;
                 Self::take_terms(&mut document, &mut remaining, &mut reader)?;
                 if remaining == 0 {
                     return Ok(Some(document));
@@ -191,7 +208,11 @@ mod tests {
     #[test]
     fn documents_round_trip_through_pages_even_when_larger_than_one() {
         let text: String = (0..3_000).map(|i| format!("term{i:05} ")).collect();
-        let documents = vec![document(1, 1, "small one"), document(2, 2, &text), document(3, 1, "after")];
+        let documents = vec![
+            document(1, 1, "small one"),
+            document(2, 2, &text),
+            document(3, 1, "after"),
+        ];
         let mut pages = vec![empty_page()];
         pages[0].resize(PAGE_DATA_BYTES, 0);
         for document in &documents {

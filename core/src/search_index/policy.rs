@@ -56,7 +56,11 @@ pub fn due_merge(segments: &[SegmentEntry], limit: Option<u64>) -> Option<Vec<u6
 pub fn due_rewrites(segments: &[SegmentEntry]) -> Vec<u64> {
     segments
         .iter()
-        .filter(|segment| segment.deleted_documents > 0 && segment.deleted_documents as f64 >= REWRITE_DELETED_SHARE * segment.documents as f64)
+        .filter(|segment| {
+            segment.deleted_documents > 0
+                && segment.deleted_documents as f64
+                    >= REWRITE_DELETED_SHARE * segment.documents as f64
+        })
         .map(|segment| segment.id)
         .collect()
 }
@@ -67,7 +71,14 @@ mod tests {
     use crate::search_index::pages::Pointer;
 
     fn segment(id: u64, documents: u64, deleted: u64) -> SegmentEntry {
-        SegmentEntry { id, header: Pointer::NONE, pages: Pointer::NONE, documents, deleted: Pointer::NONE, deleted_documents: deleted }
+        SegmentEntry {
+            id,
+            header: Pointer::NONE,
+            pages: Pointer::NONE,
+            documents,
+            deleted: Pointer::NONE,
+            deleted_documents: deleted,
+        }
     }
 
     #[test]
@@ -79,7 +90,11 @@ mod tests {
         full.push(segment(8, 900_000, 0));
         assert_eq!(due_merge(&full, None).unwrap().len(), 8);
         let big: Vec<SegmentEntry> = (0..8).map(|id| segment(id, 100_000, 0)).collect();
-        assert_eq!(due_merge(&big, Some(INLINE_MERGE_DOCUMENTS)), None, "too large for an insert");
+        assert_eq!(
+            due_merge(&big, Some(INLINE_MERGE_DOCUMENTS)),
+            None,
+            "too large for an insert"
+        );
         assert!(due_merge(&big, None).is_some(), "vacuum merges it");
     }
 

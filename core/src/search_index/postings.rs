@@ -65,7 +65,10 @@ pub fn key_project(key: u64) -> u32 {
 
 pub fn key_tid(key: u64) -> Tid {
     let number = key & ((1 << TID_BITS) - 1);
-    Tid { block: (number / TUPLES_PER_BLOCK) as u32, offset: (number % TUPLES_PER_BLOCK) as u16 }
+    Tid {
+        block: (number / TUPLES_PER_BLOCK) as u32,
+        offset: (number % TUPLES_PER_BLOCK) as u16,
+    }
 }
 
 /// The keys of one project: `[start, end)`.
@@ -121,7 +124,10 @@ pub fn impacts(postings: &[Posting]) -> Vec<(u32, u32)> {
     pairs.sort_unstable_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
     let mut frontier: Vec<(u32, u32)> = Vec::new();
     for (frequency, length) in pairs {
-        if frontier.last().is_none_or(|&(_, shortest)| length < shortest) {
+        if frontier
+            .last()
+            .is_none_or(|&(_, shortest)| length < shortest)
+        {
             frontier.push((frequency, length));
         }
     }
@@ -133,7 +139,8 @@ pub fn impacts(postings: &[Posting]) -> Vec<(u32, u32)> {
         for i in 0..frontier.len() - 1 {
             let (high, _) = frontier[i];
             let (low, short) = frontier[i + 1];
-            let cost = f64::from(high - low) / f64::from(high.max(1)) + f64::from(frontier[i].1 - short) / f64::from(frontier[i].1.max(1));
+            let cost = f64::from(high - low) / f64::from(high.max(1))
+                + f64::from(frontier[i].1 - short) / f64::from(frontier[i].1.max(1));
             if cost < best_cost {
                 best_cost = cost;
                 best = i;
@@ -162,9 +169,16 @@ const MAX_BLOCK_BYTES: usize = 6000;
 const MAX_INLINE_BYTES: usize = 1500;
 
 /// The bytes a posting and its positions take encoded after `previous_key`.
-fn encoded_bytes(postings: &[Posting], positions: &[&[u16]], at: usize, previous_key: u64) -> usize {
+fn encoded_bytes(
+    postings: &[Posting],
+    positions: &[&[u16]],
+    at: usize,
+    previous_key: u64,
+) -> usize {
     let posting = &postings[at];
-    let mut bytes = varint_len(posting.key - previous_key) + varint_len(u64::from(posting.frequency)) + varint_len(u64::from(posting.length));
+    let mut bytes = varint_len(posting.key - previous_key)
+        + varint_len(u64::from(posting.frequency))
+        + varint_len(u64::from(posting.length));
     bytes += varint_len(positions[at].len() as u64);
     let mut previous = 0u16;
     for &position in positions[at] {
@@ -187,18 +201,26 @@ fn encode_positions(out: &mut Vec<u8>, positions: &[&[u16]]) {
 }
 
 /// Reads `count` position lists into one buffer and a range per posting.
-fn decode_positions(reader: &mut Reader<'_>, count: usize, into: &mut Vec<u16>, ranges: &mut Vec<(u32, u32)>) -> Result<(), IndexError> {
+fn decode_positions(
+    reader: &mut Reader<'_>,
+    count: usize,
+    into: &mut Vec<u16>,
+    ranges: &mut Vec<(u32, u32)>,
+) -> Result<(), IndexError> {
     into.clear();
     ranges.clear();
     for _ in 0..count {
         let length = reader.varint()? as usize;
         if length > 1 << 16 {
-            return Err(IndexError::Corrupt("a posting has more positions than a tsvector holds"));
+            return Err(IndexError::Corrupt(
+                "a posting has more positions than a tsvector holds",
+            ));
         }
         let start = into.len() as u32;
         let mut position = 0u16;
         for _ in 0..length {
-            let gap = u16::try_from(reader.varint()?).map_err(|_| IndexError::Corrupt("a position gap is too large"))?;
+            let gap = u16::try_from(reader.varint()?)
+                .map_err(|_| IndexError::Corrupt("a position gap is too large"))?;
             position = position.wrapping_add(gap);
             into.push(position);
         }
@@ -207,7 +229,12 @@ fn decode_positions(reader: &mut Reader<'_>, count: usize, into: &mut Vec<u16>, 
     Ok(())
 }
 
-fn decode_postings(reader: &mut Reader<'_>, count: usize, base: u64, into: &mut Vec<Posting>) -> Result<(), IndexError> {
+fn decode_postings(
+    reader: &mut Reader<'_>,
+    count: usize,
+    base: u64,
+    into: &mut Vec<Posting>,
+) -> Result<(), IndexError> {
     into.clear();
     let mut key = base;
     for i in 0..count {
@@ -215,10 +242,16 @@ fn decode_postings(reader: &mut Reader<'_>, count: usize, base: u64, into: &mut 
         if i > 0 && delta == 0 {
             return Err(IndexError::Corrupt("posting keys are not ascending"));
         }
-        key = key.checked_add(delta).ok_or(IndexError::Corrupt("a posting key overflows"))?;
+        key = key
+            .checked_add(delta)
+            .ok_or(IndexError::Corrupt("a posting key overflows"))?;
         let frequency = reader.varint_u32()?;
         let length = reader.varint_u32()?;
-        into.push(Posting { key, frequency, length });
+        into.push(Posting {
+            key,
+            frequency,
+            length,
+        });
     }
     Ok(())
 }
@@ -233,7 +266,11 @@ struct Entry {
 
 /// Writes a posting list (keys ascending, at least one posting), each posting with its word
 /// positions, and returns the dictionary value that finds it.
-pub fn write_postings<S: PageSink>(writer: &mut RecordWriter<'_, S>, postings: &[Posting], positions: &[&[u16]]) -> Result<Vec<u8>, IndexError> {
+pub fn write_postings<S: PageSink>(
+    writer: &mut RecordWriter<'_, S>,
+    postings: &[Posting],
+    positions: &[&[u16]],
+) -> Result<Vec<u8>, IndexError> {
     if postings.is_empty() {
         return Err(IndexError::Invalid("an empty posting list"));
     }
@@ -246,7 +283,10 @@ pub fn write_postings<S: PageSink>(writer: &mut RecordWriter<'_, S>, postings: &
     let mut value = Vec::new();
     put_varint(&mut value, postings.len() as u64);
     let inline = postings.len() <= INLINE_POSTINGS
-        && (0..postings.len()).map(|at| encoded_bytes(postings, positions, at, 0)).sum::<usize>() <= MAX_INLINE_BYTES;
+        && (0..postings.len())
+            .map(|at| encoded_bytes(postings, positions, at, 0))
+            .sum::<usize>()
+            <= MAX_INLINE_BYTES;
     if inline {
         value.push(KIND_INLINE);
         encode_postings(&mut value, postings, 0);
@@ -261,7 +301,10 @@ pub fn write_postings<S: PageSink>(writer: &mut RecordWriter<'_, S>, postings: &
         let project = key_project(postings[start].key);
         let mut end = start + 1;
         let mut bytes = 1 + encoded_bytes(postings, positions, start, base);
-        while end < postings.len() && end - start < BLOCK_POSTINGS && key_project(postings[end].key) == project {
+        while end < postings.len()
+            && end - start < BLOCK_POSTINGS
+            && key_project(postings[end].key) == project
+        {
             let more = encoded_bytes(postings, positions, end, postings[end - 1].key);
             if bytes + more > MAX_BLOCK_BYTES {
                 break; // long position lists: a shorter block still fits in a page
@@ -275,11 +318,18 @@ pub fn write_postings<S: PageSink>(writer: &mut RecordWriter<'_, S>, postings: &
         encode_postings(&mut record, block, base);
         encode_positions(&mut record, &positions[start..end]);
         if record.len() > super::pages::MAX_RECORD_BYTES {
-            return Err(IndexError::TooLarge("a block of postings with their positions is larger than a page"));
+            return Err(IndexError::TooLarge(
+                "a block of postings with their positions is larger than a page",
+            ));
         }
         let pointer = writer.append(&record)?;
         let last = block[block.len() - 1].key;
-        entries.push(Entry { last, pointer, count: block.len() as u8, impacts: impacts(block) });
+        entries.push(Entry {
+            last,
+            pointer,
+            count: block.len() as u8,
+            impacts: impacts(block),
+        });
         base = last;
         start = end;
     }
@@ -332,7 +382,9 @@ type EntryRead = (u64, Pointer, u8, Vec<(u32, u32)>);
 
 /// Reads an entry `put_entry` wrote.
 fn read_entry(reader: &mut Reader<'_>, previous_last: u64) -> Result<EntryRead, IndexError> {
-    let last = previous_last.checked_add(reader.varint()?).ok_or(IndexError::Corrupt("a block key overflows"))?;
+    let last = previous_last
+        .checked_add(reader.varint()?)
+        .ok_or(IndexError::Corrupt("a block key overflows"))?;
     let pointer = Pointer::read(reader)?;
     let postings = reader.u8()?;
     let pairs = reader.u8()?;
@@ -411,7 +463,11 @@ struct BlockRef {
 
 impl BlockRef {
     fn lowest_possible_key(&self) -> u64 {
-        if self.first_block { self.base } else { self.base + 1 }
+        if self.first_block {
+            self.base
+        } else {
+            self.base + 1
+        }
     }
 }
 
@@ -448,7 +504,11 @@ pub struct PostingCursor {
 
 impl PostingCursor {
     /// Opens the list a dictionary value describes, restricted to `ranges`.
-    pub fn open<S: PageSource>(source: &S, value: &[u8], ranges: &KeyRanges) -> Result<PostingCursor, IndexError> {
+    pub fn open<S: PageSource>(
+        source: &S,
+        value: &[u8],
+        ranges: &KeyRanges,
+    ) -> Result<PostingCursor, IndexError> {
         let _ = source;
         let mut reader = Reader::new(value);
         let total = reader.varint()?;
@@ -478,8 +538,11 @@ impl PostingCursor {
         };
         match kind {
             KIND_INLINE => {
-                let count = usize::try_from(total).ok().filter(|&count| count <= INLINE_POSTINGS);
-                let count = count.ok_or(IndexError::Corrupt("an inline posting list is too long"))?;
+                let count = usize::try_from(total)
+                    .ok()
+                    .filter(|&count| count <= INLINE_POSTINGS);
+                let count =
+                    count.ok_or(IndexError::Corrupt("an inline posting list is too long"))?;
                 let mut all = Vec::new();
                 decode_postings(&mut reader, count, 0, &mut all)?;
                 let (mut positions, mut position_ranges) = (Vec::new(), Vec::new());
@@ -489,8 +552,12 @@ impl PostingCursor {
                     if ranges.contains(posting.key) {
                         postings.push(*posting);
                         let from = cursor.inline_positions.len() as u32;
-                        cursor.inline_positions.extend_from_slice(&positions[start as usize..end as usize]);
-                        cursor.inline_ranges.push((from, cursor.inline_positions.len() as u32));
+                        cursor
+                            .inline_positions
+                            .extend_from_slice(&positions[start as usize..end as usize]);
+                        cursor
+                            .inline_ranges
+                            .push((from, cursor.inline_positions.len() as u32));
                     }
                 }
                 if let (Some(first), Some(last)) = (postings.first(), postings.last()) {
@@ -509,10 +576,20 @@ impl PostingCursor {
             KIND_BLOCK => {
                 let (last, pointer, postings, impacts) = read_entry(&mut reader, 0)?;
                 if u64::from(postings) != total {
-                    return Err(IndexError::Corrupt("a one-block list holds another count than it says"));
+                    return Err(IndexError::Corrupt(
+                        "a one-block list holds another count than it says",
+                    ));
                 }
                 if ranges.contains(last) {
-                    cursor.blocks.push(BlockRef { base: 0, first_block: true, last, pointer, count: postings, impacts, best: 0.0 });
+                    cursor.blocks.push(BlockRef {
+                        base: 0,
+                        first_block: true,
+                        last,
+                        pointer,
+                        count: postings,
+                        impacts,
+                        best: 0.0,
+                    });
                 }
             }
             KIND_BLOCKS => {
@@ -528,7 +605,9 @@ impl PostingCursor {
     fn read_chunk<S: PageSource>(&mut self, source: &S) -> Result<bool, IndexError> {
         if self.next_chunk.is_none() {
             if self.expected > 0 && self.seen != self.expected {
-                return Err(IndexError::Corrupt("a posting directory holds fewer blocks than it says"));
+                return Err(IndexError::Corrupt(
+                    "a posting directory holds fewer blocks than it says",
+                ));
             }
             return Ok(false);
         }
@@ -543,15 +622,30 @@ impl PostingCursor {
             }
             // A block holds one project's postings: its last key says which.
             if self.ranges.contains(last) {
-                let best = self.weights.as_ref().map_or(0.0, |score| impacts.iter().map(|&(f, l)| score(f, l)).fold(0.0, f64::max));
-                self.blocks.push(BlockRef { base: self.base, first_block: self.seen == 0, last, pointer, count: postings, impacts, best });
+                let best = self.weights.as_ref().map_or(0.0, |score| {
+                    impacts
+                        .iter()
+                        .map(|&(f, l)| score(f, l))
+                        .fold(0.0, f64::max)
+                });
+                self.blocks.push(BlockRef {
+                    base: self.base,
+                    first_block: self.seen == 0,
+                    last,
+                    pointer,
+                    count: postings,
+                    impacts,
+                    best,
+                });
             }
             self.base = last;
             self.seen += 1;
         }
         self.next_chunk = Pointer::read(&mut reader)?;
         if self.seen > self.expected {
-            return Err(IndexError::Corrupt("a posting directory holds more blocks than it says"));
+            return Err(IndexError::Corrupt(
+                "a posting directory holds more blocks than it says",
+            ));
         }
         self.buffer = chunk;
         Ok(true)
@@ -586,7 +680,11 @@ impl PostingCursor {
     /// Sets each block's best possible score: `score(frequency, length)` over its impacts.
     pub fn set_weights(&mut self, score: impl Fn(u32, u32) -> f64 + 'static) {
         for block in &mut self.blocks {
-            block.best = block.impacts.iter().map(|&(frequency, length)| score(frequency, length)).fold(0.0, f64::max);
+            block.best = block
+                .impacts
+                .iter()
+                .map(|&(frequency, length)| score(frequency, length))
+                .fold(0.0, f64::max);
         }
         self.weights = Some(Box::new(score));
     }
@@ -610,7 +708,11 @@ impl PostingCursor {
             None => (u64::MAX, 0.0),
             Some(block) => {
                 let lowest = block.lowest_possible_key();
-                if key < lowest { (lowest - 1, 0.0) } else { (block.last, block.best) }
+                if key < lowest {
+                    (lowest - 1, 0.0)
+                } else {
+                    (block.last, block.best)
+                }
             }
         })
     }
@@ -627,11 +729,20 @@ impl PostingCursor {
             let mut reader = Reader::new(&self.block_record);
             let count = reader.u8()?;
             if count != block.count {
-                return Err(IndexError::Corrupt("a block holds another count than its directory says"));
+                return Err(IndexError::Corrupt(
+                    "a block holds another count than its directory says",
+                ));
             }
-            decode_postings(&mut reader, usize::from(count), block.base, &mut self.decoded)?;
+            decode_postings(
+                &mut reader,
+                usize::from(count),
+                block.base,
+                &mut self.decoded,
+            )?;
             if self.decoded.last().map(|p| p.key) != Some(block.last) {
-                return Err(IndexError::Corrupt("a block ends at another key than its directory says"));
+                return Err(IndexError::Corrupt(
+                    "a block ends at another key than its directory says",
+                ));
             }
             self.positions_offset = reader.position();
         }
@@ -641,7 +752,11 @@ impl PostingCursor {
     }
 
     /// Moves to the first posting with a key of at least `key`; `None` when there is none.
-    pub fn advance<S: PageSource>(&mut self, source: &S, key: u64) -> Result<Option<Posting>, IndexError> {
+    pub fn advance<S: PageSource>(
+        &mut self,
+        source: &S,
+        key: u64,
+    ) -> Result<Option<Posting>, IndexError> {
         self.seek_block(source, key)?;
         if self.block >= self.blocks.len() {
             return Ok(None);
@@ -668,7 +783,11 @@ impl PostingCursor {
     }
 
     /// The postings of one block.
-    pub fn block_postings<S: PageSource>(&mut self, source: &S, block: usize) -> Result<&[Posting], IndexError> {
+    pub fn block_postings<S: PageSource>(
+        &mut self,
+        source: &S,
+        block: usize,
+    ) -> Result<&[Posting], IndexError> {
         self.block = block;
         self.decode(source)?;
         Ok(&self.decoded)
@@ -678,7 +797,9 @@ impl PostingCursor {
     /// without positions).
     pub fn positions(&mut self) -> Result<&[u16], IndexError> {
         if self.decoded_block >= self.blocks.len() || self.at >= self.decoded.len() {
-            return Err(IndexError::Invalid("positions asked for without a current posting"));
+            return Err(IndexError::Invalid(
+                "positions asked for without a current posting",
+            ));
         }
         if self.blocks[self.decoded_block].pointer.is_none() {
             let (start, end) = self.inline_ranges[self.at];
@@ -686,7 +807,12 @@ impl PostingCursor {
         }
         if self.positions_block != self.decoded_block {
             let mut reader = Reader::new(&self.block_record[self.positions_offset..]);
-            decode_positions(&mut reader, self.decoded.len(), &mut self.positions, &mut self.position_ranges)?;
+            decode_positions(
+                &mut reader,
+                self.decoded.len(),
+                &mut self.positions,
+                &mut self.position_ranges,
+            )?;
             self.positions_block = self.decoded_block;
         }
         let (start, end) = self.position_ranges[self.at];
@@ -720,7 +846,12 @@ impl PostingCursor {
     /// Every posting within the ranges, in key order.
     pub fn collect<S: PageSource>(&mut self, source: &S) -> Result<Vec<Posting>, IndexError> {
         self.read_whole_directory(source)?;
-        let mut all = Vec::with_capacity(self.blocks.iter().map(|block| usize::from(block.count)).sum());
+        let mut all = Vec::with_capacity(
+            self.blocks
+                .iter()
+                .map(|block| usize::from(block.count))
+                .sum(),
+        );
         for index in 0..self.blocks.len() {
             self.block = index;
             self.decode(source)?;
@@ -738,13 +869,24 @@ mod tests {
 
     fn postings(keys: impl IntoIterator<Item = u64>) -> Vec<Posting> {
         keys.into_iter()
-            .map(|key| Posting { key, frequency: (key % 7 + 1) as u32, length: (key % 113 + 5) as u32 })
+            .map(|key| Posting {
+                key,
+                frequency: (key % 7 + 1) as u32,
+                length: (key % 113 + 5) as u32,
+            })
             .collect()
     }
 
     fn write(pages: &MemoryPages, list: &[Posting]) -> Vec<u8> {
         let mut writer = RecordWriter::new(pages);
-        let positions: Vec<Vec<u16>> = list.iter().map(|p| (0..p.frequency as u16).map(|i| i * 3 + (p.key % 5) as u16).collect()).collect();
+        let positions: Vec<Vec<u16>> = list
+            .iter()
+            .map(|p| {
+                (0..p.frequency as u16)
+                    .map(|i| i * 3 + (p.key % 5) as u16)
+                    .collect()
+            })
+            .collect();
         let borrowed: Vec<&[u16]> = positions.iter().map(Vec::as_slice).collect();
         let value = write_postings(&mut writer, list, &borrowed).unwrap();
         writer.finish().unwrap();
@@ -757,7 +899,12 @@ mod tests {
         let pairs = impacts(&list);
         assert!(!pairs.is_empty() && pairs.len() <= MAX_IMPACTS);
         for posting in &list {
-            assert!(pairs.iter().any(|&(f, l)| f >= posting.frequency && l <= posting.length), "{posting:?} {pairs:?}");
+            assert!(
+                pairs
+                    .iter()
+                    .any(|&(f, l)| f >= posting.frequency && l <= posting.length),
+                "{posting:?} {pairs:?}"
+            );
         }
     }
 
@@ -767,7 +914,15 @@ mod tests {
         for size in [1, 6, 7, 128, 129, 5_000] {
             // Three projects, so blocks are cut at project boundaries too.
             let keys: Vec<u64> = (0..size as u64)
-                .map(|i| document_key((i % 3) as u32, Tid { block: (i / 3) as u32, offset: (i % 5) as u16 + 1 }))
+                .map(|i| {
+                    document_key(
+                        (i % 3) as u32,
+                        Tid {
+                            block: (i / 3) as u32,
+                            offset: (i % 5) as u16 + 1,
+                        },
+                    )
+                })
                 .collect();
             let mut list = postings(keys);
             list.sort_by_key(|p| p.key);
@@ -777,15 +932,23 @@ mod tests {
             assert_eq!(cursor.collect(&pages).unwrap(), list);
             let mut cursor = PostingCursor::open(&pages, &value, &KeyRanges::all()).unwrap();
             let mut collected = PositionedPostings::default();
-            cursor.collect_with_positions(&pages, &mut collected, Some).unwrap();
+            cursor
+                .collect_with_positions(&pages, &mut collected, Some)
+                .unwrap();
             assert_eq!(collected.postings, list);
             for (at, posting) in collected.postings.iter().enumerate() {
-                let expected: Vec<u16> = (0..posting.frequency as u16).map(|i| i * 3 + (posting.key % 5) as u16).collect();
+                let expected: Vec<u16> = (0..posting.frequency as u16)
+                    .map(|i| i * 3 + (posting.key % 5) as u16)
+                    .collect();
                 assert_eq!(collected.positions(at), expected);
             }
             let only_second = KeyRanges::of_projects(vec![1]);
             let mut cursor = PostingCursor::open(&pages, &value, &only_second).unwrap();
-            let expected: Vec<Posting> = list.iter().copied().filter(|p| key_project(p.key) == 1).collect();
+            let expected: Vec<Posting> = list
+                .iter()
+                .copied()
+                .filter(|p| key_project(p.key) == 1)
+                .collect();
             assert_eq!(cursor.frequency(&pages).unwrap(), expected.len() as u64);
             assert_eq!(cursor.collect(&pages).unwrap(), expected);
         }
@@ -803,23 +966,42 @@ mod tests {
             let (last, best) = cursor.bound(&pages, target).unwrap();
             if let Some(posting) = expected {
                 if posting.key <= last {
-                    assert!(f64::from(posting.frequency) / f64::from(posting.length) <= best + 1e-12);
+                    assert!(
+                        f64::from(posting.frequency) / f64::from(posting.length) <= best + 1e-12
+                    );
                 }
             } else {
                 assert_eq!(last, u64::MAX);
             }
-            assert_eq!(cursor.advance(&pages, target).unwrap(), expected, "{target}");
+            assert_eq!(
+                cursor.advance(&pages, target).unwrap(),
+                expected,
+                "{target}"
+            );
         }
     }
 
     #[test]
     fn keys_split_into_project_and_tuple() {
-        let tid = Tid { block: u32::MAX, offset: 291 };
+        let tid = Tid {
+            block: u32::MAX,
+            offset: 291,
+        };
         let key = document_key(MAX_PROJECTS, tid);
         assert_eq!(key_project(key), MAX_PROJECTS);
         assert_eq!(key_tid(key), tid);
         let (start, end) = project_range(7);
-        assert!(start <= document_key(7, Tid { block: 0, offset: 0 }) && document_key(7, tid) < end);
+        assert!(
+            start
+                <= document_key(
+                    7,
+                    Tid {
+                        block: 0,
+                        offset: 0
+                    }
+                )
+                && document_key(7, tid) < end
+        );
     }
 }
 

@@ -70,9 +70,14 @@ pub fn phrase_at(positions: &[&[u16]], offsets: &[u16], maybe: bool) -> bool {
         return maybe;
     }
     positions[0].iter().any(|&first| {
-        positions.iter().zip(offsets).skip(1).all(|(list, &offset)| {
-            u32::from(first) + u32::from(offset) <= u32::from(u16::MAX) && list.binary_search(&(first + offset)).is_ok()
-        })
+        positions
+            .iter()
+            .zip(offsets)
+            .skip(1)
+            .all(|(list, &offset)| {
+                u32::from(first) + u32::from(offset) <= u32::from(u16::MAX)
+                    && list.binary_search(&(first + offset)).is_ok()
+            })
     })
 }
 
@@ -115,7 +120,10 @@ impl Plan {
 
     /// Documents holding none of the terms.
     pub fn none_of(terms: &[Vec<u8>]) -> Plan {
-        Plan::And(vec![Plan::Everything], terms.iter().cloned().map(Exclusion::Term).collect())
+        Plan::And(
+            vec![Plan::Everything],
+            terms.iter().cloned().map(Exclusion::Term).collect(),
+        )
     }
 
     /// Whether the relaxed query matches a document.
@@ -143,11 +151,20 @@ impl Plan {
 /// under AND.
 fn is_exact(node: &TsQueryNode) -> bool {
     match node {
-        TsQueryNode::Operand { prefix, weights, .. } => !prefix && *weights == 0,
+        TsQueryNode::Operand {
+            prefix, weights, ..
+        } => !prefix && *weights == 0,
         TsQueryNode::Phrase(..) | TsQueryNode::Not(_) => false,
         TsQueryNode::Or(left, right) => is_exact(left) && is_exact(right),
         TsQueryNode::And(left, right) => [left, right].iter().all(|child| match child.as_ref() {
-            TsQueryNode::Not(negated) => matches!(negated.as_ref(), TsQueryNode::Operand { prefix: false, weights: 0, .. }),
+            TsQueryNode::Not(negated) => matches!(
+                negated.as_ref(),
+                TsQueryNode::Operand {
+                    prefix: false,
+                    weights: 0,
+                    ..
+                }
+            ),
             other => is_exact(other),
         }),
     }
@@ -157,7 +174,11 @@ fn is_exact(node: &TsQueryNode) -> bool {
 /// distances from the first, and its width (the distance from its first word to its last).
 fn phrase_chain(node: &TsQueryNode) -> Option<(Vec<(Vec<u8>, u16)>, u16)> {
     match node {
-        TsQueryNode::Operand { lexeme, prefix: false, weights: 0 } => Some((vec![(lexeme.clone(), 0)], 0)),
+        TsQueryNode::Operand {
+            lexeme,
+            prefix: false,
+            weights: 0,
+        } => Some((vec![(lexeme.clone(), 0)], 0)),
         TsQueryNode::Phrase(left, right, distance) => {
             let (mut words, left_width) = phrase_chain(left)?;
             let (right_words, right_width) = phrase_chain(right)?;
@@ -187,8 +208,17 @@ fn conjunction(children: [&TsQueryNode; 2], in_phrase: bool) -> Plan {
             // A negated plain word is decided exactly: no document holding it matches. Inside a
             // phrase a negation is about positions, which postings do not have.
             TsQueryNode::Not(negated) if !in_phrase => {
-                if let TsQueryNode::Operand { lexeme, prefix, weights: 0 } = negated.as_ref() {
-                    none.push(if *prefix { Exclusion::Prefix(lexeme.clone()) } else { Exclusion::Term(lexeme.clone()) });
+                if let TsQueryNode::Operand {
+                    lexeme,
+                    prefix,
+                    weights: 0,
+                } = negated.as_ref()
+                {
+                    none.push(if *prefix {
+                        Exclusion::Prefix(lexeme.clone())
+                    } else {
+                        Exclusion::Term(lexeme.clone())
+                    });
                 } else if let Some((phrase, _)) = phrase_chain(negated) {
                     none.push(Exclusion::Phrase(phrase));
                 }
@@ -204,7 +234,10 @@ fn conjunction(children: [&TsQueryNode; 2], in_phrase: bool) -> Plan {
             },
         }
     }
-    if none.iter().any(|exclusion| matches!(exclusion, Exclusion::Prefix(prefix) if prefix.is_empty())) {
+    if none
+        .iter()
+        .any(|exclusion| matches!(exclusion, Exclusion::Prefix(prefix) if prefix.is_empty()))
+    {
         return Plan::Nothing;
     }
     match (all.len(), none.is_empty()) {
@@ -258,15 +291,34 @@ impl Scorer {
     pub fn new(bm25: Bm25, documents: u64, total_length: u64, frequencies: &[u64]) -> Scorer {
         let corpus = crate::search::CorpusStats {
             documents: documents as f64,
-            average_length: if documents > 0 { total_length as f64 / documents as f64 } else { 0.0 },
+            average_length: if documents > 0 {
+                total_length as f64 / documents as f64
+            } else {
+                0.0
+            },
         };
-        let k1 = if bm25.k1.is_finite() { bm25.k1.max(0.0) } else { 1.2 };
-        let b = if bm25.b.is_finite() { bm25.b.clamp(0.0, 1.0) } else { 0.75 };
+        let k1 = if bm25.k1.is_finite() {
+            bm25.k1.max(0.0)
+        } else {
+            1.2
+        };
+        let b = if bm25.b.is_finite() {
+            bm25.b.clamp(0.0, 1.0)
+        } else {
+            0.75
+        };
         Scorer {
-            idf: frequencies.iter().map(|&df| bm25.idf(df as f64, &corpus)).collect(),
+            idf: frequencies
+                .iter()
+                .map(|&df| bm25.idf(df as f64, &corpus))
+                .collect(),
             k1,
             b,
-            average_length: if corpus.average_length > 0.0 { corpus.average_length } else { 1.0 },
+            average_length: if corpus.average_length > 0.0 {
+                corpus.average_length
+            } else {
+                1.0
+            },
         }
     }
 
@@ -285,7 +337,11 @@ impl Scorer {
 
     /// The best score a document with this frequency of `term` and this length can get from it.
     pub fn bound(&self, term: usize, frequency: u32, length: u32) -> f64 {
-        if frequency == 0 { 0.0 } else { self.term_score(term, frequency, self.norm(length)) }
+        if frequency == 0 {
+            0.0
+        } else {
+            self.term_score(term, frequency, self.norm(length))
+        }
     }
 
     /// A document's score: `frequencies[i]` of term `i` (0 when absent), and its length. Terms
@@ -298,7 +354,11 @@ impl Scorer {
                 total += self.term_score(term, frequency, norm);
             }
         }
-        if total.is_finite() { total } else { 0.0 }
+        if total.is_finite() {
+            total
+        } else {
+            0.0
+        }
     }
 }
 
@@ -322,10 +382,19 @@ struct Opened<'s, S: PageSource> {
 }
 
 impl<'s, S: PageSource> Opened<'s, S> {
-    fn open(source: &'s S, view: &SegmentView, projects: &Projects) -> Result<Opened<'s, S>, IndexError> {
+    fn open(
+        source: &'s S,
+        view: &SegmentView,
+        projects: &Projects,
+    ) -> Result<Opened<'s, S>, IndexError> {
         let segment = Segment::open(source, view.header)?;
         let (ranges, whole, mut documents, mut length) = match projects {
-            Projects::All => (KeyRanges::all(), true, segment.documents, segment.total_length),
+            Projects::All => (
+                KeyRanges::all(),
+                true,
+                segment.documents,
+                segment.total_length,
+            ),
             Projects::Only(ids) => {
                 let mut numbers = Vec::new();
                 let (mut documents, mut length) = (0, 0);
@@ -352,7 +421,12 @@ impl<'s, S: PageSource> Opened<'s, S> {
                 // Someone who may read every project of the segment (a developer who owns all
                 // their projects) searches it as a whole: lists unrestricted, lengths as stored.
                 if numbers.len() as u64 == segment.project_count {
-                    (KeyRanges::all(), true, segment.documents, segment.total_length)
+                    (
+                        KeyRanges::all(),
+                        true,
+                        segment.documents,
+                        segment.total_length,
+                    )
                 } else {
                     (KeyRanges::of_projects(numbers), false, documents, length)
                 }
@@ -366,7 +440,15 @@ impl<'s, S: PageSource> Opened<'s, S> {
                 length = length.saturating_sub(u64::from(deleted_length));
             }
         }
-        Ok(Opened { segment, ranges, whole, deleted, documents, length, values: HashMap::new() })
+        Ok(Opened {
+            segment,
+            ranges,
+            whole,
+            deleted,
+            documents,
+            length,
+            values: HashMap::new(),
+        })
     }
 
     fn is_deleted(&self, key: u64) -> bool {
@@ -393,7 +475,11 @@ impl<'s, S: PageSource> Opened<'s, S> {
     }
 
     fn everything(&self) -> Result<PostingCursor, IndexError> {
-        PostingCursor::open(self.segment.source(), self.segment.all_documents(), &self.ranges)
+        PostingCursor::open(
+            self.segment.source(),
+            self.segment.all_documents(),
+            &self.ranges,
+        )
     }
 
     fn prefix(&mut self, prefix: &[u8]) -> Result<Live, IndexError> {
@@ -414,7 +500,11 @@ impl<'s, S: PageSource> Opened<'s, S> {
                 slots.push(Slot::new(Live::Cursor(cursor)));
             }
         }
-        Ok(if slots.is_empty() { Live::Nothing } else { Live::Union(slots) })
+        Ok(if slots.is_empty() {
+            Live::Nothing
+        } else {
+            Live::Union(slots)
+        })
     }
 
     /// A phrase over this segment: a cursor per word (the same word twice gets two).
@@ -426,7 +516,11 @@ impl<'s, S: PageSource> Opened<'s, S> {
                 None => return Ok(Live::Nothing),
             }
         }
-        Ok(Live::Phrase { cursors, offsets: phrase.iter().map(|(_, offset)| *offset).collect(), maybe })
+        Ok(Live::Phrase {
+            cursors,
+            offsets: phrase.iter().map(|(_, offset)| *offset).collect(),
+            maybe,
+        })
     }
 
     fn live(&mut self, plan: &Plan) -> Result<Live, IndexError> {
@@ -447,7 +541,9 @@ impl<'s, S: PageSource> Opened<'s, S> {
                 let mut excluded = Vec::new();
                 for exclusion in none {
                     let live = match exclusion {
-                        Exclusion::Term(term) => self.cursor(term)?.map_or(Live::Nothing, Live::Cursor),
+                        Exclusion::Term(term) => {
+                            self.cursor(term)?.map_or(Live::Nothing, Live::Cursor)
+                        }
                         Exclusion::Prefix(prefix) => self.prefix(prefix)?,
                         Exclusion::Phrase(phrase) => self.phrase(phrase, false)?,
                     };
@@ -465,7 +561,11 @@ impl<'s, S: PageSource> Opened<'s, S> {
                         live => slots.push(Slot::new(live)),
                     }
                 }
-                if slots.is_empty() { Live::Nothing } else { Live::Union(slots) }
+                if slots.is_empty() {
+                    Live::Nothing
+                } else {
+                    Live::Union(slots)
+                }
             }
         })
     }
@@ -479,7 +579,11 @@ enum Live {
     Intersection(Vec<Live>, Vec<Live>),
     /// Documents holding every word, at its distance from the first (`maybe`: what to answer
     /// for a document stored without positions).
-    Phrase { cursors: Vec<PostingCursor>, offsets: Vec<u16>, maybe: bool },
+    Phrase {
+        cursors: Vec<PostingCursor>,
+        offsets: Vec<u16>,
+        maybe: bool,
+    },
 }
 
 struct Slot {
@@ -490,7 +594,10 @@ struct Slot {
 
 impl Slot {
     fn new(live: Live) -> Slot {
-        Slot { live, current: None }
+        Slot {
+            live,
+            current: None,
+        }
     }
 }
 
@@ -517,7 +624,11 @@ impl Live {
                 }
                 Ok(best)
             }
-            Live::Phrase { cursors, offsets, maybe } => {
+            Live::Phrase {
+                cursors,
+                offsets,
+                maybe,
+            } => {
                 let mut target = from;
                 'search: loop {
                     crate::interrupts::check(); // a common phrase can fail to match for long
@@ -595,7 +706,10 @@ pub fn statistics<S: PageSource>(
     projects: &Projects,
     terms: &[Vec<u8>],
 ) -> Result<Statistics, IndexError> {
-    let mut statistics = Statistics { frequencies: vec![0; terms.len()], ..Statistics::default() };
+    let mut statistics = Statistics {
+        frequencies: vec![0; terms.len()],
+        ..Statistics::default()
+    };
     for view in segments {
         let mut opened = Opened::open(source, view, projects)?;
         if opened.ranges.is_empty() {
@@ -604,13 +718,22 @@ pub fn statistics<S: PageSource>(
         statistics.documents += opened.documents;
         statistics.total_length += opened.length;
         for (index, term) in terms.iter().enumerate() {
-            let Some(value) = opened.value(term)? else { continue };
+            let Some(value) = opened.value(term)? else {
+                continue;
+            };
             let mut cursor = PostingCursor::open(source, &value, &opened.ranges)?;
             // Over every project the list says its length; over some, count their blocks.
-            statistics.frequencies[index] += if opened.whole { cursor.total() } else { cursor.frequency(source)? };
+            statistics.frequencies[index] += if opened.whole {
+                cursor.total()
+            } else {
+                cursor.frequency(source)?
+            };
         }
     }
-    for document in pending.iter().filter(|document| projects.contains(&document.project)) {
+    for document in pending
+        .iter()
+        .filter(|document| projects.contains(&document.project))
+    {
         statistics.documents += 1;
         statistics.total_length += u64::from(document.length);
         for (index, term) in terms.iter().enumerate() {
@@ -632,7 +755,10 @@ pub struct Ranked {
 impl Ranked {
     /// Search order: higher scores first, then lower tuple ids.
     pub fn order(&self, other: &Ranked) -> Ordering {
-        other.score.total_cmp(&self.score).then(self.tid.cmp(&other.tid))
+        other
+            .score
+            .total_cmp(&self.score)
+            .then(self.tid.cmp(&other.tid))
     }
 }
 
@@ -668,16 +794,25 @@ impl TopK {
     }
 
     fn threshold(&self) -> f64 {
-        self.heap.peek().map_or(f64::NEG_INFINITY, |worst| worst.0.score)
+        self.heap
+            .peek()
+            .map_or(f64::NEG_INFINITY, |worst| worst.0.score)
     }
 
     fn offer(&mut self, ranked: Ranked) {
-        if self.after.is_some_and(|after| ranked.order(&after) != Ordering::Greater) {
+        if self
+            .after
+            .is_some_and(|after| ranked.order(&after) != Ordering::Greater)
+        {
             return;
         }
         if !self.full() {
             self.heap.push(Worst(ranked));
-        } else if self.heap.peek().is_some_and(|worst| ranked.order(&worst.0) == Ordering::Less) {
+        } else if self
+            .heap
+            .peek()
+            .is_some_and(|worst| ranked.order(&worst.0) == Ordering::Less)
+        {
             self.heap.pop();
             self.heap.push(Worst(ranked));
         }
@@ -696,11 +831,22 @@ pub struct TopRequest<'a> {
 }
 
 /// The `limit` best matches after `after`, best first.
-pub fn top<S: PageSource>(source: &S, segments: &[SegmentView], pending: &[Document], request: &TopRequest<'_>) -> Result<Vec<Ranked>, IndexError> {
+pub fn top<S: PageSource>(
+    source: &S,
+    segments: &[SegmentView],
+    pending: &[Document],
+    request: &TopRequest<'_>,
+) -> Result<Vec<Ranked>, IndexError> {
     if request.terms.len() != request.scorer.terms() {
-        return Err(IndexError::Invalid("ranking terms and their statistics differ in number"));
+        return Err(IndexError::Invalid(
+            "ranking terms and their statistics differ in number",
+        ));
     }
-    let mut top = TopK { limit: request.limit, after: request.after, heap: BinaryHeap::with_capacity(request.limit + 1) };
+    let mut top = TopK {
+        limit: request.limit,
+        after: request.after,
+        heap: BinaryHeap::with_capacity(request.limit + 1),
+    };
     if request.limit == 0 {
         return Ok(Vec::new());
     }
@@ -717,7 +863,10 @@ pub fn top<S: PageSource>(source: &S, segments: &[SegmentView], pending: &[Docum
         for (index, term) in request.terms.iter().enumerate() {
             frequencies[index] = document.frequency(term);
         }
-        top.offer(Ranked { score: request.scorer.score(&frequencies, document.length), tid: document.tid });
+        top.offer(Ranked {
+            score: request.scorer.score(&frequencies, document.length),
+            tid: document.tid,
+        });
     }
     let mut results: Vec<Ranked> = top.heap.into_iter().map(|worst| worst.0).collect();
     results.sort_by(Ranked::order);
@@ -726,7 +875,12 @@ pub fn top<S: PageSource>(source: &S, segments: &[SegmentView], pending: &[Docum
 
 /// One term, ranked by itself (the most common search): its blocks best first, from every
 /// segment at once, until the next block's best score cannot enter the results.
-fn top_of_one_term<S: PageSource>(source: &S, segments: &[SegmentView], request: &TopRequest<'_>, top: &mut TopK) -> Result<(), IndexError> {
+fn top_of_one_term<S: PageSource>(
+    source: &S,
+    segments: &[SegmentView],
+    request: &TopRequest<'_>,
+    top: &mut TopK,
+) -> Result<(), IndexError> {
     let term = &request.terms[0];
     let mut lists = Vec::with_capacity(segments.len());
     for view in segments {
@@ -754,7 +908,10 @@ fn top_of_one_term<S: PageSource>(source: &S, segments: &[SegmentView], request:
         let (opened, cursor) = &mut lists[list];
         for posting in cursor.block_postings(source, block)? {
             if !opened.is_deleted(posting.key) {
-                top.offer(Ranked { score: request.scorer.score(&[posting.frequency], posting.length), tid: key_tid(posting.key) });
+                top.offer(Ranked {
+                    score: request.scorer.score(&[posting.frequency], posting.length),
+                    tid: key_tid(posting.key),
+                });
             }
         }
     }
@@ -808,7 +965,9 @@ fn top_by_document<S: PageSource>(
                     None => break,
                 }
             }
-            let Some(key) = live.next(source, from)? else { break };
+            let Some(key) = live.next(source, from)? else {
+                break;
+            };
             if key > end {
                 from = key;
                 continue;
@@ -826,7 +985,10 @@ fn top_by_document<S: PageSource>(
                         }
                     }
                 }
-                top.offer(Ranked { score: request.scorer.score(frequencies, length), tid: key_tid(key) });
+                top.offer(Ranked {
+                    score: request.scorer.score(frequencies, length),
+                    tid: key_tid(key),
+                });
             }
             match key.checked_add(1) {
                 Some(next) => from = next,
@@ -864,7 +1026,12 @@ pub fn matching<S: PageSource>(
             }
         }
     }
-    found.extend(pending.iter().filter(|d| projects.contains(&d.project) && plan.matches(d)).map(|d| d.tid));
+    found.extend(
+        pending
+            .iter()
+            .filter(|d| projects.contains(&d.project) && plan.matches(d))
+            .map(|d| d.tid),
+    );
     Ok(found)
 }
 
@@ -881,17 +1048,49 @@ mod tests {
         // A word stored without positions: PostgreSQL's maybe.
         assert!(phrase_at(&[a, &[]], &[0, 1], true));
         assert!(!phrase_at(&[a, &[]], &[0, 1], false));
-        assert!(!phrase_at(&[&[u16::MAX], &[0]], &[0, 1], false), "no wrap-around past the last position");
+        assert!(
+            !phrase_at(&[&[u16::MAX], &[0]], &[0, 1], false),
+            "no wrap-around past the last position"
+        );
     }
 
     #[test]
     fn phrases_of_plain_words_become_chains_with_offsets() {
-        let word = |text: &str| Box::new(TsQueryNode::Operand { lexeme: text.as_bytes().to_vec(), prefix: false, weights: 0 });
+        let word = |text: &str| {
+            Box::new(TsQueryNode::Operand {
+                lexeme: text.as_bytes().to_vec(),
+                prefix: false,
+                weights: 0,
+            })
+        };
         // (a <-> b) <2> (c <-> d): c two after b, d one after c.
-        let query = TsQueryNode::Phrase(Box::new(TsQueryNode::Phrase(word("a"), word("b"), 1)), Box::new(TsQueryNode::Phrase(word("c"), word("d"), 1)), 2);
-        let expected = vec![(b"a".to_vec(), 0), (b"b".to_vec(), 1), (b"c".to_vec(), 3), (b"d".to_vec(), 4)];
-        assert_eq!(Plan::from_tsquery(&TsQuery::Tree(query)), Plan::Phrase(expected));
-        let weighted = TsQueryNode::Phrase(word("a"), Box::new(TsQueryNode::Operand { lexeme: b"b".to_vec(), prefix: false, weights: 1 }), 1);
-        assert!(matches!(Plan::from_tsquery(&TsQuery::Tree(weighted)), Plan::And(..)), "weights leave the phrase to the recheck");
+        let query = TsQueryNode::Phrase(
+            Box::new(TsQueryNode::Phrase(word("a"), word("b"), 1)),
+            Box::new(TsQueryNode::Phrase(word("c"), word("d"), 1)),
+            2,
+        );
+        let expected = vec![
+            (b"a".to_vec(), 0),
+            (b"b".to_vec(), 1),
+            (b"c".to_vec(), 3),
+            (b"d".to_vec(), 4),
+        ];
+        assert_eq!(
+            Plan::from_tsquery(&TsQuery::Tree(query)),
+            Plan::Phrase(expected)
+        );
+        let weighted = TsQueryNode::Phrase(
+            word("a"),
+            Box::new(TsQueryNode::Operand {
+                lexeme: b"b".to_vec(),
+                prefix: false,
+                weights: 1,
+            }),
+            1,
+        );
+        assert!(
+            matches!(Plan::from_tsquery(&TsQuery::Tree(weighted)), Plan::And(..)),
+            "weights leave the phrase to the recheck"
+        );
     }
 }

@@ -47,7 +47,14 @@ struct TermSpan {
 
 impl Document {
     pub fn new(tid: Tid, project: ProjectId, length: u32) -> Document {
-        Document { tid, project, length, text: Vec::new(), positions: Vec::new(), terms: Vec::new() }
+        Document {
+            tid,
+            project,
+            length,
+            text: Vec::new(),
+            positions: Vec::new(),
+            terms: Vec::new(),
+        }
     }
 
     /// Adds a term without positions; terms must come in strictly ascending byte order.
@@ -57,8 +64,17 @@ impl Document {
 
     /// Adds a term with its word positions (ascending, as a tsvector stores them); terms must
     /// come in strictly ascending byte order.
-    pub fn push_term_at(&mut self, term: &[u8], frequency: u32, positions: &[u16]) -> Result<(), IndexError> {
-        if self.terms.last().is_some_and(|span| &self.text[span.start as usize..span.end as usize] >= term) {
+    pub fn push_term_at(
+        &mut self,
+        term: &[u8],
+        frequency: u32,
+        positions: &[u16],
+    ) -> Result<(), IndexError> {
+        if self
+            .terms
+            .last()
+            .is_some_and(|span| &self.text[span.start as usize..span.end as usize] >= term)
+        {
             return Err(IndexError::Invalid("document terms must ascend"));
         }
         let start = self.text.len() as u32;
@@ -86,7 +102,11 @@ impl Document {
     /// A term, its frequency and its positions.
     pub fn term(&self, index: usize) -> (&[u8], u32, &[u16]) {
         let span = &self.terms[index];
-        (self.text_of(span), span.frequency, &self.positions[span.positions_start as usize..span.positions_end as usize])
+        (
+            self.text_of(span),
+            span.frequency,
+            &self.positions[span.positions_start as usize..span.positions_end as usize],
+        )
     }
 
     pub fn terms(&self) -> impl Iterator<Item = (&[u8], u32, &[u16])> + '_ {
@@ -95,7 +115,10 @@ impl Document {
 
     fn find(&self, term: &[u8]) -> Option<usize> {
         let at = self.terms.partition_point(|span| self.text_of(span) < term);
-        self.terms.get(at).filter(|span| self.text_of(span) == term).map(|_| at)
+        self.terms
+            .get(at)
+            .filter(|span| self.text_of(span) == term)
+            .map(|_| at)
     }
 
     /// The frequency of `term` in the document (0 when absent).
@@ -110,8 +133,12 @@ impl Document {
 
     /// True when some term starts with `prefix`.
     pub fn has_prefix(&self, prefix: &[u8]) -> bool {
-        let at = self.terms.partition_point(|span| self.text_of(span) < prefix);
-        self.terms.get(at).is_some_and(|span| self.text_of(span).starts_with(prefix))
+        let at = self
+            .terms
+            .partition_point(|span| self.text_of(span) < prefix);
+        self.terms
+            .get(at)
+            .is_some_and(|span| self.text_of(span).starts_with(prefix))
     }
 }
 
@@ -141,11 +168,16 @@ fn encode_project(entry: &ProjectEntry) -> Vec<u8> {
 
 fn decode_project(value: &[u8]) -> Result<ProjectEntry, IndexError> {
     let mut reader = Reader::new(value);
-    Ok(ProjectEntry { number: reader.varint_u32()?, documents: reader.varint()?, length: reader.varint()? })
+    Ok(ProjectEntry {
+        number: reader.varint_u32()?,
+        documents: reader.varint()?,
+        length: reader.varint()?,
+    })
 }
 
 fn project_id(key: &[u8]) -> Result<ProjectId, IndexError> {
-    key.try_into().map_err(|_| IndexError::Corrupt("a project id is not 16 bytes"))
+    key.try_into()
+        .map_err(|_| IndexError::Corrupt("a project id is not 16 bytes"))
 }
 
 /// Writes the parts of a segment the builder and the merger share, once its postings and
@@ -158,7 +190,10 @@ pub(crate) struct SegmentParts {
     pub documents: Vec<Posting>,
 }
 
-pub(crate) fn finish_segment<S: PageSink>(mut writer: RecordWriter<'_, S>, parts: SegmentParts) -> Result<SegmentLocation, IndexError> {
+pub(crate) fn finish_segment<S: PageSink>(
+    mut writer: RecordWriter<'_, S>,
+    parts: SegmentParts,
+) -> Result<SegmentLocation, IndexError> {
     let no_positions = vec![&[][..]; parts.documents.len()];
     let all_documents = write_postings(&mut writer, &parts.documents, &no_positions)?;
     let mut project_tree = TreeBuilder::new();
@@ -184,11 +219,18 @@ pub(crate) fn finish_segment<S: PageSink>(mut writer: RecordWriter<'_, S>, parts
     let listed = writer.pages().to_vec();
     let pages = write_block_list(&mut writer, &listed)?;
     writer.finish()?;
-    Ok(SegmentLocation { header, pages, documents: parts.documents.len() as u64 })
+    Ok(SegmentLocation {
+        header,
+        pages,
+        documents: parts.documents.len() as u64,
+    })
 }
 
 /// Writes a list of block numbers as a chain of records.
-pub fn write_block_list<S: PageSink>(writer: &mut RecordWriter<'_, S>, blocks: &[u32]) -> Result<Pointer, IndexError> {
+pub fn write_block_list<S: PageSink>(
+    writer: &mut RecordWriter<'_, S>,
+    blocks: &[u32],
+) -> Result<Pointer, IndexError> {
     let mut next = Pointer::NONE;
     for chunk in blocks.chunks(PAGE_LIST_CHUNK).rev() {
         let mut record = Vec::with_capacity(2 + 4 * chunk.len() + Pointer::BYTES);
@@ -203,7 +245,10 @@ pub fn write_block_list<S: PageSink>(writer: &mut RecordWriter<'_, S>, blocks: &
 }
 
 /// Every block a block list names, and the blocks holding the list itself.
-pub fn read_block_list<S: PageSource>(source: &S, mut pointer: Pointer) -> Result<Vec<u32>, IndexError> {
+pub fn read_block_list<S: PageSource>(
+    source: &S,
+    mut pointer: Pointer,
+) -> Result<Vec<u32>, IndexError> {
     let mut blocks = Vec::new();
     let mut record = Vec::new();
     let mut hops = 0usize;
@@ -228,20 +273,35 @@ pub fn read_block_list<S: PageSource>(source: &S, mut pointer: Pointer) -> Resul
 
 /// Writes a segment holding `documents`; `None` when there are none. A tuple id given twice keeps
 /// its last document.
-pub fn build_segment<S: PageSink>(sink: &S, documents: Vec<Document>) -> Result<Option<SegmentLocation>, IndexError> {
+pub fn build_segment<S: PageSink>(
+    sink: &S,
+    documents: Vec<Document>,
+) -> Result<Option<SegmentLocation>, IndexError> {
     if documents.is_empty() {
         return Ok(None);
     }
-    let mut project_ids: Vec<ProjectId> = documents.iter().map(|document| document.project).collect();
+    let mut project_ids: Vec<ProjectId> =
+        documents.iter().map(|document| document.project).collect();
     project_ids.sort_unstable();
     project_ids.dedup();
     if project_ids.len() > MAX_PROJECTS as usize + 1 {
         return Err(IndexError::TooLarge("too many projects for one segment"));
     }
-    let numbers: HashMap<ProjectId, u32> = project_ids.iter().enumerate().map(|(number, id)| (*id, number as u32)).collect();
+    let numbers: HashMap<ProjectId, u32> = project_ids
+        .iter()
+        .enumerate()
+        .map(|(number, id)| (*id, number as u32))
+        .collect();
 
-    let mut keyed: Vec<(u64, Document)> =
-        documents.into_iter().map(|document| (document_key(numbers[&document.project], document.tid), document)).collect();
+    let mut keyed: Vec<(u64, Document)> = documents
+        .into_iter()
+        .map(|document| {
+            (
+                document_key(numbers[&document.project], document.tid),
+                document,
+            )
+        })
+        .collect();
     keyed.sort_by_key(|(key, _)| *key);
     // Keep the last of equal keys: the stable sort left them in insertion order.
     let mut unique: Vec<(u64, Document)> = Vec::with_capacity(keyed.len());
@@ -255,21 +315,39 @@ pub fn build_segment<S: PageSink>(sink: &S, documents: Vec<Document>) -> Result<
     let mut projects: Vec<(ProjectId, ProjectEntry)> = project_ids
         .iter()
         .enumerate()
-        .map(|(number, id)| (*id, ProjectEntry { number: number as u32, documents: 0, length: 0 }))
+        .map(|(number, id)| {
+            (
+                *id,
+                ProjectEntry {
+                    number: number as u32,
+                    documents: 0,
+                    length: 0,
+                },
+            )
+        })
         .collect();
     // Keyed by the terms of the documents being indexed: the tokenizer's fast hasher (see there
     // why it is safe for term-keyed maps).
-    let mut postings: HashMap<&[u8], (Vec<Posting>, Vec<&[u16]>), BuildHasherDefault<FxHasher>> = HashMap::default();
+    let mut postings: HashMap<&[u8], (Vec<Posting>, Vec<&[u16]>), BuildHasherDefault<FxHasher>> =
+        HashMap::default();
     let mut all_documents = Vec::with_capacity(unique.len());
     for (key, document) in &unique {
         crate::interrupts::check();
         let entry = &mut projects[numbers[&document.project] as usize].1;
         entry.documents += 1;
         entry.length += u64::from(document.length);
-        all_documents.push(Posting { key: *key, frequency: 1, length: document.length });
+        all_documents.push(Posting {
+            key: *key,
+            frequency: 1,
+            length: document.length,
+        });
         for (term, frequency, positions) in document.terms() {
             let (list, at) = postings.entry(term).or_default();
-            list.push(Posting { key: *key, frequency, length: document.length });
+            list.push(Posting {
+                key: *key,
+                frequency,
+                length: document.length,
+            });
             at.push(positions);
         }
     }
@@ -286,7 +364,16 @@ pub fn build_segment<S: PageSink>(sink: &S, documents: Vec<Document>) -> Result<
     }
     let term_count = dictionary.len();
     let dictionary = dictionary.finish(&mut writer)?;
-    finish_segment(writer, SegmentParts { dictionary, terms: term_count, projects, documents: all_documents }).map(Some)
+    finish_segment(
+        writer,
+        SegmentParts {
+            dictionary,
+            terms: term_count,
+            projects,
+            documents: all_documents,
+        },
+    )
+    .map(Some)
 }
 
 /// An open segment.
@@ -307,7 +394,9 @@ impl<'s, S: PageSource> Segment<'s, S> {
         read_record(source, header, &mut record)?;
         let mut reader = Reader::new(&record);
         if reader.u32()? != SEGMENT_MAGIC {
-            return Err(IndexError::Corrupt("a segment header is not where its pointer says"));
+            return Err(IndexError::Corrupt(
+                "a segment header is not where its pointer says",
+            ));
         }
         if reader.u8()? != SEGMENT_VERSION {
             return Err(IndexError::Corrupt("a segment of an unknown version"));
@@ -320,7 +409,16 @@ impl<'s, S: PageSource> Segment<'s, S> {
         let project_tree = Pointer::read(&mut reader)?;
         let length = reader.varint()? as usize;
         let all_documents = reader.bytes(length)?.to_vec();
-        Ok(Segment { source, documents, total_length, project_count, terms, dictionary, project_tree, all_documents })
+        Ok(Segment {
+            source,
+            documents,
+            total_length,
+            project_count,
+            terms,
+            dictionary,
+            project_tree,
+            all_documents,
+        })
     }
 
     pub fn source(&self) -> &'s S {
@@ -329,7 +427,9 @@ impl<'s, S: PageSource> Segment<'s, S> {
 
     pub fn project(&self, id: &ProjectId) -> Result<Option<ProjectEntry>, IndexError> {
         let mut buffer = Vec::new();
-        btree::get(self.source, self.project_tree, id, &mut buffer)?.map(|value| decode_project(&value)).transpose()
+        btree::get(self.source, self.project_tree, id, &mut buffer)?
+            .map(|value| decode_project(&value))
+            .transpose()
     }
 
     /// Every project, in uuid (and so number) order.
@@ -382,7 +482,9 @@ pub(crate) mod tests {
         }
         let mut document = Document::new(Tid { block, offset: 1 }, project(project_number), length);
         for (term, positions) in terms {
-            document.push_term_at(term.as_bytes(), positions.len() as u32, &positions).unwrap();
+            document
+                .push_term_at(term.as_bytes(), positions.len() as u32, &positions)
+                .unwrap();
         }
         document
     }
@@ -390,11 +492,29 @@ pub(crate) mod tests {
     #[test]
     fn documents_look_terms_up_by_bytes_and_prefix() {
         let document = document(1, 1, "beta alpha gamma alpha");
-        assert_eq!((document.frequency(b"alpha"), document.frequency(b"beta"), document.frequency(b"alp")), (2, 1, 0));
-        assert!(document.has_prefix(b"alp") && document.has_prefix(b"gamma") && !document.has_prefix(b"gammas"));
+        assert_eq!(
+            (
+                document.frequency(b"alpha"),
+                document.frequency(b"beta"),
+                document.frequency(b"alp")
+            ),
+            (2, 1, 0)
+        );
+        assert!(
+            document.has_prefix(b"alp")
+                && document.has_prefix(b"gamma")
+                && !document.has_prefix(b"gammas")
+        );
         assert_eq!(document.positions(b"alpha"), Some(&[2u16, 4][..]));
         assert_eq!(document.positions(b"delta"), None);
-        let mut out_of_order = Document::new(Tid { block: 0, offset: 1 }, project(0), 2);
+        let mut out_of_order = Document::new(
+            Tid {
+                block: 0,
+                offset: 1,
+            },
+            project(0),
+            2,
+        );
         out_of_order.push_term(b"b", 1).unwrap();
         assert!(out_of_order.push_term(b"a", 1).is_err());
     }
@@ -410,30 +530,70 @@ pub(crate) mod tests {
         let location = build_segment(&pages, documents).unwrap().unwrap();
         assert_eq!(location.documents, 3);
         let segment = Segment::open(&pages, location.header).unwrap();
-        assert_eq!((segment.documents, segment.total_length, segment.project_count, segment.terms), (3, 7, 2, 5));
+        assert_eq!(
+            (
+                segment.documents,
+                segment.total_length,
+                segment.project_count,
+                segment.terms
+            ),
+            (3, 7, 2, 5)
+        );
         let second = segment.project(&project(2)).unwrap().unwrap();
-        assert_eq!(second, ProjectEntry { number: 1, documents: 2, length: 5 });
+        assert_eq!(
+            second,
+            ProjectEntry {
+                number: 1,
+                documents: 2,
+                length: 5
+            }
+        );
         assert_eq!(segment.project(&project(9)).unwrap(), None);
 
         let value = segment.term(b"error").unwrap().unwrap();
         let mut cursor = PostingCursor::open(&pages, &value, &KeyRanges::all()).unwrap();
         let postings = cursor.collect(&pages).unwrap();
         assert_eq!(postings.len(), 2);
-        assert_eq!(postings[0].key, document_key(0, Tid { block: 1, offset: 1 }));
+        assert_eq!(
+            postings[0].key,
+            document_key(
+                0,
+                Tid {
+                    block: 1,
+                    offset: 1
+                }
+            )
+        );
         let value = segment.term(b"handler").unwrap().unwrap();
-        let mut cursor = PostingCursor::open(&pages, &value, &KeyRanges::of_projects(vec![1])).unwrap();
+        let mut cursor =
+            PostingCursor::open(&pages, &value, &KeyRanges::of_projects(vec![1])).unwrap();
         assert_eq!(cursor.collect(&pages).unwrap()[0].frequency, 2);
         assert!(segment.term(b"missing").unwrap().is_none());
 
-        let mut all = PostingCursor::open(&pages, segment.all_documents(), &KeyRanges::all()).unwrap();
-        assert_eq!(all.collect(&pages).unwrap().iter().map(|p| p.length).collect::<Vec<_>>(), [2, 1, 4]);
+        let mut all =
+            PostingCursor::open(&pages, segment.all_documents(), &KeyRanges::all()).unwrap();
+        assert_eq!(
+            all.collect(&pages)
+                .unwrap()
+                .iter()
+                .map(|p| p.length)
+                .collect::<Vec<_>>(),
+            [2, 1, 4]
+        );
     }
 
     #[test]
     fn a_segments_page_list_names_every_page_it_wrote() {
         let pages = MemoryPages::new();
-        let documents: Vec<Document> =
-            (0..3_000).map(|i| document(i, (i % 7) as u8, &format!("word{} common shared{}", i, i % 13))).collect();
+        let documents: Vec<Document> = (0..3_000)
+            .map(|i| {
+                document(
+                    i,
+                    (i % 7) as u8,
+                    &format!("word{} common shared{}", i, i % 13),
+                )
+            })
+            .collect();
         let location = build_segment(&pages, documents).unwrap().unwrap();
         let listed = read_block_list(&pages, location.pages).unwrap();
         assert_eq!(listed.len(), pages.pages_in_use());

@@ -85,7 +85,10 @@ impl Usage {
     }
 
     pub fn total(&self) -> i64 {
-        self.input_tokens + self.output_tokens + self.cache_creation_input_tokens + self.cache_read_input_tokens
+        self.input_tokens
+            + self.output_tokens
+            + self.cache_creation_input_tokens
+            + self.cache_read_input_tokens
     }
 }
 
@@ -196,7 +199,10 @@ pub fn parse(jsonl: &str) -> Transcript {
             continue;
         }
         if let Err(reason) = parse_line(line, number, &mut transcript, &mut seen_uuids) {
-            transcript.skipped.push(LineNote { line: number, reason });
+            transcript.skipped.push(LineNote {
+                line: number,
+                reason,
+            });
         }
     }
     transcript.break_parent_cycles();
@@ -222,7 +228,9 @@ fn replace_lone_surrogates(line: &str) -> Option<String> {
         u16::from_str_radix(digits, 16).ok()
     };
     let escape_at = |at: usize| -> Option<u16> {
-        (bytes.get(at) == Some(&b'\\') && bytes.get(at + 1) == Some(&b'u')).then(|| hex_at(at + 2)).flatten()
+        (bytes.get(at) == Some(&b'\\') && bytes.get(at + 1) == Some(&b'u'))
+            .then(|| hex_at(at + 2))
+            .flatten()
     };
     let mut out = String::with_capacity(line.len());
     let mut copied = 0;
@@ -256,27 +264,44 @@ fn replace_lone_surrogates(line: &str) -> Option<String> {
 fn parse_json(line: &str) -> Result<(Value, bool), String> {
     let explain = |error: serde_json::Error| match error.classify() {
         serde_json::error::Category::Eof => "incomplete JSON (the line was cut off)".to_owned(),
-        _ => format!("invalid JSON at column {}: {}", error.column(), json_problem(&error)),
+        _ => format!(
+            "invalid JSON at column {}: {}",
+            error.column(),
+            json_problem(&error)
+        ),
     };
     match serde_json::from_str(line) {
         Ok(value) => Ok((value, false)),
         Err(error) => match replace_lone_surrogates(line) {
-            Some(repaired) => serde_json::from_str(&repaired).map(|value| (value, true)).map_err(explain),
+            Some(repaired) => serde_json::from_str(&repaired)
+                .map(|value| (value, true))
+                .map_err(explain),
             None => Err(explain(error)),
         },
     }
 }
 
-fn parse_line(line: &str, number: usize, transcript: &mut Transcript, seen: &mut HashSet<String>) -> Result<(), String> {
+fn parse_line(
+    line: &str,
+    number: usize,
+    transcript: &mut Transcript,
+    seen: &mut HashSet<String>,
+) -> Result<(), String> {
     let (mut value, surrogates_replaced) = parse_json(line)?;
     if surrogates_replaced {
-        transcript.repaired.push(LineNote { line: number, reason: "lone UTF-16 surrogate replaced with U+FFFD".into() });
+        transcript.repaired.push(LineNote {
+            line: number,
+            reason: "lone UTF-16 surrogate replaced with U+FFFD".into(),
+        });
     }
     if !value.is_object() {
         return Err("not a JSON object".into());
     }
     sanitize_json(&mut value);
-    let line_type = value.get("type").and_then(Value::as_str).ok_or("missing type")?;
+    let line_type = value
+        .get("type")
+        .and_then(Value::as_str)
+        .ok_or("missing type")?;
     match line_type {
         "user" | "assistant" | "system" => {
             let message = message_line(&value, line_type, number)?;
@@ -290,19 +315,30 @@ fn parse_line(line: &str, number: usize, transcript: &mut Transcript, seen: &mut
         "summary" => {
             let leaf_uuid = string_field(&value, "leafUuid").ok_or("summary without leafUuid")?;
             let text = string_field(&value, "summary").ok_or("summary without text")?;
-            transcript.summaries.push(Summary { line: number, leaf_uuid, text });
+            transcript.summaries.push(Summary {
+                line: number,
+                leaf_uuid,
+                text,
+            });
             Ok(())
         }
         "file-history-snapshot" => {
             transcript.snapshot_lines += 1;
             Ok(())
         }
-        other => Err(format!("unknown line type {}", other.chars().take(40).collect::<String>())),
+        other => Err(format!(
+            "unknown line type {}",
+            other.chars().take(40).collect::<String>()
+        )),
     }
 }
 
 fn string_field(value: &Value, name: &str) -> Option<String> {
-    value.get(name).and_then(Value::as_str).filter(|text| !text.is_empty()).map(str::to_owned)
+    value
+        .get(name)
+        .and_then(Value::as_str)
+        .filter(|text| !text.is_empty())
+        .map(str::to_owned)
 }
 
 fn message_line(value: &Value, line_type: &str, number: usize) -> Result<MessageLine, String> {
@@ -319,13 +355,20 @@ fn message_line(value: &Value, line_type: &str, number: usize) -> Result<Message
     };
     let message = value.get("message").unwrap_or(&Value::Null);
     let raw_content = match role {
-        Role::System => value.get("content").or_else(|| message.get("content")).unwrap_or(&Value::Null),
+        Role::System => value
+            .get("content")
+            .or_else(|| message.get("content"))
+            .unwrap_or(&Value::Null),
         _ => message.get("content").unwrap_or(&Value::Null),
     };
     let mut content = render_content(raw_content);
     if role == Role::System {
         if let Some(subtype) = value.get("subtype").and_then(Value::as_str) {
-            content = if content.is_empty() { format!("[system: {subtype}]") } else { format!("[system: {subtype}] {content}") };
+            content = if content.is_empty() {
+                format!("[system: {subtype}]")
+            } else {
+                format!("[system: {subtype}] {content}")
+            };
         }
     }
     if content.trim().is_empty() {
@@ -348,10 +391,27 @@ fn message_line(value: &Value, line_type: &str, number: usize) -> Result<Message
 
     let mut metadata = Map::new();
     metadata.insert("line".into(), Value::from(number));
-    let from_line = pick(value, &[
-        "parentUuid", "logicalParentUuid", "sessionId", "requestId", "isSidechain", "isMeta", "agentId",
-        "gitBranch", "cwd", "version", "userType", "slug", "subtype", "level", "durationMs", "compactMetadata",
-    ]);
+    let from_line = pick(
+        value,
+        &[
+            "parentUuid",
+            "logicalParentUuid",
+            "sessionId",
+            "requestId",
+            "isSidechain",
+            "isMeta",
+            "agentId",
+            "gitBranch",
+            "cwd",
+            "version",
+            "userType",
+            "slug",
+            "subtype",
+            "level",
+            "durationMs",
+            "compactMetadata",
+        ],
+    );
     let from_message = pick(message, &["model", "id", "stop_reason", "usage"]);
     metadata.extend(from_line);
     for (key, field) in from_message {
@@ -369,7 +429,10 @@ fn message_line(value: &Value, line_type: &str, number: usize) -> Result<Message
         request_id: string_field(value, "requestId"),
         model: string_field(message, "model"),
         usage,
-        is_sidechain: value.get("isSidechain").and_then(Value::as_bool).unwrap_or(false),
+        is_sidechain: value
+            .get("isSidechain")
+            .and_then(Value::as_bool)
+            .unwrap_or(false),
         is_meta,
         agent_id: string_field(value, "agentId"),
         cwd: string_field(value, "cwd"),
@@ -383,8 +446,16 @@ fn message_line(value: &Value, line_type: &str, number: usize) -> Result<Message
 fn is_typed_prompt(content: &Value) -> bool {
     let text = match content {
         Value::String(text) => text.as_str(),
-        Value::Array(blocks) if blocks.iter().all(|b| b.get("type").and_then(Value::as_str) == Some("text")) => {
-            blocks.first().and_then(|b| b.get("text")).and_then(Value::as_str).unwrap_or("")
+        Value::Array(blocks)
+            if blocks
+                .iter()
+                .all(|b| b.get("type").and_then(Value::as_str) == Some("text")) =>
+        {
+            blocks
+                .first()
+                .and_then(|b| b.get("text"))
+                .and_then(Value::as_str)
+                .unwrap_or("")
         }
         _ => return false,
     };
@@ -397,13 +468,19 @@ fn is_typed_prompt(content: &Value) -> bool {
 }
 
 fn collect_tool_blocks(value: &Value, message: &MessageLine, transcript: &mut Transcript) {
-    let Some(blocks) = value.get("message").and_then(|m| m.get("content")).and_then(Value::as_array) else {
+    let Some(blocks) = value
+        .get("message")
+        .and_then(|m| m.get("content"))
+        .and_then(Value::as_array)
+    else {
         return;
     };
     for block in blocks {
         match block.get("type").and_then(Value::as_str) {
             Some("tool_use") => {
-                let (Some(id), Some(name)) = (string_field(block, "id"), string_field(block, "name")) else {
+                let (Some(id), Some(name)) =
+                    (string_field(block, "id"), string_field(block, "name"))
+                else {
                     continue;
                 };
                 transcript.tool_uses.push(ToolUse {
@@ -411,7 +488,10 @@ fn collect_tool_blocks(value: &Value, message: &MessageLine, transcript: &mut Tr
                     message_uuid: message.uuid.clone(),
                     id,
                     name,
-                    input: block.get("input").cloned().unwrap_or(Value::Object(Map::new())),
+                    input: block
+                        .get("input")
+                        .cloned()
+                        .unwrap_or(Value::Object(Map::new())),
                     timestamp_micros: message.timestamp_micros,
                 });
             }
@@ -424,8 +504,12 @@ fn collect_tool_blocks(value: &Value, message: &MessageLine, transcript: &mut Tr
                 let is_error = match block.get("is_error").and_then(Value::as_bool) {
                     Some(flag) => flag,
                     None => {
-                        let structured = value.get("toolUseResult").and_then(Value::as_str).unwrap_or("");
-                        text.trim_start().starts_with("Error") || structured.trim_start().starts_with("Error")
+                        let structured = value
+                            .get("toolUseResult")
+                            .and_then(Value::as_str)
+                            .unwrap_or("");
+                        text.trim_start().starts_with("Error")
+                            || structured.trim_start().starts_with("Error")
                     }
                 };
                 let error_message = is_error.then(|| render::cap(text.trim(), ERROR_MESSAGE_CHARS));
@@ -448,8 +532,12 @@ impl Transcript {
     /// Drops parent links that would make a message its own ancestor (only a corrupt file has
     /// them); the database would reject such a thread.
     fn break_parent_cycles(&mut self) {
-        let index_of: HashMap<&str, usize> =
-            self.messages.iter().enumerate().map(|(index, m)| (m.uuid.as_str(), index)).collect();
+        let index_of: HashMap<&str, usize> = self
+            .messages
+            .iter()
+            .enumerate()
+            .map(|(index, m)| (m.uuid.as_str(), index))
+            .collect();
         let mut state = vec![0u8; self.messages.len()]; // 0 unvisited, 1 on the current walk, 2 settled
         let mut broken: Vec<usize> = Vec::new();
         for start in 0..self.messages.len() {
@@ -466,7 +554,10 @@ impl Transcript {
                 }
                 state[index] = 1;
                 walk.push(index);
-                current = self.messages[index].parent_uuid.as_deref().and_then(|parent| index_of.get(parent).copied());
+                current = self.messages[index]
+                    .parent_uuid
+                    .as_deref()
+                    .and_then(|parent| index_of.get(parent).copied());
             }
             for index in walk {
                 state[index] = 2;
@@ -476,19 +567,30 @@ impl Transcript {
             let message = &mut self.messages[index];
             message.parent_uuid = None;
             self.unlinked.push(message.uuid.clone());
-            self.repaired.push(LineNote { line: message.line, reason: "parent link dropped: it closed a cycle".into() });
+            self.repaired.push(LineNote {
+                line: message.line,
+                reason: "parent link dropped: it closed a cycle".into(),
+            });
         }
     }
 
     /// Indices of `messages` with every parent before its children (when both are in the file);
     /// otherwise in file order.
     pub fn messages_in_parent_order(&self) -> Vec<usize> {
-        let index_of: HashMap<&str, usize> =
-            self.messages.iter().enumerate().map(|(index, m)| (m.uuid.as_str(), index)).collect();
+        let index_of: HashMap<&str, usize> = self
+            .messages
+            .iter()
+            .enumerate()
+            .map(|(index, m)| (m.uuid.as_str(), index))
+            .collect();
         let mut children: Vec<Vec<usize>> = vec![Vec::new(); self.messages.len()];
         let mut roots = Vec::new();
         for (index, message) in self.messages.iter().enumerate() {
-            match message.parent_uuid.as_deref().and_then(|parent| index_of.get(parent)) {
+            match message
+                .parent_uuid
+                .as_deref()
+                .and_then(|parent| index_of.get(parent))
+            {
                 Some(&parent) if parent != index => children[parent].push(index),
                 _ => roots.push(index),
             }
@@ -513,7 +615,8 @@ impl Transcript {
             };
             best.entry(key)
                 .and_modify(|current| {
-                    let current_output = self.messages[*current].usage.map_or(0, |u| u.output_tokens);
+                    let current_output =
+                        self.messages[*current].usage.map_or(0, |u| u.output_tokens);
                     if usage.output_tokens > current_output {
                         *current = index;
                     }
@@ -550,11 +653,18 @@ impl Transcript {
         let mut output_by_model: HashMap<&str, i64> = HashMap::new();
         for (message, counts) in self.messages.iter().zip(self.counts_usage()) {
             if let Some(model) = message.model.as_deref() {
-                let output = if counts { message.usage.map_or(0, |u| u.output_tokens) } else { 0 };
+                let output = if counts {
+                    message.usage.map_or(0, |u| u.output_tokens)
+                } else {
+                    0
+                };
                 *output_by_model.entry(model).or_default() += output + 1;
             }
         }
-        output_by_model.into_iter().max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0))).map(|(model, _)| model)
+        output_by_model
+            .into_iter()
+            .max_by(|a, b| a.1.cmp(&b.1).then(b.0.cmp(a.0)))
+            .map(|(model, _)| model)
     }
 
     /// The first prompt the user typed, shortened to a title.
@@ -576,16 +686,26 @@ mod tests {
     }
 
     fn user(uuid: &str, parent: Option<&str>, content: serde_json::Value) -> String {
-        line(serde_json::json!({"type": "user", "uuid": uuid, "parentUuid": parent, "sessionId": "s1",
-            "cwd": "/src/app", "timestamp": "2025-01-01T10:00:00Z", "message": {"role": "user", "content": content}}))
+        line(
+            serde_json::json!({"type": "user", "uuid": uuid, "parentUuid": parent, "sessionId": "s1",
+            "cwd": "/src/app", "timestamp": "2025-01-01T10:00:00Z", "message": {"role": "user", "content": content}}),
+        )
     }
 
-    fn assistant(uuid: &str, parent: &str, id: &str, output: i64, content: serde_json::Value) -> String {
-        line(serde_json::json!({"type": "assistant", "uuid": uuid, "parentUuid": parent, "sessionId": "s1",
+    fn assistant(
+        uuid: &str,
+        parent: &str,
+        id: &str,
+        output: i64,
+        content: serde_json::Value,
+    ) -> String {
+        line(
+            serde_json::json!({"type": "assistant", "uuid": uuid, "parentUuid": parent, "sessionId": "s1",
             "requestId": "req_1", "timestamp": "2025-01-01T10:00:05Z",
             "message": {"role": "assistant", "id": id, "model": "claude-opus-4-5", "content": content,
                         "usage": {"input_tokens": 10, "output_tokens": output, "cache_creation_input_tokens": 100,
-                                  "cache_read_input_tokens": 1000}}}))
+                                  "cache_read_input_tokens": 1000}}}),
+        )
     }
 
     #[test]
@@ -610,11 +730,17 @@ mod tests {
         assert_eq!(transcript.snapshot_lines, 1);
         assert!(transcript.skipped.is_empty());
         assert_eq!(transcript.counts_usage(), [false, false, true, false]);
-        assert_eq!(transcript.first_prompt_title().as_deref(), Some("Run the tests please"));
+        assert_eq!(
+            transcript.first_prompt_title().as_deref(),
+            Some("Run the tests please")
+        );
         assert_eq!(transcript.session_id(), Some("s1"));
         assert_eq!(transcript.cwd(), Some("/src/app"));
         assert_eq!(transcript.main_model(), Some("claude-opus-4-5"));
-        assert_eq!(transcript.messages[0].timestamp_micros, Some(1_735_725_600_000_000));
+        assert_eq!(
+            transcript.messages[0].timestamp_micros,
+            Some(1_735_725_600_000_000)
+        );
     }
 
     #[test]
@@ -634,18 +760,24 @@ mod tests {
         .join("\n");
         let transcript = parse(&text);
         assert_eq!(transcript.messages.len(), 1);
-        let reasons: Vec<(usize, &str)> =
-            transcript.skipped.iter().map(|note| (note.line, note.reason.as_str())).collect();
-        assert_eq!(reasons, [
-            (2, "invalid JSON at column 2: key must be a string"),
-            (3, "unknown line type queue-operation"),
-            (4, "missing type"),
-            (5, "message line without uuid"),
-            (6, "invalid timestamp"),
-            (7, "duplicate uuid u1"),
-            (8, "not a JSON object"),
-            (10, "incomplete JSON (the line was cut off)"),
-        ]);
+        let reasons: Vec<(usize, &str)> = transcript
+            .skipped
+            .iter()
+            .map(|note| (note.line, note.reason.as_str()))
+            .collect();
+        assert_eq!(
+            reasons,
+            [
+                (2, "invalid JSON at column 2: key must be a string"),
+                (3, "unknown line type queue-operation"),
+                (4, "missing type"),
+                (5, "message line without uuid"),
+                (6, "invalid timestamp"),
+                (7, "duplicate uuid u1"),
+                (8, "not a JSON object"),
+                (10, "incomplete JSON (the line was cut off)"),
+            ]
+        );
     }
 
     #[test]
@@ -654,10 +786,18 @@ mod tests {
             let transcript = parse(&user("u", None, serde_json::json!([block])));
             transcript.tool_results[0].is_error
         };
-        assert!(result(serde_json::json!({"type": "tool_result", "tool_use_id": "t", "content": "x", "is_error": true})));
-        assert!(result(serde_json::json!({"type": "tool_result", "tool_use_id": "t", "content": "Error: no such file"})));
-        assert!(!result(serde_json::json!({"type": "tool_result", "tool_use_id": "t", "content": "Error: handled", "is_error": false})));
-        assert!(!result(serde_json::json!({"type": "tool_result", "tool_use_id": "t", "content": "fine"})));
+        assert!(result(
+            serde_json::json!({"type": "tool_result", "tool_use_id": "t", "content": "x", "is_error": true})
+        ));
+        assert!(result(
+            serde_json::json!({"type": "tool_result", "tool_use_id": "t", "content": "Error: no such file"})
+        ));
+        assert!(!result(
+            serde_json::json!({"type": "tool_result", "tool_use_id": "t", "content": "Error: handled", "is_error": false})
+        ));
+        assert!(!result(
+            serde_json::json!({"type": "tool_result", "tool_use_id": "t", "content": "fine"})
+        ));
     }
 
     #[test]
@@ -671,8 +811,11 @@ mod tests {
         ]
         .join("\n");
         let transcript = parse(&text);
-        let order: Vec<&str> =
-            transcript.messages_in_parent_order().into_iter().map(|i| transcript.messages[i].uuid.as_str()).collect();
+        let order: Vec<&str> = transcript
+            .messages_in_parent_order()
+            .into_iter()
+            .map(|i| transcript.messages[i].uuid.as_str())
+            .collect();
         assert_eq!(&order[..3], ["a", "b", "c"]);
         assert_eq!(transcript.repaired.len(), 1);
         assert_eq!(transcript.unlinked, ["x"]);
@@ -726,7 +869,11 @@ mod tests {
 
     #[test]
     fn a_byte_order_mark_and_crlf_endings_are_not_content() {
-        let text = format!("\u{feff}{}\r\n{}\r\n", user("a", None, serde_json::json!("one")), user("b", Some("a"), serde_json::json!("two")));
+        let text = format!(
+            "\u{feff}{}\r\n{}\r\n",
+            user("a", None, serde_json::json!("one")),
+            user("b", Some("a"), serde_json::json!("two"))
+        );
         let transcript = parse(&text);
         assert!(transcript.skipped.is_empty(), "{:?}", transcript.skipped);
         assert_eq!(transcript.messages.len(), 2);
@@ -735,7 +882,10 @@ mod tests {
     #[test]
     fn invalid_json_is_explained() {
         let transcript = parse(r#"{"type":"user","uuid":"s","message":{"content":[1,}}"#);
-        assert_eq!(transcript.skipped[0].reason, "invalid JSON at column 51: expected value");
+        assert_eq!(
+            transcript.skipped[0].reason,
+            "invalid JSON at column 51: expected value"
+        );
     }
 
     #[test]
@@ -747,7 +897,10 @@ mod tests {
         .join("\n");
         let transcript = parse(&text);
         assert!(transcript.skipped.is_empty(), "{:?}", transcript.skipped);
-        assert_eq!(transcript.messages[0].content, "x\u{FFFD} \u{FFFD}y \\ud800 \u{1F600}");
+        assert_eq!(
+            transcript.messages[0].content,
+            "x\u{FFFD} \u{FFFD}y \\ud800 \u{1F600}"
+        );
         assert_eq!(transcript.messages[1].content, "end\u{FFFD}");
         assert_eq!(transcript.repaired.len(), 2);
     }
@@ -756,7 +909,11 @@ mod tests {
     fn nul_and_oversized_content() {
         let transcript = parse(&user("u", None, serde_json::json!("a\u{0}b")));
         assert_eq!(transcript.messages[0].content, "a\u{FFFD}b");
-        let huge = parse(&user("u", None, serde_json::json!("x".repeat(MAX_CONTENT_CHARS + 1))));
+        let huge = parse(&user(
+            "u",
+            None,
+            serde_json::json!("x".repeat(MAX_CONTENT_CHARS + 1)),
+        ));
         assert!(huge.messages.is_empty());
         assert_eq!(huge.skipped[0].reason, "content over 1000000 characters");
         let empty = parse(&user("u", None, serde_json::json!("")));
@@ -768,6 +925,10 @@ mod tests {
         let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
         let transcript = parse(&deep);
         assert_eq!(transcript.skipped.len(), 1);
-        assert!(transcript.skipped[0].reason.contains("recursion limit"), "{:?}", transcript.skipped);
+        assert!(
+            transcript.skipped[0].reason.contains("recursion limit"),
+            "{:?}",
+            transcript.skipped
+        );
     }
 }

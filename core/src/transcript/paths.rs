@@ -6,7 +6,11 @@
 /// `/Users/x/my/app`); prefer the `cwd` the lines themselves carry.
 pub fn decode_project_folder(folder: &str) -> String {
     let decoded = folder.replace('-', "/");
-    if decoded.starts_with('/') { decoded } else { format!("/{decoded}") }
+    if decoded.starts_with('/') {
+        decoded
+    } else {
+        format!("/{decoded}")
+    }
 }
 
 /// What a transcript file holds, judged by its path.
@@ -16,7 +20,10 @@ pub enum SessionFile {
     Session { session_id: String },
     /// A subagent's session: `agent-<id>.jsonl` (beside the session, or in
     /// `<session id>/subagents/`).
-    Subagent { agent_id: String, parent_session_id: Option<String> },
+    Subagent {
+        agent_id: String,
+        parent_session_id: Option<String>,
+    },
     /// Some other file.
     Other,
 }
@@ -35,12 +42,17 @@ pub fn session_file(path: &str) -> SessionFile {
             [.., session, "subagents", _] => Some((*session).to_owned()),
             _ => None,
         };
-        return SessionFile::Subagent { agent_id: agent_id.to_owned(), parent_session_id };
+        return SessionFile::Subagent {
+            agent_id: agent_id.to_owned(),
+            parent_session_id,
+        };
     }
     if stem.is_empty() {
         SessionFile::Other
     } else {
-        SessionFile::Session { session_id: stem.to_owned() }
+        SessionFile::Session {
+            session_id: stem.to_owned(),
+        }
     }
 }
 
@@ -59,8 +71,16 @@ pub fn project_folder(path: &str) -> Option<&str> {
 
 /// A readable project name for a path: its last component (`/Users/x/my_app` gives `my_app`).
 pub fn project_name_from_path(path: &str) -> String {
-    let name = path.trim_end_matches(['/', '\\']).rsplit(['/', '\\']).next().unwrap_or("");
-    if name.is_empty() { path.chars().take(255).collect() } else { name.chars().take(255).collect() }
+    let name = path
+        .trim_end_matches(['/', '\\'])
+        .rsplit(['/', '\\'])
+        .next()
+        .unwrap_or("");
+    if name.is_empty() {
+        path.chars().take(255).collect()
+    } else {
+        name.chars().take(255).collect()
+    }
 }
 
 /// Most characters of a title made from a prompt.
@@ -69,7 +89,12 @@ pub const TITLE_CHARS: usize = 120;
 /// A prompt shortened to a title: the first line, at most `TITLE_CHARS` characters, cut at a word
 /// boundary with an ellipsis.
 pub fn title_from_prompt(prompt: &str) -> String {
-    let line = prompt.trim().lines().map(str::trim).find(|line| !line.is_empty()).unwrap_or("");
+    let line = prompt
+        .trim()
+        .lines()
+        .map(str::trim)
+        .find(|line| !line.is_empty())
+        .unwrap_or("");
     if line.chars().count() <= TITLE_CHARS {
         return line.to_owned();
     }
@@ -87,7 +112,10 @@ mod tests {
 
     #[test]
     fn folder_names_decode_to_paths() {
-        assert_eq!(decode_project_folder("-Users-user-project"), "/Users/user/project");
+        assert_eq!(
+            decode_project_folder("-Users-user-project"),
+            "/Users/user/project"
+        );
         assert_eq!(decode_project_folder("-Users-x-my-app"), "/Users/x/my/app");
     }
 
@@ -95,30 +123,47 @@ mod tests {
     fn file_kinds_are_recognised() {
         assert_eq!(
             session_file("/h/.claude/projects/-p/b3edadab-bca0.jsonl"),
-            SessionFile::Session { session_id: "b3edadab-bca0".into() }
+            SessionFile::Session {
+                session_id: "b3edadab-bca0".into()
+            }
         );
         assert_eq!(
             session_file("/h/.claude/projects/-p/agent-a434715.jsonl"),
-            SessionFile::Subagent { agent_id: "a434715".into(), parent_session_id: None }
+            SessionFile::Subagent {
+                agent_id: "a434715".into(),
+                parent_session_id: None
+            }
         );
         assert_eq!(
             session_file("-p/b3ed/subagents/agent-a1.jsonl"),
-            SessionFile::Subagent { agent_id: "a1".into(), parent_session_id: Some("b3ed".into()) }
+            SessionFile::Subagent {
+                agent_id: "a1".into(),
+                parent_session_id: Some("b3ed".into())
+            }
         );
         assert_eq!(session_file("notes.txt"), SessionFile::Other);
     }
 
     #[test]
     fn the_project_folder_is_found_for_both_layouts() {
-        assert_eq!(project_folder("/h/.claude/projects/-Users-x-app/s1.jsonl"), Some("-Users-x-app"));
-        assert_eq!(project_folder("/h/.claude/projects/-Users-x-app/s1/subagents/agent-a.jsonl"), Some("-Users-x-app"));
+        assert_eq!(
+            project_folder("/h/.claude/projects/-Users-x-app/s1.jsonl"),
+            Some("-Users-x-app")
+        );
+        assert_eq!(
+            project_folder("/h/.claude/projects/-Users-x-app/s1/subagents/agent-a.jsonl"),
+            Some("-Users-x-app")
+        );
         assert_eq!(project_folder("s1.jsonl"), None);
     }
 
     #[test]
     fn names_and_titles_are_readable() {
         assert_eq!(project_name_from_path("/Users/x/my_app/"), "my_app");
-        assert_eq!(title_from_prompt("  Fix the login bug\nmore details"), "Fix the login bug");
+        assert_eq!(
+            title_from_prompt("  Fix the login bug\nmore details"),
+            "Fix the login bug"
+        );
         let long = "word ".repeat(60);
         let title = title_from_prompt(&long);
         assert!(title.chars().count() <= TITLE_CHARS && title.ends_with("word…"));

@@ -14,7 +14,11 @@ const INPUT_CHARS: usize = 500;
 
 /// Replaces NUL, which PostgreSQL's text and jsonb cannot hold, with U+FFFD.
 pub fn sanitize_text(text: &str) -> String {
-    if text.contains('\0') { text.replace('\0', "\u{FFFD}") } else { text.to_owned() }
+    if text.contains('\0') {
+        text.replace('\0', "\u{FFFD}")
+    } else {
+        text.to_owned()
+    }
 }
 
 /// Replaces NUL in every string and key of a JSON value (see `sanitize_text`).
@@ -25,7 +29,10 @@ pub fn sanitize_json(value: &mut Value) {
         Value::Object(object) => {
             if object.keys().any(|key| key.contains('\0')) {
                 let entries: Vec<(String, Value)> = std::mem::take(object).into_iter().collect();
-                *object = entries.into_iter().map(|(key, value)| (sanitize_text(&key), value)).collect();
+                *object = entries
+                    .into_iter()
+                    .map(|(key, value)| (sanitize_text(&key), value))
+                    .collect();
             }
             object.values_mut().for_each(sanitize_json);
         }
@@ -91,9 +98,20 @@ fn render_block(block: &Value) -> String {
             }
         }
         "tool_result" => {
-            let output = cap(&result_text(block.get("content").unwrap_or(&Value::Null)), RESULT_CHARS_IN_MESSAGE);
-            let label = if block.get("is_error").and_then(Value::as_bool) == Some(true) { "tool error" } else { "tool result" };
-            if output.is_empty() { format!("[{label}]") } else { format!("[{label}]\n{output}") }
+            let output = cap(
+                &result_text(block.get("content").unwrap_or(&Value::Null)),
+                RESULT_CHARS_IN_MESSAGE,
+            );
+            let label = if block.get("is_error").and_then(Value::as_bool) == Some(true) {
+                "tool error"
+            } else {
+                "tool result"
+            };
+            if output.is_empty() {
+                format!("[{label}]")
+            } else {
+                format!("[{label}]\n{output}")
+            }
         }
         "image" => image_placeholder(block),
         "document" => format!("[document: {}]", media_type(block)),
@@ -103,11 +121,18 @@ fn render_block(block: &Value) -> String {
 
 /// The input that tells what a tool call did: the command, the file, the pattern, the URL.
 pub fn key_input(tool: &str, input: &Value) -> Option<String> {
-    let field = |name: &str| input.get(name).and_then(Value::as_str).filter(|text| !text.is_empty());
+    let field = |name: &str| {
+        input
+            .get(name)
+            .and_then(Value::as_str)
+            .filter(|text| !text.is_empty())
+    };
     let text = match tool {
         "Bash" | "BashOutput" => field("command").map(str::to_owned),
         "Read" | "Write" | "Edit" | "MultiEdit" => field("file_path").map(str::to_owned),
-        "NotebookEdit" | "NotebookRead" => field("notebook_path").or(field("file_path")).map(str::to_owned),
+        "NotebookEdit" | "NotebookRead" => field("notebook_path")
+            .or(field("file_path"))
+            .map(str::to_owned),
         "Grep" => field("pattern").map(|pattern| match field("path") {
             Some(path) => format!("{pattern} in {path}"),
             None => pattern.to_owned(),
@@ -126,15 +151,19 @@ pub fn key_input(tool: &str, input: &Value) -> Option<String> {
         }),
         _ => None,
     };
-    text.filter(|text| !text.is_empty()).or_else(|| match input {
-        Value::Object(object) if object.is_empty() => None,
-        Value::Null => None,
-        other => Some(cap(&other.to_string(), INPUT_CHARS)),
-    })
+    text.filter(|text| !text.is_empty())
+        .or_else(|| match input {
+            Value::Object(object) if object.is_empty() => None,
+            Value::Null => None,
+            other => Some(cap(&other.to_string(), INPUT_CHARS)),
+        })
 }
 
 fn block_type(block: &Value) -> &str {
-    block.get("type").and_then(Value::as_str).unwrap_or("unknown")
+    block
+        .get("type")
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
 }
 
 fn str_field<'a>(value: &'a Value, name: &str) -> &'a str {
@@ -142,7 +171,11 @@ fn str_field<'a>(value: &'a Value, name: &str) -> &'a str {
 }
 
 fn media_type(block: &Value) -> &str {
-    block.get("source").and_then(|source| source.get("media_type")).and_then(Value::as_str).unwrap_or("unknown")
+    block
+        .get("source")
+        .and_then(|source| source.get("media_type"))
+        .and_then(Value::as_str)
+        .unwrap_or("unknown")
 }
 
 fn image_placeholder(block: &Value) -> String {
@@ -153,7 +186,12 @@ fn image_placeholder(block: &Value) -> String {
 pub fn pick(source: &Value, fields: &[&str]) -> Map<String, Value> {
     fields
         .iter()
-        .filter_map(|&name| source.get(name).filter(|v| !v.is_null()).map(|value| (name.to_owned(), value.clone())))
+        .filter_map(|&name| {
+            source
+                .get(name)
+                .filter(|v| !v.is_null())
+                .map(|value| (name.to_owned(), value.clone()))
+        })
         .collect()
 }
 
@@ -187,10 +225,26 @@ mod tests {
 
     #[test]
     fn key_inputs_name_what_the_tool_touched() {
-        assert_eq!(key_input("Read", &json!({"file_path": "/src/a.rs"})).as_deref(), Some("/src/a.rs"));
-        assert_eq!(key_input("Grep", &json!({"pattern": "fn main", "path": "src"})).as_deref(), Some("fn main in src"));
-        assert_eq!(key_input("TodoWrite", &json!({"todos": [{"content": "a"}, {"content": "b"}]})).as_deref(), Some("a; b"));
-        assert_eq!(key_input("Custom", &json!({"x": 1})).as_deref(), Some("{\"x\":1}"));
+        assert_eq!(
+            key_input("Read", &json!({"file_path": "/src/a.rs"})).as_deref(),
+            Some("/src/a.rs")
+        );
+        assert_eq!(
+            key_input("Grep", &json!({"pattern": "fn main", "path": "src"})).as_deref(),
+            Some("fn main in src")
+        );
+        assert_eq!(
+            key_input(
+                "TodoWrite",
+                &json!({"todos": [{"content": "a"}, {"content": "b"}]})
+            )
+            .as_deref(),
+            Some("a; b")
+        );
+        assert_eq!(
+            key_input("Custom", &json!({"x": 1})).as_deref(),
+            Some("{\"x\":1}")
+        );
         assert_eq!(key_input("Custom", &json!({})), None);
     }
 
@@ -205,7 +259,10 @@ mod tests {
     fn nul_is_replaced_everywhere() {
         let mut value = json!({"a\u{0}b": ["x\u{0}", {"k": "\u{0}"}]});
         sanitize_json(&mut value);
-        assert_eq!(value, json!({"a\u{FFFD}b": ["x\u{FFFD}", {"k": "\u{FFFD}"}]}));
+        assert_eq!(
+            value,
+            json!({"a\u{FFFD}b": ["x\u{FFFD}", {"k": "\u{FFFD}"}]})
+        );
         assert_eq!(sanitize_text("a\u{0}"), "a\u{FFFD}");
     }
 }

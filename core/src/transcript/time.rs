@@ -7,19 +7,32 @@
 /// microseconds since 1970-01-01 UTC. Years 0001 to 9999 are accepted.
 pub fn parse_rfc3339_micros(text: &str) -> Option<i64> {
     let bytes = text.as_bytes();
-    if bytes.len() < 20 || bytes[4] != b'-' || bytes[7] != b'-' || !matches!(bytes[10], b'T' | b't' | b' ')
-        || bytes[13] != b':' || bytes[16] != b':'
+    if bytes.len() < 20
+        || bytes[4] != b'-'
+        || bytes[7] != b'-'
+        || !matches!(bytes[10], b'T' | b't' | b' ')
+        || bytes[13] != b':'
+        || bytes[16] != b':'
     {
         return None;
     }
     let number = |range: std::ops::Range<usize>| -> Option<i64> {
         let digits = text.get(range)?;
-        if digits.bytes().all(|b| b.is_ascii_digit()) { digits.parse().ok() } else { None }
+        if digits.bytes().all(|b| b.is_ascii_digit()) {
+            digits.parse().ok()
+        } else {
+            None
+        }
     };
     let (year, month, day) = (number(0..4)?, number(5..7)?, number(8..10)?);
     let (hour, minute, second) = (number(11..13)?, number(14..16)?, number(17..19)?);
-    if year < 1 || !(1..=12).contains(&month) || day < 1 || day > days_in_month(year, month)
-        || hour > 23 || minute > 59 || second > 60
+    if year < 1
+        || !(1..=12).contains(&month)
+        || day < 1
+        || day > days_in_month(year, month)
+        || hour > 23
+        || minute > 59
+        || second > 60
     {
         return None;
     }
@@ -41,7 +54,10 @@ pub fn parse_rfc3339_micros(text: &str) -> Option<i64> {
     }
     let offset_seconds = match &text[at..] {
         "Z" | "z" => 0,
-        rest if rest.len() == 6 && matches!(rest.as_bytes()[0], b'+' | b'-') && rest.as_bytes()[3] == b':' => {
+        rest if rest.len() == 6
+            && matches!(rest.as_bytes()[0], b'+' | b'-')
+            && rest.as_bytes()[3] == b':' =>
+        {
             let hours = number(at + 1..at + 3)?;
             let minutes = number(at + 4..at + 6)?;
             if hours > 23 || minutes > 59 {
@@ -89,24 +105,53 @@ mod tests {
     #[test]
     fn parses_what_transcripts_write() {
         assert_eq!(parse_rfc3339_micros("1970-01-01T00:00:00Z"), Some(0));
-        assert_eq!(parse_rfc3339_micros("2025-12-20T08:57:00.189Z"), Some(1_766_221_020_189_000));
-        assert_eq!(parse_rfc3339_micros("2025-12-20T09:57:00.189+01:00"), Some(1_766_221_020_189_000));
-        assert_eq!(parse_rfc3339_micros("2025-12-20T08:57:00.123456789Z"), Some(1_766_221_020_123_456));
-        assert_eq!(parse_rfc3339_micros("2024-02-29T12:00:00Z"), Some(1_709_208_000_000_000));
+        assert_eq!(
+            parse_rfc3339_micros("2025-12-20T08:57:00.189Z"),
+            Some(1_766_221_020_189_000)
+        );
+        assert_eq!(
+            parse_rfc3339_micros("2025-12-20T09:57:00.189+01:00"),
+            Some(1_766_221_020_189_000)
+        );
+        assert_eq!(
+            parse_rfc3339_micros("2025-12-20T08:57:00.123456789Z"),
+            Some(1_766_221_020_123_456)
+        );
+        assert_eq!(
+            parse_rfc3339_micros("2024-02-29T12:00:00Z"),
+            Some(1_709_208_000_000_000)
+        );
     }
 
     #[test]
     fn far_past_and_future_are_kept() {
-        assert_eq!(parse_rfc3339_micros("0001-01-01T00:00:00Z"), Some(-62_135_596_800_000_000));
-        assert_eq!(parse_rfc3339_micros("9999-12-31T23:59:59Z"), Some(253_402_300_799_000_000));
+        assert_eq!(
+            parse_rfc3339_micros("0001-01-01T00:00:00Z"),
+            Some(-62_135_596_800_000_000)
+        );
+        assert_eq!(
+            parse_rfc3339_micros("9999-12-31T23:59:59Z"),
+            Some(253_402_300_799_000_000)
+        );
     }
 
     #[test]
     fn rejects_anything_else() {
-        for bad in ["", "2025-12-20", "2025-13-01T00:00:00Z", "2025-02-30T00:00:00Z", "2023-02-29T00:00:00Z",
-                    "2025-12-20T24:00:00Z", "2025-12-20T08:57:00", "2025-12-20T08:57:00.Z",
-                    "0000-01-01T00:00:00Z", "2025-12-20T08:57:00+25:00", "２０２５-12-20T08:57:00Z",
-                    "2025-12-20T08:57:00.1234567890Z", "+12025-12-20T08:57:00Z"] {
+        for bad in [
+            "",
+            "2025-12-20",
+            "2025-13-01T00:00:00Z",
+            "2025-02-30T00:00:00Z",
+            "2023-02-29T00:00:00Z",
+            "2025-12-20T24:00:00Z",
+            "2025-12-20T08:57:00",
+            "2025-12-20T08:57:00.Z",
+            "0000-01-01T00:00:00Z",
+            "2025-12-20T08:57:00+25:00",
+            "２０２５-12-20T08:57:00Z",
+            "2025-12-20T08:57:00.1234567890Z",
+            "+12025-12-20T08:57:00Z",
+        ] {
             assert_eq!(parse_rfc3339_micros(bad), None, "{bad:?}");
         }
     }
