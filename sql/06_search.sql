@@ -158,9 +158,13 @@ comment on function cco.optimize_rank_index(regclass) is
 comment on function cco.rank_index_segments(regclass) is
     'The segments of a cco_rank index: documents, deleted documents, terms, postings and the bytes of their blocks, directories and dictionary. Reads the whole index.';
 
--- Rewriting and walking a whole index are maintenance for its owner, not API calls.
+comment on function cco.verify_rank_index(regclass, boolean) is
+    'Checks a cco_rank index like amcheck checks a B-tree: its root page, segments, posting blocks and their score bounds, per-project statistics, deleted lists, pending list and free-list queue; with heapallindexed, that every row of the table is in it with exactly its search vector. Raises index_corrupted (XX002) naming the page and the broken invariant, or returns what the index holds as jsonb. Locks the table against writes while it runs. For the index''s owner.';
+
+-- Rewriting, walking and checking a whole index are maintenance for its owner, not API calls.
 revoke execute on function cco.optimize_rank_index(regclass) from public;
 revoke execute on function cco.rank_index_segments(regclass) from public;
+revoke execute on function cco.verify_rank_index(regclass, boolean) from public;
 
 create function cco.search_messages(
     search_query text,

@@ -419,3 +419,18 @@ begin
     end loop;
 end
 $$;
+
+-- Rank index verification: cco.verify_rank_index, an amcheck-style check of a cco_rank index
+-- (and, with heapallindexed, of its table's rows against it), new in 0.5.0 (sql/06_search.sql).
+CREATE  FUNCTION "verify_rank_index"(
+	"index" regclass, /* pgrx::rel::PgRelation */
+	"heapallindexed" bool DEFAULT false /* bool */
+) RETURNS jsonb /* pgrx::datum::json::JsonB */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'verify_rank_index_wrapper';
+
+comment on function cco.verify_rank_index(regclass, boolean) is
+    'Checks a cco_rank index like amcheck checks a B-tree: its root page, segments, posting blocks and their score bounds, per-project statistics, deleted lists, pending list and free-list queue; with heapallindexed, that every row of the table is in it with exactly its search vector. Raises index_corrupted (XX002) naming the page and the broken invariant, or returns what the index holds as jsonb. Locks the table against writes while it runs. For the index''s owner.';
+
+revoke execute on function cco.verify_rank_index(regclass, boolean) from public;

@@ -95,7 +95,8 @@ extension_sql_file!(
         search::completions,
         search_index::ranking::ranking_within,
         search_index::optimize_rank_index,
-        search_index::rank_index_segments
+        search_index::rank_index_segments,
+        search_index::verify::verify_rank_index
     ]
 );
 extension_sql_file!(

@@ -8,6 +8,7 @@
 //! - `maintenance`: flushing, merging, recording deletions, reading a snapshot
 //! - `scan`: `@@` conditions and `<&>` ordering
 //! - `ranking`: the `cco.ranking` value, `cco.message_ranking` and the ordering operator
+//! - `verify`: `cco.verify_rank_index`, an amcheck-style check of an index and its table
 //!
 //! The index has two columns: the row's project (opclass `cco.uuid_rank_ops`), so a search
 //! restricted to projects reads only theirs, and the search vector (`cco.tsvector_rank_ops`).
@@ -18,6 +19,7 @@ mod maintenance;
 pub(crate) mod ranking;
 mod scan;
 mod storage;
+pub(crate) mod verify;
 
 use cco_core::search_index::postings::Tid;
 use cco_core::search_index::segment::{build_segment, Document, SegmentLocation};

@@ -11,6 +11,7 @@ use cco_core::search_index::meta::{FreeListPage, Meta};
 use cco_core::search_index::pages::{PageSink, PageSource, PAGE_DATA_BYTES};
 use cco_core::search_index::pending::{self, Assembler, NO_BLOCK};
 use cco_core::search_index::segment::Document;
+use cco_core::search_index::verify::{PageKind as CheckedKind, PageState as CheckedState};
 use cco_core::search_index::IndexError;
 use pgrx::pg_sys;
 
@@ -138,6 +139,23 @@ impl Locked {
         // SAFETY: pinned and locked.
         unsafe { data(self.page()) }
     }
+
+    /// The page's kind and freed mark, as a check of the index reads them.
+    pub fn checked_state(&self) -> CheckedState {
+        let kind = match self.kind() {
+            Some(PageKind::Meta) => CheckedKind::Meta,
+            Some(PageKind::Pending) => CheckedKind::Pending,
+            Some(PageKind::Records) => CheckedKind::Records,
+            Some(PageKind::FreeList) => CheckedKind::FreeList,
+            None => CheckedKind::Unknown,
+        };
+        // SAFETY: pinned and locked.
+        let flags = unsafe { trailer(self.page()) };
+        CheckedState {
+            kind,
+            freed: u16::from_le_bytes([flags[2], flags[3]]) & FREED != 0,
+        }
+    }
 }
 
 impl Drop for Locked {
@@ -249,7 +267,14 @@ impl PageSink for IndexPages {
             return Ok(block);
         }
         drop(root);
-        Ok(extend(self.index))
+        // A new block exists on a standby (and after recovery from a base backup) only once a WAL
+        // record names it. Logged empty now, a page taken and not yet written (the pending list's
+        // spare, a page reserved for a large document and then queued free) is there after a
+        // promotion too, instead of lying past the end of the index.
+        let block = extend(self.index);
+        let fresh = Locked::exclusive(self.index, block);
+        rewrite(self.index, &fresh, PageKind::Records, &[]);
+        Ok(block)
     }
 
     fn write(&self, block: u32, contents: &[u8]) -> Result<(), IndexError> {

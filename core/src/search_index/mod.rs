@@ -17,6 +17,7 @@
 //! - `pending`: the pending list's page format
 //! - `meta`: the index's root page
 //! - `search`: matching a tsquery, ranking, statistics, top-k
+//! - `verify`: checking every invariant of an index from its pages (amcheck-style)
 
 pub mod btree;
 pub mod deleted;
@@ -29,6 +30,7 @@ pub mod policy;
 pub mod postings;
 pub mod search;
 pub mod segment;
+pub mod verify;
 
 use std::fmt;
 

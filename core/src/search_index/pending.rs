@@ -118,6 +118,7 @@ pub fn encode_document(document: &Document) -> Result<Vec<Vec<u8>>, IndexError> 
 #[derive(Default)]
 pub struct Assembler {
     partial: Option<(Document, u64)>,
+    abandoned: u64,
 }
 
 impl Assembler {
@@ -161,13 +162,28 @@ impl Assembler {
         Ok(())
     }
 
+    /// Documents whose first records were followed by another document's: appends a crash or
+    /// an error interrupted.
+    pub fn abandoned(&self) -> u64 {
+        self.abandoned
+    }
+
+    /// Whether the records fed so far end in the middle of a document.
+    pub fn is_partial(&self) -> bool {
+        self.partial.is_some()
+    }
+
     /// Takes the next record; returns a document once its last record is in.
     pub fn feed(&mut self, record: &[u8]) -> Result<Option<Document>, IndexError> {
         let mut reader = Reader::new(record);
         match reader.u8()? {
             FIRST => {
-                if self.partial.is_some() {
-                    return Err(IndexError::Corrupt("a pending document was cut short"));
+                // A document begun and never finished: its insert stopped between two records (the
+                // server crashed, or the statement failed), so its transaction did not commit.
+                // Appends hold the root page exclusively, so nothing else explains it; the next
+                // document starts clean.
+                if self.partial.take().is_some() {
+                    self.abandoned += 1;
                 }
                 let tid = Tid {
                     block: reader.u32()?,
@@ -245,6 +261,21 @@ mod tests {
         for record in &records[..records.len() - 1] {
             assert_eq!(assembler.feed(record).unwrap(), None);
         }
+    }
+
+    #[test]
+    fn a_document_an_interrupted_insert_left_unfinished_is_skipped_by_the_next() {
+        // An insert that crashed after the first of its records; the next insert starts anew.
+        let text: String = (0..3_000).map(|i| format!("term{i:05} ")).collect();
+        let interrupted = encode_document(&document(2, 2, &text)).unwrap();
+        let next = document(3, 1, "after the crash");
+        let mut assembler = Assembler::new();
+        assert_eq!(assembler.feed(&interrupted[0]).unwrap(), None);
+        assert!(assembler.is_partial());
+        let records = encode_document(&next).unwrap();
+        assert_eq!(assembler.feed(&records[0]).unwrap(), Some(next));
+        assert_eq!(assembler.abandoned(), 1);
+        assert!(!assembler.is_partial());
     }
 
     #[test]

@@ -446,6 +446,16 @@ impl KeyRanges {
     }
 }
 
+/// A block's directory entry, as a check of the index reads it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredBlock {
+    /// `Pointer::NONE` for a list stored inline in its dictionary entry.
+    pub pointer: Pointer,
+    pub last: u64,
+    /// The (frequency, length) pairs that are to dominate every posting of the block.
+    pub impacts: Vec<(u32, u32)>,
+}
+
 /// A block as a cursor sees it.
 #[derive(Debug, Clone)]
 struct BlockRef {
@@ -838,6 +848,36 @@ impl PostingCursor {
                     into.push(posting, self.positions()?);
                 }
             }
+        }
+        self.block = 0;
+        Ok(())
+    }
+
+    /// Reads the whole list as stored, block by block, for a check of the index: `visit` gets
+    /// each block's directory entry and its postings with their positions.
+    pub fn visit_blocks<S: PageSource>(
+        &mut self,
+        source: &S,
+        mut visit: impl FnMut(&StoredBlock, &PositionedPostings) -> Result<(), IndexError>,
+    ) -> Result<(), IndexError> {
+        self.read_whole_directory(source)?;
+        let mut postings = PositionedPostings::default();
+        for index in 0..self.blocks.len() {
+            self.block = index;
+            self.decode(source)?;
+            postings.clear();
+            for at in 0..self.decoded.len() {
+                self.at = at;
+                let posting = self.decoded[at];
+                postings.push(posting, self.positions()?);
+            }
+            let block = &self.blocks[index];
+            let stored = StoredBlock {
+                pointer: block.pointer,
+                last: block.last,
+                impacts: block.impacts.clone(),
+            };
+            visit(&stored, &postings)?;
         }
         self.block = 0;
         Ok(())
