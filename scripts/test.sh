@@ -29,6 +29,21 @@ stage "Core and tools: cargo test"
 cargo test --workspace --exclude cco --quiet
 cargo build --quiet -p cco-load
 
+# The cost tests compare cco with LiteLLM's price data; fetch the file as refresh-prices.sh does
+# unless LITELLM_PRICES names a copy.
+if [ -z "${LITELLM_PRICES:-}" ]; then
+    prices_dir="$root_dir/target/litellm-prices"
+    mkdir -p "$prices_dir"
+    python3 -m pip download --quiet --disable-pip-version-check --no-deps --dest "$prices_dir" litellm
+    python3 - "$prices_dir" <<'EOF'
+import glob, sys, zipfile
+prices_dir = sys.argv[1]
+wheel = sorted(glob.glob(f"{prices_dir}/litellm-*.whl"))[-1]
+zipfile.ZipFile(wheel).extract("litellm/model_prices_and_context_window_backup.json", prices_dir)
+EOF
+    export LITELLM_PRICES="$prices_dir/litellm/model_prices_and_context_window_backup.json"
+fi
+
 pgrx_data=/var/tmp/cco-pgrx-tests
 "${as_root[@]}" mkdir -p "$pgrx_data"
 "${as_root[@]}" chown postgres "$pgrx_data"

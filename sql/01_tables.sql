@@ -153,6 +153,14 @@ create table cco.messages (
     search_vector         tsvector    generated always as (cco.to_tsvector(content)) stored,
     -- Kept so analytics never read (and decompress) the content to learn its length.
     content_length        integer     generated always as (char_length(content)) stored,
+    -- What else the API response is billed for (cco.response_cost), counted on the same message
+    -- as its tokens. Speed and service tier only when not standard (NULL: standard or not given),
+    -- so the usual response stores two nulls, not two words.
+    cache_creation_1h_tokens integer  not null default 0,
+    web_search_requests   integer     not null default 0,
+    web_fetch_requests    integer     not null default 0,
+    speed                 text,
+    service_tier          text,
 
     constraint messages_pkey primary key (id, project_id),
     constraint messages_conversation_fkey foreign key (conversation_id, project_id)
@@ -171,6 +179,9 @@ create table cco.messages (
         input_tokens >= 0 and output_tokens >= 0
         and cache_creation_tokens >= 0 and cache_read_tokens >= 0),
     constraint messages_depth_check check (depth >= 0),
+    constraint messages_billing_check check (
+        cache_creation_1h_tokens between 0 and cache_creation_tokens
+        and web_search_requests >= 0 and web_fetch_requests >= 0),
     constraint messages_metadata_is_object check (jsonb_typeof(metadata) = 'object')
 );
 
@@ -195,6 +206,11 @@ comment on column cco.messages.created_at is 'When the row was stored.';
 comment on column cco.messages.external_id is 'Identifier of the message in its source (the transcript line uuid); unique per conversation.';
 comment on column cco.messages.search_vector is 'Search terms of the content with positions (cco.to_tsvector): identifiers, paths and error codes whole and in parts, prose stemmed.';
 comment on column cco.messages.content_length is 'Characters in the content (generated).';
+comment on column cco.messages.cache_creation_1h_tokens is 'The part of cache_creation_tokens written to the 1-hour cache (billed 2x input where 5-minute writes are billed 1.25x), counted on one message per response.';
+comment on column cco.messages.web_search_requests is 'Web searches the API response made (usage.server_tool_use), billed per request; counted on one message per response.';
+comment on column cco.messages.web_fetch_requests is 'Web fetches the API response made (usage.server_tool_use); counted on one message per response.';
+comment on column cco.messages.speed is 'usage.speed of the API response when not standard: fast (billed at a multiple); NULL for standard or not given.';
+comment on column cco.messages.service_tier is 'usage.service_tier of the API response when not standard (priority, batch: unpriced); NULL for standard or not given.';
 
 -- Message contents and search vectors are compressed with lz4 where the server has it: it
 -- compresses a message in a fraction of pglz's time (about 8 of the 120 microseconds a message
@@ -288,28 +304,63 @@ create table cco.model_pricing (
     cache_read_per_million  numeric(12,4) not null,
     seeded                  boolean       not null default false,
     created_at              timestamptz   not null default now(),
+    cache_write_1h_per_million       numeric(12,4),
+    long_context_above_tokens        bigint,
+    input_above_per_million          numeric(12,4),
+    output_above_per_million         numeric(12,4),
+    cache_write_above_per_million    numeric(12,4),
+    cache_write_1h_above_per_million numeric(12,4),
+    cache_read_above_per_million     numeric(12,4),
+    web_search_per_request           numeric(12,6),
+    web_fetch_per_request            numeric(12,6) not null default 0,
+    fast_multiplier                  numeric(8,4),
+    imported                         boolean       not null default false,
 
     constraint model_pricing_pkey primary key (id),
-    -- A seeded price and an operator's price for the same model and day may coexist: the
-    -- operator's wins (cco.usage_cost), and a restore brings both back without a conflict.
-    constraint model_pricing_model_day_key unique (model, effective_from, seeded),
+    -- An operator's, an imported and a seeded price for the same model and day may coexist: the
+    -- operator's wins, then the imported one (cco.response_cost), and a restore brings them back
+    -- without a conflict.
+    constraint model_pricing_model_day_source_key unique (model, effective_from, seeded, imported),
     constraint model_pricing_model_not_empty check (char_length(btrim(model)) > 0),
     constraint model_pricing_prices_check check (
         input_per_million >= 0 and output_per_million >= 0
-        and cache_write_per_million >= 0 and cache_read_per_million >= 0)
+        and cache_write_per_million >= 0 and cache_read_per_million >= 0),
+    constraint model_pricing_other_prices_check check (
+        cache_write_1h_per_million >= 0 and input_above_per_million >= 0 and output_above_per_million >= 0
+        and cache_write_above_per_million >= 0 and cache_write_1h_above_per_million >= 0
+        and cache_read_above_per_million >= 0 and web_search_per_request >= 0
+        and web_fetch_per_request >= 0 and fast_multiplier > 0),
+    -- Long-context prices mean nothing without the prompt size they start above.
+    constraint model_pricing_long_context_check check (
+        long_context_above_tokens > 0
+        or num_nulls(long_context_above_tokens, input_above_per_million, output_above_per_million,
+                     cache_write_above_per_million, cache_write_1h_above_per_million,
+                     cache_read_above_per_million) = 6),
+    constraint model_pricing_one_source check (not (seeded and imported))
 );
 
 comment on table cco.model_pricing is
-    'Prices per million tokens by model (a model id or a prefix of it: claude-sonnet-4-5 prices claude-sonnet-4-5-20250929) from a date on. Seeded with current Claude prices; add rows to change them. Readable by everyone, written by operators.';
+    'Prices by model from a date on. A price applies to the model of the same id, or to that id with a release date appended (claude-opus-4-7 prices claude-opus-4-7-20260416), never to another model. Seeded from LiteLLM''s price data (scripts/refresh-prices.sh); cco.import_prices loads a newer copy; an operator''s own rows win over both. Readable by everyone, written by operators.';
 comment on column cco.model_pricing.id is 'Identifier of the price row.';
-comment on column cco.model_pricing.model is 'Model id, or a prefix that matches the ids of a model family (the longest match wins).';
-comment on column cco.model_pricing.effective_from is 'First day the prices apply (the latest row not after a message''s day applies to it).';
+comment on column cco.model_pricing.model is 'Model id it prices (see the table comment for how ids match).';
+comment on column cco.model_pricing.effective_from is 'First day the prices apply (the latest row not after a response''s day applies to it; -infinity: always).';
 comment on column cco.model_pricing.input_per_million is 'USD per million input tokens.';
 comment on column cco.model_pricing.output_per_million is 'USD per million output tokens.';
-comment on column cco.model_pricing.cache_write_per_million is 'USD per million prompt-cache write tokens (5-minute cache: 1.25x input).';
+comment on column cco.model_pricing.cache_write_per_million is 'USD per million tokens written to the 5-minute prompt cache (1.25x input).';
 comment on column cco.model_pricing.cache_read_per_million is 'USD per million prompt-cache read tokens (0.1x input).';
 comment on column cco.model_pricing.seeded is 'Row installed by cco. Seeded rows are not dumped (the extension installs them again); editing one turns it into an operator''s row.';
 comment on column cco.model_pricing.created_at is 'When the row was added.';
+comment on column cco.model_pricing.cache_write_1h_per_million is 'USD per million tokens written to the 1-hour prompt cache; NULL: 2x input, Anthropic''s published rule.';
+comment on column cco.model_pricing.long_context_above_tokens is 'Prompt size (input, cache writes and reads of one response) above which the whole response is billed at the *_above_per_million prices; NULL: no long-context prices.';
+comment on column cco.model_pricing.input_above_per_million is 'USD per million input tokens of a long-context response; NULL: the normal price.';
+comment on column cco.model_pricing.output_above_per_million is 'USD per million output tokens of a long-context response; NULL: the normal price.';
+comment on column cco.model_pricing.cache_write_above_per_million is 'USD per million 5-minute cache write tokens of a long-context response; NULL: the normal price.';
+comment on column cco.model_pricing.cache_write_1h_above_per_million is 'USD per million 1-hour cache write tokens of a long-context response; NULL: 2x the long-context input price.';
+comment on column cco.model_pricing.cache_read_above_per_million is 'USD per million cache read tokens of a long-context response; NULL: the normal price.';
+comment on column cco.model_pricing.web_search_per_request is 'USD per web search request; NULL: no price, so responses that searched are unpriced.';
+comment on column cco.model_pricing.web_fetch_per_request is 'USD per web fetch request (Anthropic bills fetched content as input tokens only: 0).';
+comment on column cco.model_pricing.fast_multiplier is 'What fast mode (usage.speed = fast) multiplies the token cost by; NULL: no fast price, so fast responses are unpriced.';
+comment on column cco.model_pricing.imported is 'Row loaded by cco.import_prices: dumped with the data, outranked by an operator''s row; editing one turns it into an operator''s row.';
 
 create table cco.audit_log (
     id          uuid        not null default gen_random_uuid(),

@@ -25,7 +25,14 @@ create index messages_conversation_time_idx
 create index messages_project_conversation_idx
     on cco.messages (project_id, conversation_id, "timestamp")
     include (role, model, token_count, input_tokens, output_tokens, cache_creation_tokens,
-             cache_read_tokens, content_length, depth, parent_id);
+             cache_read_tokens, content_length, depth, parent_id, cache_creation_1h_tokens,
+             web_search_requests, web_fetch_requests, speed, service_tier);
+
+-- The message carrying each API response's usage, by response id within a project: a load
+-- finds whether another file of the project (a subagent, a resumed session) counted it already.
+create index messages_response_idx
+    on cco.messages (project_id, (metadata->>'messageId'))
+    where token_count > 0;
 
 -- Replies of a message: thread traversal, and the ON DELETE SET NULL action when a parent is
 -- deleted (without it every deleted message would scan the table for its children).

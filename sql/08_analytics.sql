@@ -75,7 +75,9 @@ comment on aggregate cco.active_time(timestamptz, interval) is
 create aggregate cco.summarize_messages(
     role text, content_length integer, "timestamp" timestamptz, starts_thread boolean,
     depth integer, model text, input_tokens integer, output_tokens integer,
-    cache_creation_tokens integer, cache_read_tokens integer, token_count integer) (
+    cache_creation_tokens integer, cache_read_tokens integer, token_count integer,
+    cache_creation_1h_tokens integer, web_search_requests integer, web_fetch_requests integer,
+    speed text, service_tier text) (
     sfunc        = cco.summarize_messages_add,
     stype        = internal,
     combinefunc  = cco.summarize_messages_combine,
@@ -95,8 +97,8 @@ create aggregate cco.summarize_tool_calls(tool_name text, status text, execution
     parallel     = safe
 );
 
-comment on aggregate cco.summarize_messages(text, integer, timestamptz, boolean, integer, text, integer, integer, integer, integer, integer) is
-    'A group of messages in one pass (see cco.message_summary), given each message''s role, content_length, timestamp, whether it starts a thread (parent_id is null), depth, model and tokens; responses (token_count > 0) are priced as cco.response_cost prices them. Parallel-safe.';
+comment on aggregate cco.summarize_messages(text, integer, timestamptz, boolean, integer, text, integer, integer, integer, integer, integer, integer, integer, integer, text, text) is
+    'A group of messages in one pass (see cco.message_summary), given each message''s role, content_length, timestamp, whether it starts a thread (parent_id is null), depth, model, tokens and what else its response is billed for; responses (token_count > 0) are priced as cco.response_cost prices them (unpriced ones add nothing). Parallel-safe.';
 comment on aggregate cco.summarize_tool_calls(text, text, bigint) is
     'A group of tool calls in one pass (see cco.tool_call_summary), given each call''s tool_name, status and execution_time_ms. Parallel-safe.';
 
@@ -112,7 +114,7 @@ comment on function cco.active_time_combine(internal, internal) is 'Combines par
 comment on function cco.active_time_serialize(internal) is 'Serializes a cco.active_time state.';
 comment on function cco.active_time_deserialize(bytea, internal) is 'Deserializes a cco.active_time state (rejects malformed bytes).';
 comment on function cco.active_time_final(internal) is 'Final function of cco.active_time.';
-comment on function cco.summarize_messages_add(internal, text, integer, timestamptz, boolean, integer, text, integer, integer, integer, integer, integer) is 'State function of cco.summarize_messages.';
+comment on function cco.summarize_messages_add(internal, text, integer, timestamptz, boolean, integer, text, integer, integer, integer, integer, integer, integer, integer, integer, text, text) is 'State function of cco.summarize_messages.';
 comment on function cco.summarize_messages_combine(internal, internal) is 'Combines partial states of cco.summarize_messages (parallel aggregation).';
 comment on function cco.summarize_messages_serialize(internal) is 'Serializes a cco.summarize_messages state.';
 comment on function cco.summarize_messages_deserialize(bytea, internal) is 'Deserializes a cco.summarize_messages state (rejects malformed bytes).';
@@ -126,98 +128,119 @@ comment on function cco.summarize_tool_calls_final(internal) is 'Final function 
 ----------------------------------------------------------------------------------------------
 -- Prices and cost
 
-insert into cco.model_pricing
-    (model, effective_from, input_per_million, output_per_million, cache_write_per_million,
-     cache_read_per_million, seeded)
-values
-    ('claude-opus-4-5',   '2025-11-24',  5.00, 25.00,  6.25, 0.50, true),
-    ('claude-opus-4-1',   '2025-08-05', 15.00, 75.00, 18.75, 1.50, true),
-    ('claude-opus-4',     '2025-05-22', 15.00, 75.00, 18.75, 1.50, true),
-    ('claude-sonnet-4-5', '2025-09-29',  3.00, 15.00,  3.75, 0.30, true),
-    ('claude-sonnet-4',   '2025-05-22',  3.00, 15.00,  3.75, 0.30, true),
-    ('claude-haiku-4-5',  '2025-10-15',  1.00,  5.00,  1.25, 0.10, true),
-    ('claude-3-7-sonnet', '2025-02-24',  3.00, 15.00,  3.75, 0.30, true),
-    ('claude-3-5-sonnet', '2024-06-20',  3.00, 15.00,  3.75, 0.30, true),
-    ('claude-3-5-haiku',  '2024-10-22',  0.80,  4.00,  1.00, 0.08, true),
-    ('claude-3-opus',     '2024-03-04', 15.00, 75.00, 18.75, 1.50, true),
-    ('claude-3-haiku',    '2024-03-07',  0.25,  1.25,  0.30, 0.03, true);
+-- The seeded prices are generated from LiteLLM's price data into sql/09_prices.sql.
 
--- An operator who edits a seeded price makes it their own: it is then dumped with their data.
+-- An operator who edits a seeded or imported price makes it their own: it is then dumped with
+-- their data and outranks seeded and imported prices.
 create function cco.model_pricing_own_edits() returns trigger
 language plpgsql
 as $$
 begin
     new.seeded := false;
+    new.imported := false;
     return new;
 end
 $$;
 
 comment on function cco.model_pricing_own_edits() is
-    'Marks an edited seeded price as the operator''s, so dumps keep the edit.';
+    'Marks an edited seeded or imported price as the operator''s, so dumps keep the edit and it wins over the others.';
 
 create trigger model_pricing_own_edits
     before update on cco.model_pricing
-    for each row when (old.seeded) execute function cco.model_pricing_own_edits();
+    for each row when (old.seeded or old.imported) execute function cco.model_pricing_own_edits();
 
--- The price rule in one place. A set-returning SQL function of one SELECT is inlined by the
--- planner: a view joining it laterally pays for a lookup in a table of a few rows, not for a
--- function call per group.
-create function cco.priced_usage(
-    model text, at timestamptz, input_tokens bigint, output_tokens bigint,
-    cache_creation_tokens bigint, cache_read_tokens bigint)
-returns table (cost numeric)
-language sql stable parallel safe security invoker rows 1
-as $$
-    select round((priced_usage.input_tokens * p.input_per_million
-                  + priced_usage.output_tokens * p.output_per_million
-                  + priced_usage.cache_creation_tokens * p.cache_write_per_million
-                  + priced_usage.cache_read_tokens * p.cache_read_per_million) / 1000000, 6)
-    from cco.model_pricing p
-    where starts_with(priced_usage.model, p.model)
-      and p.effective_from <= coalesce(priced_usage.at, now())::date
-    order by length(p.model) desc, p.effective_from desc, p.seeded
-    limit 1
-$$;
-
-comment on function cco.priced_usage(text, timestamptz, bigint, bigint, bigint, bigint) is
-    'Cost in USD of token counts for a model on a date, as a row (no row for a model without price); the form views join laterally. See cco.usage_cost.';
-
+-- The price rule lives in Rust (cco_core::analytics::pricing) and cco.response_cost applies it;
+-- this is its exact form for one response or any sum of token counts without long-context or
+-- fast-mode prices.
 create function cco.usage_cost(
     model text, at timestamptz, input_tokens bigint, output_tokens bigint,
-    cache_creation_tokens bigint, cache_read_tokens bigint)
+    cache_creation_tokens bigint, cache_read_tokens bigint,
+    cache_creation_1h_tokens bigint default 0, web_search_requests bigint default 0,
+    web_fetch_requests bigint default 0, speed text default null, service_tier text default null)
 returns numeric
 language sql stable parallel safe security invoker
 as $$
-    select cost from cco.priced_usage(model, at, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens)
+    select round(cco.response_cost(model, at, input_tokens, output_tokens, cache_creation_tokens,
+                                   cache_read_tokens, cache_creation_1h_tokens, web_search_requests,
+                                   web_fetch_requests, speed, service_tier)::numeric, 6)
 $$;
 
-comment on function cco.usage_cost(text, timestamptz, bigint, bigint, bigint, bigint) is
-    'Cost in USD of token counts for a model on a date, from cco.model_pricing (longest model prefix, latest price not after the date, operators'' prices before seeded ones); NULL for a model without price. Cost is linear, so it can be applied to sums per model and day.';
+comment on function cco.usage_cost(text, timestamptz, bigint, bigint, bigint, bigint, bigint, bigint, bigint, text, text) is
+    'Cost in USD of an API response''s usage for a model on a date, from cco.model_pricing: input, output, cache writes (cache_creation_tokens: all of them, cache_creation_1h_tokens: the 1-hour part), cache reads, web searches and fetches, speed and service tier. A price applies to the model''s own id or its id without a date suffix, never another model''s; NULL for an unpriced model, or a response its price does not cover (fast mode without a fast price, a service tier other than standard).';
 
-comment on function cco.response_cost(text, timestamptz, bigint, bigint, bigint, bigint) is
-    'Cost in USD of one API response by the rule of cco.usage_cost, in double precision: reads the prices once per query and prices each model and day once, so views cost every response in the pass that counts them. NULL for a model without price.';
+comment on function cco.response_cost(text, timestamptz, bigint, bigint, bigint, bigint, bigint, bigint, bigint, text, text) is
+    'Cost in USD of one API response by the rule of cco.usage_cost, in double precision: reads the prices once per query and prices each model and day once, so views cost every response in the pass that counts them. NULL when unpriced.';
 
--- Token usage grouped by conversation, model and day: the unit cost is computed on, since prices
--- depend on model and date and cost is linear in the counts.
+comment on function cco.litellm_anthropic_prices(jsonb) is
+    'The Anthropic models of LiteLLM''s price data (model_prices_and_context_window.json) as a JSON array of rows of cco.model_pricing''s price columns (exact decimal strings); cco.import_prices stores them.';
+
+-- Importing prices: a copy of LiteLLM's price data, read by the caller (cco never downloads
+-- anything), replaces the imported prices of the same day. Operators' own rows stay and win.
+create function cco.import_prices(prices jsonb, effective_from date default '-infinity')
+returns integer
+language plpgsql volatile security invoker
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    loaded integer;
+begin
+    create temporary table imported_prices on commit drop as
+    select r.*
+    from jsonb_to_recordset(cco.litellm_anthropic_prices(prices)) as r (
+        model text, input_per_million numeric, output_per_million numeric,
+        cache_write_per_million numeric, cache_write_1h_per_million numeric, cache_read_per_million numeric,
+        long_context_above_tokens bigint, input_above_per_million numeric, output_above_per_million numeric,
+        cache_write_above_per_million numeric, cache_write_1h_above_per_million numeric,
+        cache_read_above_per_million numeric, web_search_per_request numeric, fast_multiplier numeric);
+    -- Replaced, not updated: editing a row makes it an operator's (cco.model_pricing_own_edits).
+    delete from cco.model_pricing p
+    using imported_prices i
+    where p.imported and p.model = i.model and p.effective_from = import_prices.effective_from;
+    insert into cco.model_pricing
+        (model, effective_from, input_per_million, output_per_million, cache_write_per_million,
+         cache_read_per_million, cache_write_1h_per_million, long_context_above_tokens,
+         input_above_per_million, output_above_per_million, cache_write_above_per_million,
+         cache_write_1h_above_per_million, cache_read_above_per_million, web_search_per_request,
+         fast_multiplier, imported)
+    select i.model, import_prices.effective_from, i.input_per_million, i.output_per_million,
+           i.cache_write_per_million, i.cache_read_per_million, i.cache_write_1h_per_million,
+           i.long_context_above_tokens, i.input_above_per_million, i.output_above_per_million,
+           i.cache_write_above_per_million, i.cache_write_1h_above_per_million,
+           i.cache_read_above_per_million, i.web_search_per_request, i.fast_multiplier, true
+    from imported_prices i;
+    get diagnostics loaded = row_count;
+    drop table imported_prices;
+    return loaded;
+end
+$$;
+
+comment on function cco.import_prices(jsonb, date) is
+    'Loads every Anthropic model''s prices from a copy of LiteLLM''s price data (model_prices_and_context_window.json, as jsonb): input, output, 5-minute and 1-hour cache writes, cache reads, long-context tiers, web search and fast mode. They apply from effective_from (default: always), replace earlier imports of the same day, rank above seeded prices and below an operator''s own rows. Returns the number of models loaded. For operators.';
+
+-- Token usage grouped by conversation, model and day, each response priced on its own (long
+-- context and fast mode make cost depend on the response, not only on the sums).
 create view cco.message_usage with (security_invoker = true) as
-select u.project_id, u.conversation_id, u.model, u.day, u.responses, u.input_tokens, u.output_tokens,
-       u.cache_creation_tokens, u.cache_read_tokens, price.cost
-from (
-    select m.project_id, m.conversation_id, m.model, date_trunc('day', m."timestamp") as day,
-           count(*)                                 as responses,
-           sum(m.input_tokens)::bigint              as input_tokens,
-           sum(m.output_tokens)::bigint             as output_tokens,
-           sum(m.cache_creation_tokens)::bigint     as cache_creation_tokens,
-           sum(m.cache_read_tokens)::bigint         as cache_read_tokens
-    from cco.messages m
-    where m.token_count > 0
-    group by m.project_id, m.conversation_id, m.model, date_trunc('day', m."timestamp")
-) u
-left join lateral cco.priced_usage(u.model, u.day, u.input_tokens, u.output_tokens,
-                                   u.cache_creation_tokens, u.cache_read_tokens) price on true;
+select m.project_id, m.conversation_id, m.model, date_trunc('day', m."timestamp") as day,
+       count(*)                                 as responses,
+       sum(m.input_tokens)::bigint              as input_tokens,
+       sum(m.output_tokens)::bigint             as output_tokens,
+       sum(m.cache_creation_tokens)::bigint     as cache_creation_tokens,
+       sum(m.cache_read_tokens)::bigint         as cache_read_tokens,
+       round(sum(c.cost)::numeric, 6)           as cost,
+       sum(m.cache_creation_1h_tokens)::bigint  as cache_creation_1h_tokens,
+       sum(m.web_search_requests)::bigint       as web_search_requests,
+       sum(m.web_fetch_requests)::bigint        as web_fetch_requests,
+       count(*) filter (where c.cost is null)   as unpriced_responses
+from cco.messages m
+cross join lateral (select cco.response_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
+                                             m.cache_creation_tokens, m.cache_read_tokens,
+                                             m.cache_creation_1h_tokens, m.web_search_requests,
+                                             m.web_fetch_requests, m.speed, m.service_tier) as cost) c
+where m.token_count > 0
+group by m.project_id, m.conversation_id, m.model, date_trunc('day', m."timestamp");
 
 comment on view cco.message_usage is
-    'Token usage and cost per conversation, model and day (each API response counted once).';
+    'Token usage and cost per conversation, model and day (each API response counted once; cost sums the priced responses, unpriced_responses counts the others).';
 
 ----------------------------------------------------------------------------------------------
 -- Per conversation, project and tool
@@ -269,7 +292,8 @@ left join (
            conversation_id,
            cco.summarize_messages(role, content_length, "timestamp", parent_id is null, depth, model,
                                   input_tokens, output_tokens, cache_creation_tokens,
-                                  cache_read_tokens, token_count) as summary
+                                  cache_read_tokens, token_count, cache_creation_1h_tokens,
+                                  web_search_requests, web_fetch_requests, speed, service_tier) as summary
     from cco.messages
     group by project_id, conversation_id
 ) m on m.project_id = c.project_id and m.conversation_id = c.id
@@ -335,7 +359,9 @@ cross join lateral (
                count(*) filter (where m."timestamp" > (select now() - interval '7 days'))   as last_7d,
                count(*) filter (where m."timestamp" > (select now() - interval '30 days'))  as last_30d,
                sum(cco.response_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
-                                     m.cache_creation_tokens, m.cache_read_tokens))
+                                     m.cache_creation_tokens, m.cache_read_tokens,
+                                     m.cache_creation_1h_tokens, m.web_search_requests,
+                                     m.web_fetch_requests, m.speed, m.service_tier))
                    filter (where m.token_count > 0)                                         as cost
         from cco.messages m
         where m.project_id = p.id
@@ -475,26 +501,53 @@ comment on view cco.user_activity_analytics is
     'Per project member (the owner included): role, and the conversations they created or loaded with their messages, tokens and first and last activity.';
 
 create view cco.token_usage_daily with (security_invoker = true) as
-select u.day, u.project_id, u.model, u.responses, u.input_tokens, u.output_tokens,
-       u.cache_creation_tokens, u.cache_read_tokens, price.cost
-from (
-    select date_trunc('day', m."timestamp")         as day,
-           m.project_id,
-           m.model,
-           count(*)                                 as responses,
-           sum(m.input_tokens)::bigint              as input_tokens,
-           sum(m.output_tokens)::bigint             as output_tokens,
-           sum(m.cache_creation_tokens)::bigint     as cache_creation_tokens,
-           sum(m.cache_read_tokens)::bigint         as cache_read_tokens
-    from cco.messages m
-    where m.token_count > 0
-    group by date_trunc('day', m."timestamp"), m.project_id, m.model
-) u
-left join lateral cco.priced_usage(u.model, u.day, u.input_tokens, u.output_tokens,
-                                   u.cache_creation_tokens, u.cache_read_tokens) price on true;
+select date_trunc('day', m."timestamp")         as day,
+       m.project_id,
+       m.model,
+       count(*)                                 as responses,
+       sum(m.input_tokens)::bigint              as input_tokens,
+       sum(m.output_tokens)::bigint             as output_tokens,
+       sum(m.cache_creation_tokens)::bigint     as cache_creation_tokens,
+       sum(m.cache_read_tokens)::bigint         as cache_read_tokens,
+       round(sum(c.cost)::numeric, 6)           as cost,
+       sum(m.cache_creation_1h_tokens)::bigint  as cache_creation_1h_tokens,
+       sum(m.web_search_requests)::bigint       as web_search_requests,
+       sum(m.web_fetch_requests)::bigint        as web_fetch_requests,
+       count(*) filter (where m.speed = 'fast') as fast_responses,
+       count(*) filter (where c.cost is null)   as unpriced_responses
+from cco.messages m
+cross join lateral (select cco.response_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
+                                             m.cache_creation_tokens, m.cache_read_tokens,
+                                             m.cache_creation_1h_tokens, m.web_search_requests,
+                                             m.web_fetch_requests, m.speed, m.service_tier) as cost) c
+where m.token_count > 0
+group by date_trunc('day', m."timestamp"), m.project_id, m.model;
 
 comment on view cco.token_usage_daily is
-    'Per day, project and model: API responses, the four kinds of tokens (each response counted once) and cost.';
+    'Per day, project and model: API responses, tokens by kind, web searches and fetches, fast responses (each response counted once), cost of the priced responses and the number of unpriced ones.';
+
+-- Models nobody has a price for, so their usage is visible instead of costing a silent zero.
+create view cco.unpriced_models with (security_invoker = true) as
+select m.model,
+       count(*)                                 as responses,
+       sum(m.input_tokens)::bigint              as input_tokens,
+       sum(m.output_tokens)::bigint             as output_tokens,
+       sum(m.cache_creation_tokens)::bigint     as cache_creation_tokens,
+       sum(m.cache_read_tokens)::bigint         as cache_read_tokens,
+       sum(m.web_search_requests)::bigint       as web_search_requests,
+       min(m."timestamp")                       as first_message_at,
+       max(m."timestamp")                       as last_message_at
+from cco.messages m
+where m.token_count > 0
+  -- Lines Claude Code writes itself are not API responses: never priced, never missing a price.
+  and m.model is distinct from '<synthetic>'
+  and cco.response_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
+                        m.cache_creation_tokens, m.cache_read_tokens, m.cache_creation_1h_tokens,
+                        m.web_search_requests, m.web_fetch_requests, m.speed, m.service_tier) is null
+group by m.model;
+
+comment on view cco.unpriced_models is
+    'Models (NULL: responses without a model) with API responses cco.model_pricing does not price, or prices only in part (fast mode without a fast price, a service tier other than standard), and their usage: add a price or import newer price data to cost them.';
 
 ----------------------------------------------------------------------------------------------
 -- Usage blocks
@@ -519,7 +572,12 @@ as $$
                array_agg(m.output_tokens::bigint)       as output,
                array_agg(m.cache_creation_tokens::bigint) as cache_creation,
                array_agg(m.cache_read_tokens::bigint)   as cache_read,
-               array_agg(m.model)                       as model
+               array_agg(m.model)                       as model,
+               array_agg(m.cache_creation_1h_tokens::bigint) as cache_creation_1h,
+               array_agg(m.web_search_requests::bigint) as web_search,
+               array_agg(m.web_fetch_requests::bigint)  as web_fetch,
+               array_agg(m.speed)                       as speed,
+               array_agg(m.service_tier)                as service_tier
         from cco.messages m
         where m.token_count > 0
           and (usage_blocks.project_ids is null or m.project_id = any (usage_blocks.project_ids))
@@ -528,15 +586,17 @@ as $$
     -- The block computation prices each response itself (as cco.response_cost does), without
     -- a numeric product per response.
     cross join lateral cco.compute_usage_blocks(usage.at, usage.input, usage.output, usage.cache_creation,
-                                                usage.cache_read, usage.model, now(),
+                                                usage.cache_read, usage.model, usage.cache_creation_1h,
+                                                usage.web_search, usage.web_fetch, usage.speed,
+                                                usage.service_tier, now(),
                                                 usage_blocks.block_length) as b
     where usage.at is not null
 $$;
 
 comment on function cco.usage_blocks(uuid[], timestamptz, interval) is
     'Usage in 5-hour blocks as Claude Code subscriptions meter it (the same rules as the ccusage CLI: blocks start at the first response after the previous one ended, floored to the hour; gaps between them; tokens by kind, cost, models, whether still active, burn rate and projected end-of-block usage). Over the responses the caller can see, optionally within projects and since a time.';
-comment on function cco.compute_usage_blocks(timestamptz[], bigint[], bigint[], bigint[], bigint[], text[], timestamptz, interval) is
-    'Groups usage entries (parallel arrays) into 5-hour blocks and gaps as of a given time, pricing each by cco.model_pricing as cco.response_cost does; cco.usage_blocks calls it.';
+comment on function cco.compute_usage_blocks(timestamptz[], bigint[], bigint[], bigint[], bigint[], text[], bigint[], bigint[], bigint[], text[], text[], timestamptz, interval) is
+    'Groups usage entries (parallel arrays) into 5-hour blocks and gaps as of a given time, pricing each by cco.model_pricing as cco.response_cost does (unpriced responses add nothing: see cco.unpriced_models); cco.usage_blocks calls it.';
 
 create view cco.project_usage_blocks with (security_invoker = true) as
 select p.id as project_id, p.name as project_name, b.*
@@ -775,7 +835,9 @@ declare
         "connections": "Open connections to the database.",
         "conversation_id": "The conversation.",
         "conversations": "Distinct conversations.",
-        "cost": "Cost in USD from cco.model_pricing (responses of unpriced models add nothing).",
+        "cache_creation_1h_tokens": "The part of the cache write tokens written to the 1-hour cache, each API response counted once.",
+        "cost": "Cost in USD from cco.model_pricing of the priced responses (unpriced ones add nothing: see unpriced_responses and cco.unpriced_models).",
+        "fast_responses": "API responses generated in fast mode.",
         "database": "Database name.",
         "database_bytes": "Size of the database in bytes.",
         "day": "The day (start of day in the session's time zone).",
@@ -860,7 +922,10 @@ declare
         "transactions_committed": "Transactions committed since statistics were reset.",
         "transactions_rolled_back": "Transactions rolled back since statistics were reset.",
         "user_id": "The user (JWT sub).",
-        "user_messages": "Messages written by the user."
+        "unpriced_responses": "API responses no price applies to (their cost is not in cost).",
+        "user_messages": "Messages written by the user.",
+        "web_fetch_requests": "Web fetch requests, each API response counted once.",
+        "web_search_requests": "Web search requests, each API response counted once."
     }$json$;
     view_column record;
 begin

@@ -5,8 +5,9 @@
 //! `cco_core::analytics`.
 
 use cco_core::analytics::{
-    compute_blocks, ActiveTime, LatencySketch, MessageFacts, MessageSummary, Price, PriceCache,
-    PriceList, TokenCounts, ToolCallSummary, UsageEntry, DEFAULT_IDLE_CUTOFF_MICROS,
+    anthropic_prices, compute_blocks, is_standard_service_tier, ActiveTime, LatencySketch,
+    LongContext, MessageFacts, MessageSummary, Price, PriceCache, PriceList, PriceSource, Rates,
+    ResponseUsage, Speed, TierRates, ToolCallSummary, UsageEntry, DEFAULT_IDLE_CUTOFF_MICROS,
 };
 use pgrx::datum::{Date, Internal, Interval, TimestampWithTimeZone};
 use pgrx::prelude::*;
@@ -381,20 +382,42 @@ fn summarize_messages_add(
     cache_creation_tokens: Option<i32>,
     cache_read_tokens: Option<i32>,
     token_count: Option<i32>,
+    cache_creation_1h_tokens: Option<i32>,
+    web_search_requests: Option<i32>,
+    web_fetch_requests: Option<i32>,
+    speed: Option<&str>,
+    service_tier: Option<&str>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Internal {
     let mut state = aggregate_state(state, fcinfo, MessageSummary::new);
     // Only API responses (messages with tokens) are priced, as cco.message_usage counts them.
     let cost = match (model, at) {
         (Some(model), Some(at)) if token_count.unwrap_or(0) > 0 => {
-            let tokens = [
-                input_tokens,
-                output_tokens,
-                cache_creation_tokens,
-                cache_read_tokens,
-            ]
-            .map(|t| i64::from(t.unwrap_or(0)));
-            query_pricing(fcinfo).cost(model, at, tokens)
+            let [input, output, cache_creation, cache_read, cache_creation_1h, searches, fetches] =
+                [
+                    input_tokens,
+                    output_tokens,
+                    cache_creation_tokens,
+                    cache_read_tokens,
+                    cache_creation_1h_tokens,
+                    web_search_requests,
+                    web_fetch_requests,
+                ]
+                .map(|count| i64::from(count.unwrap_or(0)));
+            let usage = response_usage(
+                [
+                    input,
+                    output,
+                    cache_creation,
+                    cache_read,
+                    cache_creation_1h,
+                    searches,
+                    fetches,
+                ],
+                speed,
+                service_tier,
+            );
+            query_pricing(fcinfo).cost(model, at, &usage)
         }
         _ => None,
     };
@@ -602,6 +625,11 @@ fn compute_usage_blocks(
     cache_creation_tokens: Vec<Option<i64>>,
     cache_read_tokens: Vec<Option<i64>>,
     models: Vec<Option<String>>,
+    cache_creation_1h_tokens: Vec<Option<i64>>,
+    web_search_requests: Vec<Option<i64>>,
+    web_fetch_requests: Vec<Option<i64>>,
+    speeds: Vec<Option<String>>,
+    service_tiers: Vec<Option<String>>,
     now: TimestampWithTimeZone,
     block_length: default!(Interval, "'5 hours'"),
 ) -> TableIterator<
@@ -635,6 +663,11 @@ fn compute_usage_blocks(
         cache_creation_tokens.len(),
         cache_read_tokens.len(),
         models.len(),
+        cache_creation_1h_tokens.len(),
+        web_search_requests.len(),
+        web_fetch_requests.len(),
+        speeds.len(),
+        service_tiers.len(),
     ]
     .iter()
     .any(|&len| len != n)
@@ -658,22 +691,28 @@ fn compute_usage_blocks(
         .enumerate()
         .filter_map(|(i, (at, model))| {
             let at = (*at)?;
-            let tokens = [
+            let counts = [
                 input_tokens[i],
                 output_tokens[i],
                 cache_creation_tokens[i],
                 cache_read_tokens[i],
+                cache_creation_1h_tokens[i],
+                web_search_requests[i],
+                web_fetch_requests[i],
             ]
-            .map(|t| t.unwrap_or(0));
+            .map(|count| count.unwrap_or(0));
+            let tokens = counts;
+            let usage = response_usage(counts, speeds[i].as_deref(), service_tiers[i].as_deref());
             Some(UsageEntry {
                 timestamp_micros: unix_micros(at),
                 input_tokens: tokens[0],
                 output_tokens: tokens[1],
                 cache_creation_tokens: tokens[2],
                 cache_read_tokens: tokens[3],
+                // An unpriced response adds nothing here; cco.unpriced_models lists them.
                 cost: model
                     .as_deref()
-                    .and_then(|model| pricing.cost(model, at, tokens))
+                    .and_then(|model| pricing.cost(model, at, &usage))
                     .unwrap_or(0.0),
                 model,
             })
@@ -716,11 +755,14 @@ fn compute_usage_blocks(
     TableIterator::new(rows)
 }
 
-/// The cost in USD of one API response by `cco.model_pricing` (the rule of `cco.usage_cost`:
-/// longest model prefix, latest price not after the response's day in the session's time zone,
-/// operators' prices before seeded ones); NULL when no price applies. The price list is read once
-/// per query and each model and day priced once, so a view can cost every response in the same
-/// pass that counts them, where a per-response SQL lookup would cost microseconds each.
+/// The cost in USD of one API response by `cco.model_pricing` (the rules of
+/// `cco_core::analytics::pricing`: the model's own id or its id without the date suffix, the
+/// latest price not after the response's day in the session's time zone, operators' prices before
+/// imported before seeded ones); NULL when no price applies or the price does not cover the
+/// response (a fast response without a fast price, say). The price list is read once per query and
+/// each model and day priced once, so a view can cost every response in the same pass that counts
+/// them, where a per-response SQL lookup would cost microseconds each.
+#[allow(clippy::too_many_arguments)]
 #[pg_extern(stable, parallel_safe)]
 fn response_cost(
     model: Option<&str>,
@@ -729,16 +771,93 @@ fn response_cost(
     output_tokens: Option<i64>,
     cache_creation_tokens: Option<i64>,
     cache_read_tokens: Option<i64>,
+    cache_creation_1h_tokens: Option<i64>,
+    web_search_requests: Option<i64>,
+    web_fetch_requests: Option<i64>,
+    speed: Option<&str>,
+    service_tier: Option<&str>,
     fcinfo: pg_sys::FunctionCallInfo,
 ) -> Option<f64> {
-    let tokens = [
+    let counts = [
         input_tokens,
         output_tokens,
         cache_creation_tokens,
         cache_read_tokens,
+        cache_creation_1h_tokens,
+        web_search_requests,
+        web_fetch_requests,
     ]
-    .map(|t| t.unwrap_or(0));
-    query_pricing(fcinfo).cost(model?, at?, tokens)
+    .map(|count| count.unwrap_or(0));
+    query_pricing(fcinfo).cost(model?, at?, &response_usage(counts, speed, service_tier))
+}
+
+/// A response's usage from the counts stored per message: input, output, all cache writes, cache
+/// reads, the 1-hour part of the writes, web searches and web fetches.
+fn response_usage(
+    counts: [i64; 7],
+    speed: Option<&str>,
+    service_tier: Option<&str>,
+) -> ResponseUsage {
+    let [input, output, cache_creation, cache_read, cache_creation_1h, web_search_requests, web_fetch_requests] =
+        counts;
+    let cache_write_1h_tokens = cache_creation_1h.clamp(0, cache_creation.max(0));
+    ResponseUsage {
+        input_tokens: input,
+        output_tokens: output,
+        cache_write_5m_tokens: cache_creation - cache_write_1h_tokens,
+        cache_write_1h_tokens,
+        cache_read_tokens: cache_read,
+        web_search_requests,
+        web_fetch_requests,
+        speed: Speed::from_label(speed),
+        standard_service: is_standard_service_tier(service_tier),
+    }
+}
+
+/// The Anthropic models of LiteLLM's price data (`model_prices_and_context_window.json`) as rows
+/// of cco.model_pricing's price columns, prices as exact decimal strings; cco.import_prices
+/// stores them. Malformed data is an error naming the entry and field.
+#[pg_extern(immutable, parallel_safe)]
+fn litellm_anthropic_prices(prices: pgrx::JsonB) -> pgrx::JsonB {
+    let models = anthropic_prices(&prices.0)
+        .unwrap_or_else(|problem| raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, problem));
+    let rates = |rates: &TierRates, prefix: &str, suffix: &str| {
+        let name = |kind: &str| format!("{prefix}{kind}{suffix}");
+        [
+            (name("input"), rates.input.clone()),
+            (name("output"), rates.output.clone()),
+            (name("cache_write"), rates.cache_write_5m.clone()),
+            (name("cache_write_1h"), rates.cache_write_1h.clone()),
+            (name("cache_read"), rates.cache_read.clone()),
+        ]
+    };
+    let rows: Vec<serde_json::Value> = models
+        .iter()
+        .map(|price| {
+            let mut row = serde_json::Map::new();
+            row.insert("model".into(), price.model.clone().into());
+            for (field, value) in rates(&price.rates, "", "_per_million")
+                .into_iter()
+                .chain(rates(&price.long_context_rates, "", "_above_per_million"))
+            {
+                row.insert(field, value.into());
+            }
+            row.insert(
+                "long_context_above_tokens".into(),
+                price.long_context_above_tokens.into(),
+            );
+            row.insert(
+                "web_search_per_request".into(),
+                price.web_search_per_request.clone().into(),
+            );
+            row.insert(
+                "fast_multiplier".into(),
+                price.fast_multiplier.clone().into(),
+            );
+            serde_json::Value::Object(row)
+        })
+        .collect();
+    pgrx::JsonB(serde_json::Value::Array(rows))
 }
 
 /// The price list of a query, with the days and prices it has already worked out.
@@ -756,9 +875,14 @@ impl QueryPricing {
     }
 
     /// The cost of a response; None when no price applies to its model on its day.
-    fn cost(&mut self, model: &str, at: TimestampWithTimeZone, tokens: TokenCounts) -> Option<f64> {
+    fn cost(
+        &mut self,
+        model: &str,
+        at: TimestampWithTimeZone,
+        usage: &ResponseUsage,
+    ) -> Option<f64> {
         let day = self.days.day_of(at);
-        self.prices.cost(model, day, tokens)
+        self.prices.cost(model, day, usage)
     }
 }
 
@@ -777,31 +901,58 @@ fn query_pricing<'a>(fcinfo: pg_sys::FunctionCallInfo) -> &'a mut QueryPricing {
     }
 }
 
-/// `cco.model_pricing` in precedence order, as the caller may read it.
+/// `cco.model_pricing`, as the caller may read it. Prices a row leaves empty are filled here, by
+/// the rules its column comments state.
 fn stored_price_list() -> PriceList {
-    const PRICES: &str =
-        "select model, effective_from, input_per_million::float8, output_per_million::float8, \
-                                 cache_write_per_million::float8, cache_read_per_million::float8 \
-                          from cco.model_pricing \
-                          order by length(model) desc, effective_from desc, seeded";
+    const PRICES: &str = "select model, effective_from, \
+                                 input_per_million::float8, output_per_million::float8, cache_write_per_million::float8, \
+                                 coalesce(cache_write_1h_per_million, 2 * input_per_million)::float8, cache_read_per_million::float8, \
+                                 long_context_above_tokens, \
+                                 coalesce(input_above_per_million, input_per_million)::float8, \
+                                 coalesce(output_above_per_million, output_per_million)::float8, \
+                                 coalesce(cache_write_above_per_million, cache_write_per_million)::float8, \
+                                 coalesce(cache_write_1h_above_per_million, 2 * coalesce(input_above_per_million, input_per_million))::float8, \
+                                 coalesce(cache_read_above_per_million, cache_read_per_million)::float8, \
+                                 web_search_per_request::float8, web_fetch_per_request::float8, fast_multiplier::float8, \
+                                 seeded, imported \
+                          from cco.model_pricing";
     let prices = spi(Spi::connect(|client| {
         let mut prices = Vec::new();
         for row in client.select(PRICES, None, &[])? {
-            let per_million = [
-                row.get::<f64>(3)?,
-                row.get::<f64>(4)?,
-                row.get::<f64>(5)?,
-                row.get::<f64>(6)?,
-            ];
-            if let (Some(model), Some(from), [Some(a), Some(b), Some(c), Some(d)]) =
-                (row.get::<String>(1)?, row.get::<Date>(2)?, per_million)
-            {
-                prices.push(Price {
-                    model_prefix: model,
-                    effective_from_day: from.to_pg_epoch_days(),
-                    per_million: [a, b, c, d],
-                });
-            }
+            let rate = |column: usize| row.get::<f64>(column).map(Option::unwrap_or_default);
+            let rates_from = |first: usize| -> Result<Rates, pgrx::spi::Error> {
+                Ok(Rates {
+                    input: rate(first)?,
+                    output: rate(first + 1)?,
+                    cache_write_5m: rate(first + 2)?,
+                    cache_write_1h: rate(first + 3)?,
+                    cache_read: rate(first + 4)?,
+                })
+            };
+            let (Some(model), Some(from)) = (row.get::<String>(1)?, row.get::<Date>(2)?) else {
+                continue;
+            };
+            let long_context = match row.get::<i64>(8)? {
+                Some(above_tokens) => Some(LongContext {
+                    above_tokens,
+                    rates: rates_from(9)?,
+                }),
+                None => None,
+            };
+            prices.push(Price {
+                model,
+                effective_from_day: from.to_pg_epoch_days(),
+                source: match (row.get::<bool>(17)?, row.get::<bool>(18)?) {
+                    (Some(true), _) => PriceSource::Seeded,
+                    (_, Some(true)) => PriceSource::Imported,
+                    _ => PriceSource::Operator,
+                },
+                rates: rates_from(3)?,
+                long_context,
+                web_search_per_request: row.get::<f64>(14)?,
+                web_fetch_per_request: rate(15)?,
+                fast_multiplier: row.get::<f64>(16)?,
+            });
         }
         Ok::<_, pgrx::spi::Error>(prices)
     }));

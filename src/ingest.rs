@@ -356,7 +356,7 @@ impl<'a> ConversationLoad<'a> {
                 .parent_uuid
                 .as_deref()
                 .and_then(|parent| self.id_of.get(parent).copied());
-            let usage = counted.get(&index).copied().unwrap_or_default();
+            let usage = counted.get(&index).cloned().unwrap_or_default();
             rows.push(
                 self.id_of[message.uuid.as_str()],
                 message,
@@ -384,56 +384,80 @@ impl<'a> ConversationLoad<'a> {
 
     /// Inserts rows in one statement, in the order given, and returns how many were inserted.
     fn insert_rows(&self, rows: MessageRows) -> usize {
+        // A database still on a schema before 0.5.0 (the library is installed before ALTER
+        // EXTENSION UPDATE runs) has no billing columns: its loads store what it can hold.
+        let billing = billing_columns_exist();
+        let (columns, values, arrays, names) = if billing {
+            (
+                ", cache_creation_1h_tokens, web_search_requests, web_fetch_requests, speed, service_tier",
+                ", n.cache_write_1h, n.web_searches, n.web_fetches, n.speed, n.service_tier",
+                ", $15::int[], $16::int[], $17::int[], $18::text[], $19::text[]",
+                ", cache_write_1h, web_searches, web_fetches, speed, service_tier",
+            )
+        } else {
+            ("", "", "", "")
+        };
+        let statement = format!(
+            "insert into cco.messages (id, conversation_id, project_id, role, content, \"timestamp\",
+                 token_count, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens,
+                 model, parent_id, metadata, external_id{columns})
+             select n.id, $1, $2, n.role, n.content, coalesce(n.written_at, now()),
+                    n.input + n.output + n.cache_write + n.cache_read,
+                    n.input, n.output, n.cache_write, n.cache_read,
+                    n.model, n.parent_id, n.metadata::jsonb, n.external_id{values}
+             from unnest($3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::int[], $8::int[],
+                         $9::int[], $10::int[], $11::text[], $12::uuid[], $13::text[], $14::text[]{arrays})
+                  with ordinality
+                  as n(id, role, content, written_at, input, output, cache_write, cache_read,
+                       model, parent_id, metadata, external_id{names}, place)
+             order by n.place
+             on conflict (project_id, external_id, conversation_id) do nothing"
+        );
+        let mut arguments: Vec<pgrx::datum::DatumWithOid> = vec![
+            self.conversation_id.into(),
+            self.project_id.into(),
+            rows.ids.into(),
+            rows.roles.into(),
+            rows.contents.into(),
+            rows.timestamps.into(),
+            rows.input.into(),
+            rows.output.into(),
+            rows.cache_write.into(),
+            rows.cache_read.into(),
+            rows.models.into(),
+            rows.parents.into(),
+            rows.metadata.into(),
+            rows.external_ids.into(),
+        ];
+        if billing {
+            arguments.extend([
+                rows.cache_write_1h.into(),
+                rows.web_searches.into(),
+                rows.web_fetches.into(),
+                rows.speeds.into(),
+                rows.service_tiers.into(),
+            ]);
+        }
         spi(Spi::connect_mut(|client| {
             client
-                .update(
-                    "insert into cco.messages (id, conversation_id, project_id, role, content, \"timestamp\",
-                         token_count, input_tokens, output_tokens, cache_creation_tokens, cache_read_tokens,
-                         model, parent_id, metadata, external_id)
-                     select n.id, $1, $2, n.role, n.content, coalesce(n.written_at, now()),
-                            n.input + n.output + n.cache_write + n.cache_read,
-                            n.input, n.output, n.cache_write, n.cache_read,
-                            n.model, n.parent_id, n.metadata::jsonb, n.external_id
-                     from unnest($3::uuid[], $4::text[], $5::text[], $6::timestamptz[], $7::int[], $8::int[],
-                                 $9::int[], $10::int[], $11::text[], $12::uuid[], $13::text[], $14::text[])
-                          with ordinality
-                          as n(id, role, content, written_at, input, output, cache_write, cache_read,
-                               model, parent_id, metadata, external_id, place)
-                     order by n.place
-                     on conflict (project_id, external_id, conversation_id) do nothing",
-                    None,
-                    &[
-                        self.conversation_id.into(),
-                        self.project_id.into(),
-                        rows.ids.into(),
-                        rows.roles.into(),
-                        rows.contents.into(),
-                        rows.timestamps.into(),
-                        rows.input.into(),
-                        rows.output.into(),
-                        rows.cache_write.into(),
-                        rows.cache_read.into(),
-                        rows.models.into(),
-                        rows.parents.into(),
-                        rows.metadata.into(),
-                        rows.external_ids.into(),
-                    ],
-                )
+                .update(&statement, None, &arguments)
                 .map(|table| table.len())
         }))
     }
 
     /// Usage each new message carries. Lines of one API response repeat its usage; only the line
-    /// with the most output tokens counts, across this file, earlier loads of it and the other
-    /// files of the same session (a subagent replays its parent's messages).
+    /// with the most output tokens counts, across this file, earlier loads of it and every other
+    /// file of the project: a subagent replays its parent's messages, a resumed or forked session
+    /// copies earlier lines into a new file with a new session id, a side question replays the
+    /// conversation so far.
     fn counted_usage(&self) -> HashMap<usize, Usage> {
         let in_file = self.transcript.counts_usage();
         let mut counted: HashMap<usize, Usage> = HashMap::new();
         let mut keys: Vec<String> = Vec::new();
         for (index, message) in self.transcript.messages.iter().enumerate() {
             if in_file[index] && self.is_new(message) {
-                if let Some(usage) = message.usage {
-                    counted.insert(index, usage);
+                if let Some(usage) = &message.usage {
+                    counted.insert(index, usage.clone());
                     if let Some((api_id, _)) = message.usage_key() {
                         keys.push(api_id.to_owned());
                     }
@@ -461,7 +485,8 @@ impl<'a> ConversationLoad<'a> {
         counted
     }
 
-    /// Stored messages of this session that carry the usage of the given API responses.
+    /// Stored messages of this project that carry the usage of the given API responses
+    /// (messages_response_idx finds them).
     fn previously_counted(&self, api_ids: &[String]) -> Vec<CountedRow> {
         spi(Spi::connect(|client| {
             client
@@ -469,15 +494,10 @@ impl<'a> ConversationLoad<'a> {
                     "select m.id, m.metadata->>'messageId', m.metadata->>'requestId', m.output_tokens::bigint
                      from cco.messages m
                      where m.project_id = $1
-                       and m.conversation_id in (
-                           select c.id from cco.conversations c
-                           where c.project_id = $1
-                             and (c.id = $2 or c.session_id = (select session_id from cco.conversations
-                                                               where id = $2 and project_id = $1)))
                        and m.token_count > 0
-                       and m.metadata->>'messageId' = any ($3)",
+                       and m.metadata->>'messageId' = any ($2)",
                     None,
-                    &[self.project_id.into(), self.conversation_id.into(), api_ids.to_vec().into()],
+                    &[self.project_id.into(), api_ids.to_vec().into()],
                 )?
                 .map(|row| Ok((row.get::<Uuid>(1)?, row.get::<String>(2)?, row.get::<String>(3)?, row.get::<i64>(4)?)))
                 .filter_map(|row: Result<_, pgrx::spi::Error>| match row {
@@ -525,11 +545,18 @@ impl<'a> ConversationLoad<'a> {
         if superseded.is_empty() {
             return;
         }
+        let billing = if billing_columns_exist() {
+            ", cache_creation_1h_tokens = 0, web_search_requests = 0, web_fetch_requests = 0, speed = null, service_tier = null"
+        } else {
+            ""
+        };
         spi(Spi::run_with_args(
-            "update cco.messages
-                set token_count = 0, input_tokens = 0, output_tokens = 0,
-                    cache_creation_tokens = 0, cache_read_tokens = 0
-              where project_id = $1 and id = any ($2)",
+            &format!(
+                "update cco.messages
+                    set token_count = 0, input_tokens = 0, output_tokens = 0,
+                        cache_creation_tokens = 0, cache_read_tokens = 0{billing}
+                  where project_id = $1 and id = any ($2)"
+            ),
             &[self.project_id.into(), superseded.into()],
         ));
     }
@@ -722,6 +749,16 @@ fn apply_titles(conversations: &[Uuid]) {
     ));
 }
 
+/// Whether cco.messages has the billing columns of 0.5.0 (see `ConversationLoad::insert_rows`).
+fn billing_columns_exist() -> bool {
+    spi(Spi::get_one::<bool>(
+        "select exists (select from pg_catalog.pg_attribute
+                        where attrelid = 'cco.messages'::regclass and attname = 'web_fetch_requests'
+                          and not attisdropped)",
+    ))
+    .unwrap_or(false)
+}
+
 /// Beyond this many new messages, a load refreshes outgrown planner statistics part way.
 const FIRST_PART_OF_LARGE_LOAD: usize = 2_000;
 
@@ -740,6 +777,11 @@ struct MessageRows {
     parents: Vec<Option<Uuid>>,
     metadata: Vec<String>,
     external_ids: Vec<String>,
+    cache_write_1h: Vec<i32>,
+    web_searches: Vec<i32>,
+    web_fetches: Vec<i32>,
+    speeds: Vec<Option<String>>,
+    service_tiers: Vec<Option<String>>,
 }
 
 impl MessageRows {
@@ -765,6 +807,12 @@ impl MessageRows {
         self.parents.push(parent);
         self.metadata.push(message.metadata.to_string());
         self.external_ids.push(message.uuid.clone());
+        self.cache_write_1h
+            .push(clamp(usage.cache_creation_1h_input_tokens));
+        self.web_searches.push(clamp(usage.web_search_requests));
+        self.web_fetches.push(clamp(usage.web_fetch_requests));
+        self.speeds.push(usage.speed);
+        self.service_tiers.push(usage.service_tier);
     }
 
     /// Keeps the first `at` rows and returns the others.
@@ -782,6 +830,11 @@ impl MessageRows {
             parents: self.parents.split_off(at),
             metadata: self.metadata.split_off(at),
             external_ids: self.external_ids.split_off(at),
+            cache_write_1h: self.cache_write_1h.split_off(at),
+            web_searches: self.web_searches.split_off(at),
+            web_fetches: self.web_fetches.split_off(at),
+            speeds: self.speeds.split_off(at),
+            service_tiers: self.service_tiers.split_off(at),
         }
     }
 }

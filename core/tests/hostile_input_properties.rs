@@ -104,7 +104,7 @@ proptest! {
         lines.extend(texts.iter().cloned()); // the texts themselves as lines: mostly not JSON
         let parsed = transcript::parse(&lines.join("\n"));
         for message in &parsed.messages {
-            if let Some(usage) = message.usage {
+            if let Some(usage) = &message.usage {
                 prop_assert!(usage.total() <= i64::from(i32::MAX));
                 prop_assert!(usage.input_tokens >= 0 && usage.output_tokens >= 0);
             }

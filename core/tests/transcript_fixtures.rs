@@ -173,7 +173,7 @@ fn token_totals_count_each_api_response_once() {
         let transcript = parse(&text);
         let mut parsed = [0i64; 4];
         for (message, counts) in transcript.messages.iter().zip(transcript.counts_usage()) {
-            if let (true, Some(usage)) = (counts, message.usage) {
+            if let (true, Some(usage)) = (counts, message.usage.as_ref()) {
                 parsed[0] += usage.input_tokens;
                 parsed[1] += usage.output_tokens;
                 parsed[2] += usage.cache_creation_input_tokens;

@@ -121,7 +121,8 @@ left join (
            count(*) filter (where parent_id is null) as roots, max(depth) as max_depth,
            round(avg(depth), 2) as avg_depth,
            round(sum(cco.response_cost(model, "timestamp", input_tokens, output_tokens,
-                                       cache_creation_tokens, cache_read_tokens))
+                                       cache_creation_tokens, cache_read_tokens, cache_creation_1h_tokens,
+                                       web_search_requests, web_fetch_requests, speed, service_tier))
                  filter (where token_count > 0)::numeric, 6) as cost
     from cco.messages group by conversation_id) m on m.conversation_id = c.id
 left join (
@@ -165,7 +166,8 @@ def test_summaries_merge_partial_states_in_parallel_plans(db):
         "from generate_series(1, 200000) g")
     admin.execute("analyze summary_sample")
     query = ("select grp, (cco.summarize_messages(role, content_length, at, root, depth, model, tokens, tokens, "
-             "tokens, tokens, tokens))::text, (cco.summarize_tool_calls(tool, status, ms))::text "
+             "tokens, tokens, tokens, tokens / 2, tokens % 3, tokens % 2, null, null))::text, "
+             "(cco.summarize_tool_calls(tool, status, ms))::text "
              "from summary_sample group by grp order by grp")
     built_in = admin.execute(
         "select grp, count(*), count(*) filter (where role = 'user'), count(*) filter (where role = 'assistant'), "
@@ -198,11 +200,11 @@ def test_summaries_merge_partial_states_in_parallel_plans(db):
 
 def test_summaries_of_no_rows_and_of_null_columns(db):
     empty = db.admin.execute(
-        "select cco.summarize_messages(null, null, null, null, null, null, null, null, null, null, null)::text, "
+        "select cco.summarize_messages(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null)::text, "
         "cco.summarize_tool_calls(null, null, null)::text from (select where false) nothing").fetchone()
     assert empty == ("(0,0,0,0,0,,,,,0,0,0,,)", "(0,0,0,0,0,0)")
     nulls = db.admin.execute(
-        "select cco.summarize_messages(null, null, null, null, null, null, null, null, null, null, null)::text, "
+        "select cco.summarize_messages(null, null, null, null, null, null, null, null, null, null, null, null, null, null, null, null)::text, "
         "cco.summarize_tool_calls(null, null, null)::text").fetchone()
     assert nulls == ("(1,0,0,0,0,,,,00:00:00,0,0,0,,)", "(1,0,0,0,0,0)")
 

@@ -135,7 +135,7 @@ VIEW_MARKERS = {
     "message_usage": "project_id", "conversation_analytics": "project_id", "project_analytics": "project_id",
     "tool_analytics": "tool_name", "tool_usage_daily": "tool_name", "daily_activity": "project_id",
     "hourly_activity": "project_id", "user_activity_analytics": "project_id", "token_usage_daily": "model",
-    "project_usage_blocks": "project_id", "project_summary": "project_id",
+    "project_usage_blocks": "project_id", "project_summary": "project_id", "unpriced_models": "model",
 }
 # Views for the operator of the database: empty for every user.
 OPERATOR_VIEWS = ("table_analytics", "system_performance", "index_usage_stats")
@@ -234,7 +234,9 @@ COVERED_FUNCTIONS = {name.split(" ")[0] for name in READ_CALLS} | {
     # Parameter checks that read nothing.
     "check_page", "document_frequency_cap",
     # Read only the price list, which every caller may read.
-    "usage_cost", "priced_usage", "response_cost",
+    "usage_cost", "response_cost",
+    # Reads only its argument; cco.import_prices writes through the price list's policies.
+    "litellm_anthropic_prices", "import_prices",
     # Sees only the arrays its caller passes (cco.usage_blocks passes the visible rows), and the
     # price list.
     "compute_usage_blocks",

@@ -42,13 +42,24 @@ impl Role {
     }
 }
 
-/// Token usage of one API response, as its lines repeat it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+/// Token usage of one API response, as its lines repeat it: every dimension it is billed by.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Usage {
     pub input_tokens: i64,
     pub output_tokens: i64,
+    /// All prompt-cache writes (`cache_creation_input_tokens`), 5-minute and 1-hour together.
     pub cache_creation_input_tokens: i64,
+    /// The 1-hour part of the cache writes (`cache_creation.ephemeral_1h_input_tokens`).
+    pub cache_creation_1h_input_tokens: i64,
     pub cache_read_input_tokens: i64,
+    /// `server_tool_use.web_search_requests`.
+    pub web_search_requests: i64,
+    /// `server_tool_use.web_fetch_requests`.
+    pub web_fetch_requests: i64,
+    /// `speed` when not "standard" (absent and standard are billed alike): "fast".
+    pub speed: Option<String>,
+    /// `service_tier` when not "standard": "priority" or "batch".
+    pub service_tier: Option<String>,
 }
 
 impl Usage {
@@ -56,8 +67,8 @@ impl Usage {
     /// message's token count), must fit a message's integer columns. Counts that are missing or
     /// not numbers count as 0.
     fn from_json(usage: &Value) -> Result<Usage, String> {
-        let count = |name: &str| -> Result<i64, String> {
-            match usage.get(name) {
+        let count_in = |object: &Value, name: &str| -> Result<i64, String> {
+            match object.get(name) {
                 Some(Value::Number(number)) => match number.as_i64() {
                     Some(count) if (0..=i64::from(i32::MAX)).contains(&count) => Ok(count),
                     _ => Err(format!(
@@ -68,11 +79,31 @@ impl Usage {
                 _ => Ok(0),
             }
         };
+        let count = |name: &str| count_in(usage, name);
+        let cache_creation = count("cache_creation_input_tokens")?;
+        let server_tools = usage.get("server_tool_use").unwrap_or(&Value::Null);
+        let label = |name: &str| {
+            usage
+                .get(name)
+                .and_then(Value::as_str)
+                .filter(|text| !text.is_empty() && *text != "standard")
+                .map(|text| text.chars().take(40).collect())
+        };
         let usage = Usage {
             input_tokens: count("input_tokens")?,
             output_tokens: count("output_tokens")?,
-            cache_creation_input_tokens: count("cache_creation_input_tokens")?,
+            cache_creation_input_tokens: cache_creation,
+            // Part of the writes counted above: never more than they are.
+            cache_creation_1h_input_tokens: count_in(
+                usage.get("cache_creation").unwrap_or(&Value::Null),
+                "ephemeral_1h_input_tokens",
+            )?
+            .min(cache_creation),
             cache_read_input_tokens: count("cache_read_input_tokens")?,
+            web_search_requests: count_in(server_tools, "web_search_requests")?,
+            web_fetch_requests: count_in(server_tools, "web_fetch_requests")?,
+            speed: label("speed"),
+            service_tier: label("service_tier"),
         };
         if usage.total() > i64::from(i32::MAX) {
             return Err(format!(
@@ -610,13 +641,15 @@ impl Transcript {
     pub fn counts_usage(&self) -> Vec<bool> {
         let mut best: HashMap<(&str, &str), usize> = HashMap::new();
         for (index, message) in self.messages.iter().enumerate() {
-            let (Some(key), Some(usage)) = (message.usage_key(), message.usage) else {
+            let (Some(key), Some(usage)) = (message.usage_key(), message.usage.as_ref()) else {
                 continue;
             };
             best.entry(key)
                 .and_modify(|current| {
-                    let current_output =
-                        self.messages[*current].usage.map_or(0, |u| u.output_tokens);
+                    let current_output = self.messages[*current]
+                        .usage
+                        .as_ref()
+                        .map_or(0, |u| u.output_tokens);
                     if usage.output_tokens > current_output {
                         *current = index;
                     }
@@ -654,7 +687,7 @@ impl Transcript {
         for (message, counts) in self.messages.iter().zip(self.counts_usage()) {
             if let Some(model) = message.model.as_deref() {
                 let output = if counts {
-                    message.usage.map_or(0, |u| u.output_tokens)
+                    message.usage.as_ref().map_or(0, |u| u.output_tokens)
                 } else {
                     0
                 };
@@ -680,6 +713,45 @@ impl Transcript {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn usage_keeps_every_billed_dimension() {
+        let usage = Usage::from_json(&serde_json::json!({
+            "input_tokens": 10, "output_tokens": 20, "cache_creation_input_tokens": 300, "cache_read_input_tokens": 4000,
+            "cache_creation": {"ephemeral_5m_input_tokens": 100, "ephemeral_1h_input_tokens": 200},
+            "server_tool_use": {"web_search_requests": 2, "web_fetch_requests": 1},
+            "speed": "fast", "service_tier": "standard"
+        }))
+        .expect("counts that fit");
+        assert_eq!(
+            (
+                usage.cache_creation_input_tokens,
+                usage.cache_creation_1h_input_tokens
+            ),
+            (300, 200)
+        );
+        assert_eq!(
+            (usage.web_search_requests, usage.web_fetch_requests),
+            (2, 1)
+        );
+        assert_eq!(
+            (usage.speed.as_deref(), usage.service_tier.as_deref()),
+            (Some("fast"), None)
+        );
+        // The 1-hour part is never more than all writes; absent fields are zero or standard.
+        let odd = Usage::from_json(
+            &serde_json::json!({"cache_creation_input_tokens": 5, "cache_creation": {"ephemeral_1h_input_tokens": 9}, "service_tier": "priority"}),
+        )
+        .expect("counts that fit");
+        assert_eq!(
+            (
+                odd.cache_creation_1h_input_tokens,
+                odd.speed,
+                odd.service_tier.as_deref()
+            ),
+            (5, None, Some("priority"))
+        );
+    }
 
     fn line(json: serde_json::Value) -> String {
         json.to_string()
