@@ -984,7 +984,7 @@ mod tests {
     }
 
     fn words(i: u32) -> String {
-        let rare = if i % 50 == 0 { " rare" } else { "" };
+        let rare = if i.is_multiple_of(50) { " rare" } else { "" };
         format!(
             "common word{} shared{} common{rare} tail{}",
             i % 17,
