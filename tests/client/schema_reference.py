@@ -4,8 +4,8 @@ The reference is generated, not written by hand, so it cannot drift from the sch
 `test_docs.py` regenerates it and compares it with the committed file. To refresh it after a
 schema change, run inside a cluster with cco installed:
 
-    pg_virtualenv -v 15 sh -c 'psql -c "create extension cco cascade" && \
-        python3 tests/client/schema_reference.py > docs/schema.md'
+    scripts/with-cluster.sh 15 sh -c 'psql -c "create extension cco cascade" && \
+        target/client-tests-venv/bin/python tests/client/schema_reference.py > docs/schema.md'
 """
 
 from __future__ import annotations
