@@ -334,7 +334,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'compute_usage_blocks_wrapper';
 
 CREATE FUNCTION cco."litellm_anthropic_prices"(
-	"prices" jsonb /* pgrx :: JsonB */
+	"prices" TEXT /* &str */
 ) RETURNS jsonb /* pgrx :: JsonB */
 IMMUTABLE STRICT PARALLEL SAFE
 LANGUAGE c /* Rust */
@@ -404,7 +404,7 @@ comment on function cco.usage_cost(text, timestamptz, bigint, bigint, bigint, bi
 comment on function cco.response_cost(text, timestamptz, bigint, bigint, bigint, bigint, bigint, bigint, bigint, text, text) is
     'Cost in USD of one API response by the rule of cco.usage_cost, in double precision: reads the prices once per query and prices each model and day once, so views cost every response in the pass that counts them. NULL when unpriced.';
 
-comment on function cco.litellm_anthropic_prices(jsonb) is
+comment on function cco.litellm_anthropic_prices(text) is
     'The Anthropic models of LiteLLM''s price data (model_prices_and_context_window.json) as a JSON array of rows of cco.model_pricing''s price columns (exact decimal strings); cco.import_prices stores them.';
 
 -- Importing prices: a copy of LiteLLM's price data, read by the caller (cco never downloads
@@ -419,7 +419,7 @@ declare
 begin
     create temporary table imported_prices on commit drop as
     select r.*
-    from jsonb_to_recordset(cco.litellm_anthropic_prices(prices)) as r (
+    from jsonb_to_recordset(cco.litellm_anthropic_prices(prices::text)) as r (
         model text, input_per_million numeric, output_per_million numeric,
         cache_write_per_million numeric, cache_write_1h_per_million numeric, cache_read_per_million numeric,
         long_context_above_tokens bigint, input_above_per_million numeric, output_above_per_million numeric,

@@ -268,6 +268,9 @@ impl ActiveTimeState {
 
 /// An interval's length in microseconds, months counted as 30 days; an interval longer than
 /// that can count (178 million years) is as long as the longest.
+/// The longest usage block: 1000 years of 365.25 days.
+const MAX_BLOCK_LENGTH_MICROS: i64 = 1000 * 36_525 * MICROS_PER_DAY / 100;
+
 fn interval_micros(interval: &Interval) -> i64 {
     let days = i64::from(interval.months()) * 30 + i64::from(interval.days());
     days.saturating_mul(MICROS_PER_DAY)
@@ -275,7 +278,7 @@ fn interval_micros(interval: &Interval) -> i64 {
 }
 
 fn unix_micros(at: TimestampWithTimeZone) -> i64 {
-    i64::from(pg_sys::TimestampTz::from(at)).saturating_add(POSTGRES_EPOCH_MICROS)
+    pg_sys::TimestampTz::from(at).saturating_add(POSTGRES_EPOCH_MICROS)
 }
 
 #[pg_extern(immutable, parallel_safe)]
@@ -678,10 +681,11 @@ fn compute_usage_blocks(
         );
     }
     let length = interval_micros(&block_length);
-    if length <= 0 {
+    // A block's end must stay a timestamp PostgreSQL can hold.
+    if length <= 0 || length > MAX_BLOCK_LENGTH_MICROS {
         raise(
             PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
-            "block_length must be positive",
+            format!("block_length must be positive and at most 1000 years, not {block_length}"),
         );
     }
     let mut pricing = QueryPricing::load();
@@ -817,9 +821,18 @@ fn response_usage(
 /// The Anthropic models of LiteLLM's price data (`model_prices_and_context_window.json`) as rows
 /// of cco.model_pricing's price columns, prices as exact decimal strings; cco.import_prices
 /// stores them. Malformed data is an error naming the entry and field.
+///
+/// Takes the JSON as text and reads it here, so that what JSON allows but a reader of numbers
+/// cannot hold (`1e400`) is refused as bad input, not as an internal error.
 #[pg_extern(immutable, parallel_safe)]
-fn litellm_anthropic_prices(prices: pgrx::JsonB) -> pgrx::JsonB {
-    let models = anthropic_prices(&prices.0)
+fn litellm_anthropic_prices(prices: &str) -> pgrx::JsonB {
+    let prices: serde_json::Value = serde_json::from_str(prices).unwrap_or_else(|problem| {
+        raise(
+            PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE,
+            format!("LiteLLM's price data cannot be read: {problem}"),
+        )
+    });
+    let models = anthropic_prices(&prices)
         .unwrap_or_else(|problem| raise(PgSqlErrorCode::ERRCODE_INVALID_PARAMETER_VALUE, problem));
     let rates = |rates: &TierRates, prefix: &str, suffix: &str| {
         let name = |kind: &str| format!("{prefix}{kind}{suffix}");
@@ -969,7 +982,7 @@ struct LocalDays {
 
 impl LocalDays {
     fn day_of(&mut self, at: TimestampWithTimeZone) -> i32 {
-        let micros = i64::from(pg_sys::TimestampTz::from(at));
+        let micros = pg_sys::TimestampTz::from(at);
         if let Some((day, start, end)) = self.last {
             if (start..end).contains(&micros) {
                 return day;
@@ -983,8 +996,8 @@ impl LocalDays {
         self.last = match bounded.then(|| Date::try_from(day + 1)) {
             Some(Ok(next)) => Some((
                 day,
-                i64::from(pg_sys::TimestampTz::from(TimestampWithTimeZone::from(date))),
-                i64::from(pg_sys::TimestampTz::from(TimestampWithTimeZone::from(next))),
+                pg_sys::TimestampTz::from(TimestampWithTimeZone::from(date)),
+                pg_sys::TimestampTz::from(TimestampWithTimeZone::from(next)),
             )),
             _ => None,
         };

@@ -174,7 +174,7 @@ fn classify(word: &str, next: &str) -> Option<Judged> {
             return None;
         }
         // Alternate between the path as written and the file's name alone.
-        return Some(if word.len() % 2 == 0 {
+        return Some(if word.len().is_multiple_of(2) {
             Judged {
                 kind: "file path",
                 query: word.to_owned(),
@@ -201,7 +201,7 @@ fn classify(word: &str, next: &str) -> Option<Judged> {
         if parts.len() < 2 {
             return None;
         }
-        return Some(if word.len() % 2 == 0 {
+        return Some(if word.len().is_multiple_of(2) {
             Judged {
                 kind: "identifier as written",
                 query: word.to_owned(),
@@ -384,9 +384,9 @@ pub fn run(connection: &str, messages: usize, doc: Option<&std::path::Path>) -> 
             .expect("just added")
             .1;
         tally.queries += 1;
-        for engine in 0..2 {
-            tally.recall[engine] += recall(&rankings[engine], &grades, 50);
-            tally.ndcg[engine] += ndcg(&rankings[engine], &grades, 10);
+        for (engine, ranking) in rankings.iter().enumerate().take(2) {
+            tally.recall[engine] += recall(ranking, &grades, 50);
+            tally.ndcg[engine] += ndcg(ranking, &grades, 10);
         }
         let relevant: HashSet<usize> = grades
             .iter()

@@ -78,7 +78,7 @@ fn group_thousands(value: i64) -> String {
     let digits = value.abs().to_string();
     let mut grouped = String::new();
     for (index, digit) in digits.chars().enumerate() {
-        if index > 0 && (digits.len() - index) % 3 == 0 {
+        if index > 0 && (digits.len() - index).is_multiple_of(3) {
             grouped.push(',');
         }
         grouped.push(digit);
@@ -174,7 +174,7 @@ mod tests {
     #[test]
     fn numbers_read_well() {
         assert_eq!(number(Some(1234567.0), "rows/s"), "1,234,567 rows/s");
-        assert_eq!(number(Some(3.14159), "ms"), "3.14 ms");
+        assert_eq!(number(Some(1.23456), "ms"), "1.23 ms");
         assert_eq!(quantile(&[1.0, 2.0, 3.0, 4.0], 0.5), 2.0);
     }
 }

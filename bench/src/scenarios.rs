@@ -395,7 +395,9 @@ impl<'a> Bench<'a> {
             Figure::new(format!("merge the ranked index after the bulk load ({segments} segments into one, cco.optimize_rank_index)"), "s", Better::Lower)
                 .cco(started.elapsed().as_secs_f64()),
         );
-        let mut by_kind: HashMap<&str, (Vec<f64>, Vec<f64>, i64, i64)> = HashMap::new();
+        // Per kind of query: cco's and native's times, and how many results each found.
+        type Timings = (Vec<f64>, Vec<f64>, i64, i64);
+        let mut by_kind: HashMap<&str, Timings> = HashMap::new();
         let mut all = (Vec::new(), Vec::new());
         for (kind, query) in &queries {
             self.say(&format!("search {kind}: {query}"));

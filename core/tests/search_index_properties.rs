@@ -48,8 +48,11 @@ fn make_document(block: u32, project: u8, words: &[usize]) -> Document {
     document
 }
 
+/// A phrase's words with their distances from the first, and its width.
+type Chain = (Vec<(Vec<u8>, u16)>, u16);
+
 /// A phrase of plain words as (word, distance from the first), and its width.
-fn chain(node: &TsQueryNode) -> Option<(Vec<(Vec<u8>, u16)>, u16)> {
+fn chain(node: &TsQueryNode) -> Option<Chain> {
     match node {
         TsQueryNode::Operand {
             lexeme,

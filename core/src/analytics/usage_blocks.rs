@@ -71,13 +71,13 @@ pub fn compute_blocks(
     let mut start = 0i64;
     for entry in sorted {
         if let Some(last) = current.last() {
-            let since_start = entry.timestamp_micros - start;
-            let since_last = entry.timestamp_micros - last.timestamp_micros;
+            let since_start = entry.timestamp_micros.saturating_sub(start);
+            let since_last = entry.timestamp_micros.saturating_sub(last.timestamp_micros);
             if since_start > block_micros || since_last > block_micros {
                 blocks.push(block(start, &current, now_micros, block_micros));
                 if since_last > block_micros {
                     blocks.push(gap(
-                        last.timestamp_micros + block_micros,
+                        last.timestamp_micros.saturating_add(block_micros),
                         entry.timestamp_micros,
                     ));
                 }
@@ -96,10 +96,10 @@ pub fn compute_blocks(
 }
 
 fn block(start: i64, entries: &[&UsageEntry], now: i64, length: i64) -> UsageBlock {
-    let end = start + length;
+    let end = start.saturating_add(length);
     let first = entries.first().map(|e| e.timestamp_micros);
     let last = entries.last().map(|e| e.timestamp_micros);
-    let is_active = last.is_some_and(|last| now - last < length) && now < end;
+    let is_active = last.is_some_and(|last| now.saturating_sub(last) < length) && now < end;
     let mut models: Vec<String> = Vec::new();
     for model in entries.iter().filter_map(|e| e.model.as_ref()) {
         if !models.contains(model) {
@@ -115,7 +115,7 @@ fn block(start: i64, entries: &[&UsageEntry], now: i64, length: i64) -> UsageBlo
     let cost: f64 = entries.iter().map(|e| e.cost).sum();
 
     let span_minutes = match (first, last) {
-        (Some(first), Some(last)) => (last - first) as f64 / MINUTE_MICROS,
+        (Some(first), Some(last)) => last.saturating_sub(first) as f64 / MINUTE_MICROS,
         _ => 0.0,
     };
     let burn = (span_minutes > 0.0).then(|| {
@@ -126,7 +126,7 @@ fn block(start: i64, entries: &[&UsageEntry], now: i64, length: i64) -> UsageBlo
     });
     let projection = match (is_active, burn) {
         (true, Some((tokens_per_minute, cost_per_hour))) => {
-            let remaining = ((end - now) as f64 / MINUTE_MICROS).max(0.0);
+            let remaining = (end.saturating_sub(now) as f64 / MINUTE_MICROS).max(0.0);
             Some((
                 ((input + output) as f64 + tokens_per_minute * remaining).round() as i64,
                 ((cost + cost_per_hour / 60.0 * remaining) * 100.0).round() / 100.0,
@@ -201,6 +201,25 @@ mod tests {
             cache_read_tokens: 0,
             cost: 0.01,
             model: Some(model.into()),
+        }
+    }
+
+    #[test]
+    fn extreme_lengths_and_times_saturate_instead_of_overflowing() {
+        let entries = [
+            entry(i64::MIN / 2, 1, 1, "a"),
+            entry(TEN, 1, 1, "a"),
+            entry(i64::MAX / 2, 1, 1, "a"),
+        ];
+        for length in [1, BLOCK_MICROS, i64::MAX / 3, i64::MAX] {
+            for now in [i64::MIN, TEN, i64::MAX] {
+                let blocks = compute_blocks(&entries, now, length);
+                let counted: u64 = blocks.iter().map(|block| block.entries).sum();
+                assert_eq!(counted, 3, "length {length}, now {now}");
+                assert!(blocks
+                    .iter()
+                    .all(|block| block.start_micros <= block.end_micros));
+            }
         }
     }
 

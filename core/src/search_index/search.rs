@@ -170,9 +170,13 @@ fn is_exact(node: &TsQueryNode) -> bool {
     }
 }
 
+/// A phrase's words with their distances from the first, and its width (the distance from its
+/// first word to its last).
+type PhraseChain = (Vec<(Vec<u8>, u16)>, u16);
+
 /// A phrase of plain words (no weights, prefixes or other operators inside) as words and their
 /// distances from the first, and its width (the distance from its first word to its last).
-fn phrase_chain(node: &TsQueryNode) -> Option<(Vec<(Vec<u8>, u16)>, u16)> {
+fn phrase_chain(node: &TsQueryNode) -> Option<PhraseChain> {
     match node {
         TsQueryNode::Operand {
             lexeme,
@@ -572,6 +576,9 @@ impl<'s, S: PageSource> Opened<'s, S> {
 }
 
 /// A relaxed query over one segment's postings: yields matching keys in ascending order.
+// A cursor is the large variant and the one every search walks: kept inline, not boxed, so the
+// hot loop does not follow a pointer; a query holds only a handful of these.
+#[allow(clippy::large_enum_variant)]
 enum Live {
     Nothing,
     Cursor(PostingCursor),

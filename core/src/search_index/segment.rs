@@ -271,6 +271,12 @@ pub fn read_block_list<S: PageSource>(
     Ok(blocks)
 }
 
+/// Each term's postings, and the positions of each posting, while a segment is built. Keyed by
+/// the terms of the documents being indexed: the tokenizer's fast hasher (see there why it is safe
+/// for term-keyed maps).
+type TermPostings<'a> =
+    HashMap<&'a [u8], (Vec<Posting>, Vec<&'a [u16]>), BuildHasherDefault<FxHasher>>;
+
 /// Writes a segment holding `documents`; `None` when there are none. A tuple id given twice keeps
 /// its last document.
 pub fn build_segment<S: PageSink>(
@@ -326,10 +332,7 @@ pub fn build_segment<S: PageSink>(
             )
         })
         .collect();
-    // Keyed by the terms of the documents being indexed: the tokenizer's fast hasher (see there
-    // why it is safe for term-keyed maps).
-    let mut postings: HashMap<&[u8], (Vec<Posting>, Vec<&[u16]>), BuildHasherDefault<FxHasher>> =
-        HashMap::default();
+    let mut postings: TermPostings = HashMap::default();
     let mut all_documents = Vec::with_capacity(unique.len());
     for (key, document) in &unique {
         crate::interrupts::check();
