@@ -244,3 +244,7 @@ class Server:
     def base_backup(self, into: "Server") -> None:
         self.run(os.path.join(self.bindir, "pg_basebackup"), "-h", self.socket, "-p", str(self.port), "-U", "postgres",
                  "-D", into.data, "-R", "-X", "stream", "-c", "fast")
+        # The connection string -R writes names every option of the client's libpq (17's has
+        # sslnegotiation); the standby's walreceiver may load an older libpq that refuses unknown
+        # options, so it gets only what it needs.
+        into.configure({"primary_conninfo": f"'host={self.socket} port={self.port} user=postgres'"})

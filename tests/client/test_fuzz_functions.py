@@ -247,9 +247,12 @@ def test_long_loops_stop_within_a_second_of_a_cancel(db, name):
     assert scalar(connection, "select 1") == 1
 
 
+# force_parallel_mode is debug_parallel_query from PostgreSQL 16 on; the server takes either one.
+PARALLEL_MODE = ("debug_parallel_query" if int(os.environ.get("PGVERSION", "15")) >= 16
+                 else "force_parallel_mode")
 PARALLEL = ("set local parallel_setup_cost = 0; set local parallel_tuple_cost = 0; "
             "set local min_parallel_table_scan_size = 0; set local max_parallel_workers_per_gather = 2; "
-            "set local force_parallel_mode = on")
+            f"set local {PARALLEL_MODE} = on")
 SERIAL = "set local max_parallel_workers_per_gather = 0"
 
 # Columns of the hostile table by type, for the aggregates' arguments.
