@@ -17,8 +17,8 @@ use cco_core::search_index::IndexError;
 use pgrx::pg_sys;
 
 use super::storage::{
-    free_pages, new_pending_page, read_pending, write_meta, IndexPages, Locked, PageKind,
-    META_BLOCK,
+    free_pages, new_pending_page, read_consistent_view, read_pending, write_meta, IndexPages,
+    Locked, PageKind, ReaderView, META_BLOCK,
 };
 
 /// The maintenance lock, released when dropped.
@@ -100,7 +100,7 @@ pub fn flush(index: pg_sys::Relation, _lock: &MaintenanceLock) -> Result<(), Ind
         free_pages(index, &[fresh])?;
     }
     let (documents, pages) = read_pending(index, head)?;
-    let location = build_segment(&IndexPages { index }, documents)?;
+    let location = build_segment(&IndexPages::new(index), documents)?;
     update_meta(index, |meta| {
         if let Some(location) = location {
             add_segment(meta, location);
@@ -114,7 +114,7 @@ pub fn flush(index: pg_sys::Relation, _lock: &MaintenanceLock) -> Result<(), Ind
 
 /// Every page a segment entry owns: the segment's and its deleted list's.
 fn pages_of(index: pg_sys::Relation, entry: &SegmentEntry) -> Result<Vec<u32>, IndexError> {
-    let pages = IndexPages { index };
+    let pages = IndexPages::new(index);
     let mut blocks = read_block_list(&pages, entry.pages)?;
     blocks.extend(read_deleted(&pages, entry.deleted)?.1);
     Ok(blocks)
@@ -126,7 +126,7 @@ pub fn merge(
     ids: &[u64],
     _lock: &MaintenanceLock,
 ) -> Result<(), IndexError> {
-    let pages = IndexPages { index };
+    let pages = IndexPages::new(index);
     let meta = super::storage::read_meta(index)?;
     let entries: Vec<SegmentEntry> = meta
         .segments
@@ -223,7 +223,7 @@ pub fn record_deletions(
     lock: &MaintenanceLock,
 ) -> Result<(u64, u64), IndexError> {
     flush(index, lock)?;
-    let pages = IndexPages { index };
+    let pages = IndexPages::new(index);
     let meta = super::storage::read_meta(index)?;
     let (mut removed, mut remaining) = (0u64, 0u64);
     for entry in &meta.segments {
@@ -279,31 +279,45 @@ pub fn live_documents(meta: &Meta) -> u64 {
 }
 
 /// What a scan reads of the index once: its segments with their deleted keys, and the documents
-/// of the pending and flushing lists.
+/// of the pending and flushing lists; and the view of the index they were read in, which later
+/// reads of the segments' pages go through.
 pub struct Snapshot {
     pub segments: Vec<cco_core::search_index::search::SegmentView>,
     pub pending: Vec<Document>,
+    pub view: ReaderView,
+}
+
+impl Snapshot {
+    /// The index's pages as this snapshot reads them.
+    pub fn pages(&self, index: pg_sys::Relation) -> IndexPages {
+        IndexPages::reading(index, &self.view)
+    }
 }
 
 pub fn snapshot(index: pg_sys::Relation) -> Result<Snapshot, IndexError> {
-    let pages = IndexPages { index };
-    let meta = super::storage::read_meta(index)?;
-    let mut segments = Vec::with_capacity(meta.segments.len());
-    for entry in &meta.segments {
-        let deleted = if entry.deleted.is_none() {
-            Vec::new()
-        } else {
-            read_deleted(&pages, entry.deleted)?.0
-        };
-        segments.push(cco_core::search_index::search::SegmentView {
-            header: entry.header,
-            deleted,
-        });
-    }
-    let mut pending = Vec::new();
-    if meta.flushing_head != NO_BLOCK {
-        pending.extend(read_pending(index, meta.flushing_head)?.0);
-    }
-    pending.extend(read_pending(index, meta.pending_head)?.0);
-    Ok(Snapshot { segments, pending })
+    let ((segments, pending), view) = read_consistent_view(index, |meta, pages| {
+        let mut segments = Vec::with_capacity(meta.segments.len());
+        for entry in &meta.segments {
+            let deleted = if entry.deleted.is_none() {
+                Vec::new()
+            } else {
+                read_deleted(pages, entry.deleted)?.0
+            };
+            segments.push(cco_core::search_index::search::SegmentView {
+                header: entry.header,
+                deleted,
+            });
+        }
+        let mut pending = Vec::new();
+        if meta.flushing_head != NO_BLOCK {
+            pending.extend(read_pending(index, meta.flushing_head)?.0);
+        }
+        pending.extend(read_pending(index, meta.pending_head)?.0);
+        Ok((segments, pending))
+    })?;
+    Ok(Snapshot {
+        segments,
+        pending,
+        view,
+    })
 }

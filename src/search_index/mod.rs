@@ -212,7 +212,7 @@ struct BuildState {
 impl BuildState {
     fn write_batch(&mut self) {
         let documents = std::mem::take(&mut self.batch);
-        if let Some(location) = build_segment(&IndexPages { index: self.index }, documents)
+        if let Some(location) = build_segment(&IndexPages::new(self.index), documents)
             .unwrap_or_else(|error| index_error(error))
         {
             self.segments.push(location);
@@ -505,7 +505,7 @@ fn rank_index_segments(
     ),
 > {
     let relation = rank_index(&index);
-    let pages = IndexPages { index: relation };
+    let pages = IndexPages::new(relation);
     let meta = read_meta(relation).unwrap_or_else(|error| index_error(error));
     let mut rows = Vec::new();
     for entry in &meta.segments {

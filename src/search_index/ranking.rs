@@ -20,7 +20,6 @@ use pgrx::{AllocatedByRust, PgSqlErrorCode, Uuid};
 
 use super::index_error;
 use super::maintenance::snapshot;
-use super::storage::IndexPages;
 use crate::call_site_cache;
 use crate::errors::{raise, required};
 use crate::text_search_types::TsVector;
@@ -174,7 +173,7 @@ fn ranking_within(
     let statistics = snapshot(relation)
         .and_then(|snapshot| {
             statistics(
-                &IndexPages { index: relation },
+                &snapshot.pages(relation),
                 &snapshot.segments,
                 &snapshot.pending,
                 &projects,

@@ -25,7 +25,6 @@ use std::collections::BTreeSet;
 use super::index_error;
 use super::maintenance::{snapshot, Snapshot};
 use super::ranking::Ranking;
-use super::storage::IndexPages;
 use crate::text_search_types::TsQuery;
 
 const FIRST_BATCH: usize = 100;
@@ -242,7 +241,7 @@ fn set_tid(pointer: &mut pg_sys::ItemPointerData, tid: Tid) {
 impl ScanState {
     fn next_batch(&mut self, index: pg_sys::Relation) {
         let snapshot = self.snapshot.as_ref().expect("read before the first batch");
-        let pages = IndexPages { index };
+        let pages = snapshot.pages(index);
         let Some(ranking) = &self.ranking else {
             self.exhausted = true;
             return;
@@ -285,7 +284,7 @@ impl ScanState {
             (Some(plan), _) => plan.clone(),
             (None, _) => Plan::Everything,
         };
-        let pages = IndexPages { index };
+        let pages = snapshot.pages(index);
         let mut found = matching(
             &pages,
             &snapshot.segments,
@@ -361,7 +360,7 @@ pub unsafe extern "C-unwind" fn amgetbitmap(
         let state = &mut *(scan.opaque as *mut ScanState);
         let snapshot = snapshot(index).unwrap_or_else(|error| index_error(error));
         let plan = state.plan.clone().unwrap_or(Plan::Everything);
-        let pages = IndexPages { index };
+        let pages = snapshot.pages(index);
         let found = matching(
             &pages,
             &snapshot.segments,

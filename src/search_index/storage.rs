@@ -1,11 +1,17 @@
 //! The index's pages in PostgreSQL: buffers, page headers, write-ahead logging and free space.
 //!
 //! Every page has PostgreSQL's standard header, the core's data area (`PAGE_DATA_BYTES`) and a
-//! 16-byte trailer: its kind, whether it is freed, and since when. Every change goes through
-//! generic WAL records, so the index survives crashes and replicates. A freed page keeps its
-//! contents and is stamped with the next transaction id; it is reused only once no running
-//! transaction can be reading it. Searches read segments and the pending list without holding
-//! locks, relying on this.
+//! 16-byte trailer: its kind, whether it is freed, and when its contents were written. Every change
+//! goes through generic WAL records, so the index survives crashes and replicates. A freed page
+//! keeps its contents; it is reused only once no running transaction can be reading it. Searches
+//! read segments and the pending list without holding locks, relying on this.
+//!
+//! On a hot standby that rule is the primary's, which knows nothing of the standby's queries
+//! (unless `hot_standby_feedback` is on), and generic WAL cannot make replay wait for them or
+//! cancel them as PostgreSQL's own indexes do. So a reader there checks what it reads instead: a
+//! search's view of the index is the root page at one WAL position, and every page it reads later
+//! must hold what it held then (`IndexPages::reading`); a page reused since cancels the query the
+//! way a recovery conflict does.
 
 use cco_core::search_index::meta::{FreeListPage, Meta};
 use cco_core::search_index::pages::{PageSink, PageSource, PAGE_DATA_BYTES};
@@ -33,8 +39,9 @@ pub enum PageKind {
     FreeList = 4,
 }
 
-/// The trailer: `[kind u16][flags u16][unused u32][freed at u64]`. The freed flag and stamp are
-/// for whoever inspects the pages; the free-list queue is what allocation reads.
+/// The trailer: `[kind u16][flags u16][unused u32][contents written at u64]`. The freed flag is for
+/// whoever inspects the pages (the free-list queue is what allocation reads); a freed page also
+/// keeps the WAL position its contents were written at, for readers on a standby.
 ///
 /// # Safety
 /// `page` points to a page of this index (BLCKSZ bytes).
@@ -89,6 +96,15 @@ unsafe fn overwrite_page(page: pg_sys::Page, kind: PageKind, contents: &[u8]) {
     }
 }
 
+/// The WAL position of a page's last change (`PageGetLSN`).
+///
+/// # Safety
+/// As for `data`.
+unsafe fn page_lsn(page: pg_sys::Page) -> u64 {
+    let header = unsafe { &*(page as *const pg_sys::PageHeaderData) };
+    (u64::from(header.pd_lsn.xlogid) << 32) | u64::from(header.pd_lsn.xrecoff)
+}
+
 /// Tells PostgreSQL how much of the data area is in use, so WAL full-page images skip the rest.
 unsafe fn set_used(page: pg_sys::Page, used: usize) {
     unsafe {
@@ -138,6 +154,19 @@ impl Locked {
     pub fn data(&self) -> &[u8] {
         // SAFETY: pinned and locked.
         unsafe { data(self.page()) }
+    }
+
+    /// The WAL position of the page's last change.
+    pub fn lsn(&self) -> u64 {
+        // SAFETY: pinned and locked.
+        unsafe { page_lsn(self.page()) }
+    }
+
+    /// For a freed page, the WAL position its contents were written at.
+    pub fn contents_written_at(&self) -> u64 {
+        // SAFETY: pinned and locked.
+        let trailer = unsafe { trailer(self.page()) };
+        u64::from_le_bytes(trailer[8..16].try_into().expect("eight bytes"))
     }
 
     /// The page's kind and freed mark, as a check of the index reads them.
@@ -214,11 +243,42 @@ pub fn rewrite(index: pg_sys::Relation, locked: &Locked, kind: PageKind, content
 }
 
 pub fn read_meta(index: pg_sys::Relation) -> Result<Meta, IndexError> {
+    Ok(read_meta_for_reader(index)?.0)
+}
+
+/// The root page and, on a standby, the view of the index a search reading it takes.
+pub fn read_meta_for_reader(index: pg_sys::Relation) -> Result<(Meta, ReaderView), IndexError> {
     let locked = Locked::share(index, META_BLOCK);
     if locked.kind() != Some(PageKind::Meta) {
         return Err(IndexError::Corrupt("the first page is not the index root"));
     }
-    Meta::decode(locked.data())
+    // SAFETY: a plain read of shared state.
+    let as_of = unsafe { pg_sys::RecoveryInProgress() }.then(|| locked.lsn());
+    Ok((Meta::decode(locked.data())?, ReaderView { as_of }))
+}
+
+/// Reads a view of the index: `read` takes what it needs from the root and the pages it names.
+/// On a standby replay may change the index while `read` runs, so the root is read again after
+/// it, and `read` runs again (a few times at most) until the root still names the same pages.
+pub fn read_consistent_view<T>(
+    index: pg_sys::Relation,
+    mut read: impl FnMut(&Meta, &IndexPages) -> Result<T, IndexError>,
+) -> Result<(T, ReaderView), IndexError> {
+    const ATTEMPTS: usize = 20;
+    let mut last_block = META_BLOCK;
+    for _ in 0..ATTEMPTS {
+        let (meta, view) = read_meta_for_reader(index)?;
+        let result = read(&meta, &IndexPages::reading(index, &view))?;
+        if view.as_of.is_none() {
+            return Ok((result, view));
+        }
+        let (again, _) = read_meta_for_reader(index)?;
+        if again.same_view(&meta) {
+            return Ok((result, view));
+        }
+        last_block = again.pending_head;
+    }
+    conflict_with_recovery(index, last_block)
 }
 
 /// Writes the root page: the caller holds it exclusively locked. Logged as the bytes that
@@ -242,6 +302,46 @@ pub fn write_meta(index: pg_sys::Relation, locked: &Locked, meta: &Meta) -> Resu
 /// The index's pages as the core reads and writes them.
 pub struct IndexPages {
     pub index: pg_sys::Relation,
+    /// On a standby, the WAL position of the root page a reader took its view from; `None` on a
+    /// primary, and for writers.
+    as_of: Option<u64>,
+}
+
+impl IndexPages {
+    pub fn new(index: pg_sys::Relation) -> IndexPages {
+        IndexPages { index, as_of: None }
+    }
+
+    /// Pages as a search with this view of the index reads them.
+    pub fn reading(index: pg_sys::Relation, view: &ReaderView) -> IndexPages {
+        IndexPages {
+            index,
+            as_of: view.as_of,
+        }
+    }
+}
+
+/// Which state of the index a search reads: on a standby, the root page's WAL position when the
+/// search read it.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ReaderView {
+    as_of: Option<u64>,
+}
+
+/// Cancels a standby's search whose page was reused after the search took its view, as
+/// PostgreSQL cancels queries that conflict with recovery.
+fn conflict_with_recovery(index: pg_sys::Relation, block: u32) -> ! {
+    // SAFETY: the index is open.
+    let name = unsafe { pgrx::name_data_to_str(&(*(*index).rd_rel).relname) }.to_owned();
+    crate::errors::raise_with_detail(
+        pgrx::PgSqlErrorCode::ERRCODE_T_R_SERIALIZATION_FAILURE,
+        "canceling statement due to conflict with recovery",
+        Some(format!(
+            "Page {block} of index \"{name}\" was reused by the primary after this search began \
+             reading it. Run the search again; hot_standby_feedback = on makes the primary keep \
+             such pages for the standby's searches."
+        )),
+    )
 }
 
 impl PageSource for IndexPages {
@@ -249,6 +349,18 @@ impl PageSource for IndexPages {
         // A block past the end makes PostgreSQL raise "could not read block", which is what a
         // damaged pointer deserves; checking the size first would cost a system call per page.
         let locked = Locked::share(self.index, block);
+        if let Some(as_of) = self.as_of {
+            // Records pages are written once: changed since the view was taken, this page was
+            // reused (and perhaps freed again, keeping its new contents' position).
+            let written = if locked.checked_state().freed {
+                locked.contents_written_at()
+            } else {
+                locked.lsn()
+            };
+            if written > as_of {
+                conflict_with_recovery(self.index, block);
+            }
+        }
         match locked.kind() {
             Some(PageKind::Records) => Ok(read(locked.data())),
             _ => Err(IndexError::Corrupt(
@@ -418,9 +530,8 @@ fn recyclable(stamp: u64) -> bool {
     }
 }
 
-/// Frees pages: marks each one freed as of now, contents untouched (a search that started earlier
-/// may still be reading it), and queues it to be reused once no transaction running now can read
-/// it.
+/// Frees pages: marks each one freed, contents untouched (a search that started earlier may still
+/// be reading it), and queues it to be reused once no transaction running now can read it.
 pub fn free_pages(index: pg_sys::Relation, blocks: &[u32]) -> Result<(), IndexError> {
     // SAFETY: reads shared state under its own lock.
     let freed_at = unsafe { pg_sys::ReadNextFullTransactionId().value };
@@ -431,13 +542,14 @@ pub fn free_pages(index: pg_sys::Relation, blocks: &[u32]) -> Result<(), IndexEr
         .collect();
     for &block in &blocks {
         let locked = Locked::exclusive(index, block);
+        let written_at = locked.lsn();
         let mut change = Change::start(index);
         let page = change.page(&locked, false);
         // SAFETY: the WAL copy is ours until finish.
         unsafe {
             let trailer = trailer(page);
             trailer[2..4].copy_from_slice(&FREED.to_le_bytes());
-            trailer[8..16].copy_from_slice(&freed_at.to_le_bytes());
+            trailer[8..16].copy_from_slice(&written_at.to_le_bytes());
         }
         change.finish();
     }
@@ -454,7 +566,7 @@ pub fn free_page_count(index: pg_sys::Relation) -> Result<u64, IndexError> {
 
 /// A new empty pending page.
 pub fn new_pending_page(index: pg_sys::Relation) -> Result<u32, IndexError> {
-    let block = IndexPages { index }.allocate()?;
+    let block = IndexPages::new(index).allocate()?;
     let locked = Locked::exclusive(index, block);
     rewrite(index, &locked, PageKind::Pending, &pending::empty_page());
     Ok(block)
@@ -500,7 +612,7 @@ pub fn read_pending(
 /// it needs allocated before.
 pub fn append_pending(index: pg_sys::Relation, document: &Document) -> Result<u32, IndexError> {
     let records = pending::encode_document(document)?;
-    let pages = IndexPages { index };
+    let pages = IndexPages::new(index);
     let mut reserved: Vec<u32> = Vec::new();
     for _ in 1..records.len() {
         reserved.push(pages.allocate()?);

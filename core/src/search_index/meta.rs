@@ -56,6 +56,24 @@ pub struct Meta {
 }
 
 impl Meta {
+    /// Whether a reader that took its view of the index from `self` would take the same view from
+    /// `other`: the same segments with the same deleted lists, the same pending and flushing lists.
+    /// Counters that change with every insert (pending documents, the tail, the free-list queue)
+    /// do not change what the view's pages are.
+    pub fn same_view(&self, other: &Meta) -> bool {
+        let view = |meta: &Meta| {
+            (
+                meta.pending_head,
+                meta.flushing_head,
+                meta.segments
+                    .iter()
+                    .map(|entry| (entry.id, entry.header, entry.deleted))
+                    .collect::<Vec<_>>(),
+            )
+        };
+        view(self) == view(other)
+    }
+
     pub fn new(pending_page: u32) -> Meta {
         Meta {
             next_segment_id: 1,
@@ -210,6 +228,54 @@ impl FreeListPage {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_readers_view_changes_with_segments_lists_and_deletions_not_with_counters() {
+        let segment = SegmentEntry {
+            id: 4,
+            header: Pointer {
+                block: 12,
+                offset: 0,
+            },
+            pages: Pointer {
+                block: 13,
+                offset: 0,
+            },
+            documents: 100,
+            deleted: Pointer::NONE,
+            deleted_documents: 0,
+        };
+        let mut before = Meta::new(1);
+        before.segments.push(segment);
+        let mut after = before.clone();
+        after.pending_documents += 5;
+        after.pending_tail = 30;
+        after.free_pages += 2;
+        after.free_head = 40;
+        after.spare = 41;
+        assert!(
+            before.same_view(&after),
+            "inserts and free-list work keep the view"
+        );
+
+        let mut deleted = before.clone();
+        deleted.segments[0].deleted = Pointer {
+            block: 50,
+            offset: 0,
+        };
+        deleted.segments[0].deleted_documents = 3;
+        assert!(!before.same_view(&deleted), "a new deleted list");
+
+        let mut flushed = before.clone();
+        flushed.flushing_head = flushed.pending_head;
+        flushed.pending_head = 60;
+        assert!(!before.same_view(&flushed), "a flush started");
+
+        let mut merged = before.clone();
+        merged.segments[0].id = 5;
+        merged.segments[0].header.block = 70;
+        assert!(!before.same_view(&merged), "a merge replaced the segment");
+    }
 
     #[test]
     fn the_root_round_trips_with_as_many_segments_as_fit() {
