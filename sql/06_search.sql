@@ -140,6 +140,10 @@ language plpgsql stable security definer parallel safe
 set search_path = pg_catalog, pg_temp
 as $$
 begin
+    -- On Citus (cco.distribute) each shard's index counts its own rows: the counts are summed.
+    if current_setting('cco.distributed', true) = 'on' then
+        return cco.ranking_across_shards(search_query, cco.search_scope(project_ids));
+    end if;
     return cco.ranking_within('cco.messages_rank_idx'::regclass, search_query, cco.search_scope(project_ids));
 end
 $$;

@@ -552,6 +552,7 @@ comment on view cco.unpriced_models is
 ----------------------------------------------------------------------------------------------
 -- Usage blocks
 
+-- PL/pgSQL: Citus cannot plan a SQL function's parameterised statements on distributed tables.
 create function cco.usage_blocks(
     project_ids uuid[] default null,
     since timestamptz default null,
@@ -563,8 +564,11 @@ returns table (block_start timestamptz, block_end timestamptz, first_entry times
                burn_tokens_per_minute double precision, burn_cost_per_hour double precision,
                projected_total_tokens bigint, projected_cost double precision,
                remaining_minutes bigint)
-language sql stable security invoker parallel safe
+language plpgsql stable security invoker parallel safe
 as $$
+#variable_conflict use_column
+begin
+    return query
     select b.*
     from (
         select array_agg(m."timestamp")                 as at,
@@ -590,7 +594,8 @@ as $$
                                                 usage.web_search, usage.web_fetch, usage.speed,
                                                 usage.service_tier, now(),
                                                 usage_blocks.block_length) as b
-    where usage.at is not null
+    where usage.at is not null;
+end
 $$;
 
 comment on function cco.usage_blocks(uuid[], timestamptz, interval) is
