@@ -207,6 +207,9 @@ begin
         from cco.messages m
         where m.search_vector operator(cco.@@) matching
           and m.project_id operator(cco.<@) scope
+          -- The same condition in the form Citus prunes shards by: a search of some projects
+          -- goes to their shards only. On a single server, a filter on the rows the index returns.
+          and (scope is null or m.project_id = any (scope))
           and (conversation_ids is null or m.conversation_id = any (conversation_ids))
           and (message_roles is null or m.role = any (message_roles))
         order by m.search_vector operator(cco.<&>) ranking

@@ -80,37 +80,47 @@ comment on function cco.refresh_project_activity() is
 
 revoke execute on function cco.refresh_project_activity() from public;
 
--- The ranking of a search on Citus: every shard's rank index counts the terms, messages and
--- lengths of its own projects within the scope, and the sums are what one index over all of them
--- would count. Called by cco.message_ranking with the caller's scope, never with a wider one.
+-- The ranking of a search on Citus. A rank index keeps its statistics per project, so the counts
+-- of the projects in scope, read from the index of the shard holding each, add up to what one
+-- index over all of them would count. The projects are found through their conversations, grouped
+-- by project_id: Citus sends that query to the shards of the scope only, and each shard reads its
+-- own projects' counts.
+create function cco.project_ranking(project uuid, search_query text) returns cco.ranking
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    return cco.ranking_within(
+        format('cco.messages_rank_idx_%s',
+               get_shard_id_for_distribution_column('cco.messages', project))::regclass,
+        search_query, array[project]);
+end
+$$;
+
+comment on function cco.project_ranking(uuid, text) is
+    'On Citus, on the node holding the project: the ranking of a search over one project''s messages, read from its shard''s rank index. For cco.ranking_across_shards.';
+
+revoke execute on function cco.project_ranking(uuid, text) from public;
+
 create function cco.ranking_across_shards(search_query text, scope uuid[]) returns cco.ranking
 language plpgsql stable
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-    -- run_command_on_shards puts each shard's name where %s is, through format(): every other %
-    -- is doubled
-    on_each_shard constant text := format(
-        'select cco.ranking_within((select i.indexrelid::regclass from pg_catalog.pg_index i '
-        'join pg_catalog.pg_class c on c.oid = i.indexrelid '
-        'join pg_catalog.pg_am a on a.oid = c.relam '
-        'where i.indrelid = %L::regclass and a.amname = %L), %s, %s::uuid[])',
-        '%s', 'cco_rank',
-        replace(quote_literal(search_query), '%', '%%'),
-        replace(quote_nullable(scope::text), '%', '%%'));
-    shard record;
+    project record;
     part cco.ranking;
     combined cco.ranking;
 begin
-    for shard in select * from run_command_on_shards('cco.messages', on_each_shard) order by shardid loop
-        if not shard.success then
-            raise exception 'ranking on shard % failed: %', shard.shardid, shard.result;
-        end if;
-        if shard.result is null or shard.result = '' then
+    for project in
+        select cco.project_ranking(c.project_id, search_query) as ranking
+        from cco.conversations c
+        where scope is null or c.project_id = any (scope)
+        group by c.project_id
+    loop
+        part := project.ranking;
+        if part is null then
             continue;
-        end if;
-        part := shard.result::cco.ranking;
-        if combined is null then
+        elsif combined is null then
             combined := part;
         else
             combined.frequencies := array(select mine + theirs
@@ -120,12 +130,12 @@ begin
             combined.total_length := combined.total_length + part.total_length;
         end if;
     end loop;
-    return combined;
+    return coalesce(combined, cco.ranking_within('cco.messages_rank_idx'::regclass, search_query, '{}'));
 end
 $$;
 
 comment on function cco.ranking_across_shards(text, uuid[]) is
-    'On Citus: the ranking of a search over the projects of scope (all when NULL), summed over the rank indexes of every shard of cco.messages. For cco.message_ranking, which passes the caller''s scope.';
+    'On Citus: the ranking of a search over the projects of scope (all when NULL), summed over their shards'' rank indexes. For cco.message_ranking, which passes the caller''s scope.';
 
 revoke execute on function cco.ranking_across_shards(text, uuid[]) from public;
 

@@ -1451,6 +1451,71 @@ begin
 end
 $$;
 
+create or replace function cco.search_messages(
+    search_query text,
+    project_ids uuid[] default null,
+    conversation_ids uuid[] default null,
+    message_roles text[] default null,
+    limit_count integer default 50,
+    offset_count integer default 0)
+returns table (id uuid, conversation_id uuid, project_id uuid, role text, content text,
+               "timestamp" timestamptz, token_count integer, rank real, headline text,
+               project_name text, conversation_title text)
+language plpgsql stable security invoker parallel safe
+-- One plan for every query: the ranked index serves them all alike, and planning afresh for each
+-- query's words (what PostgreSQL does while it judges a custom plan cheaper) would take longer than
+-- many searches. The search_path is pinned for the reason cco.search_scope's is.
+set plan_cache_mode = force_generic_plan
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    scope uuid[] := cco.search_scope(project_ids);
+    matching tsquery := cco.to_tsquery(search_query);
+    ranking cco.ranking;
+begin
+    perform cco.check_page(limit_count, offset_count, 1000);
+    if numnode(matching) = 0 then
+        return; -- nothing searchable in the query
+    end if;
+    ranking := cco.message_ranking(search_query, project_ids);
+    -- The ranked index (messages_rank_idx) walks the best matches first and stops after the
+    -- page; the projects searched are an index condition, so it reads only theirs.
+    return query
+    with page as materialized (
+        select m.id, m.conversation_id, m.project_id, m.role, m.content, m."timestamp", m.token_count,
+               m.search_vector operator(cco.<&>) ranking as distance
+        from cco.messages m
+        where m.search_vector operator(cco.@@) matching
+          and m.project_id operator(cco.<@) scope
+          -- The same condition in the form Citus prunes shards by: a search of some projects
+          -- goes to their shards only. On a single server, a filter on the rows the index returns.
+          and (scope is null or m.project_id = any (scope))
+          and (conversation_ids is null or m.conversation_id = any (conversation_ids))
+          and (message_roles is null or m.role = any (message_roles))
+        order by m.search_vector operator(cco.<&>) ranking
+        limit limit_count offset offset_count
+    ),
+    -- The page's projects and conversations, each read once (joined row by row, the small
+    -- projects table is scanned again for every message, its row level security condition
+    -- with it, and a conversation with several hits is looked up for each).
+    page_projects as materialized (
+        select p.id, p.name from cco.projects p where p.id in (select page.project_id from page)
+    ),
+    page_conversations as materialized (
+        select c.id, c.project_id, c.title
+        from cco.conversations c
+        where c.id = any (array(select distinct page.conversation_id from page))
+    )
+    select m.id, m.conversation_id, m.project_id, m.role, m.content, m."timestamp", m.token_count,
+           (0 - m.distance)::real, cco.highlight(m.content, search_query), p.name, c.title
+    from page m
+    join page_projects p on p.id = m.project_id
+    left join page_conversations c on c.id = m.conversation_id and c.project_id = m.project_id
+    order by m.distance, m."timestamp" desc, m.id;
+end
+$$;
+
 -- True on the Citus coordinator (group 0), false on workers; only called once Citus is there.
 create function cco.on_citus_coordinator() returns boolean
 language plpgsql stable
@@ -1509,37 +1574,47 @@ comment on function cco.refresh_project_activity() is
 
 revoke execute on function cco.refresh_project_activity() from public;
 
--- The ranking of a search on Citus: every shard's rank index counts the terms, messages and
--- lengths of its own projects within the scope, and the sums are what one index over all of them
--- would count. Called by cco.message_ranking with the caller's scope, never with a wider one.
+-- The ranking of a search on Citus. A rank index keeps its statistics per project, so the counts
+-- of the projects in scope, read from the index of the shard holding each, add up to what one
+-- index over all of them would count. The projects are found through their conversations, grouped
+-- by project_id: Citus sends that query to the shards of the scope only, and each shard reads its
+-- own projects' counts.
+create function cco.project_ranking(project uuid, search_query text) returns cco.ranking
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    return cco.ranking_within(
+        format('cco.messages_rank_idx_%s',
+               get_shard_id_for_distribution_column('cco.messages', project))::regclass,
+        search_query, array[project]);
+end
+$$;
+
+comment on function cco.project_ranking(uuid, text) is
+    'On Citus, on the node holding the project: the ranking of a search over one project''s messages, read from its shard''s rank index. For cco.ranking_across_shards.';
+
+revoke execute on function cco.project_ranking(uuid, text) from public;
+
 create function cco.ranking_across_shards(search_query text, scope uuid[]) returns cco.ranking
 language plpgsql stable
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-    -- run_command_on_shards puts each shard's name where %s is, through format(): every other %
-    -- is doubled
-    on_each_shard constant text := format(
-        'select cco.ranking_within((select i.indexrelid::regclass from pg_catalog.pg_index i '
-        'join pg_catalog.pg_class c on c.oid = i.indexrelid '
-        'join pg_catalog.pg_am a on a.oid = c.relam '
-        'where i.indrelid = %L::regclass and a.amname = %L), %s, %s::uuid[])',
-        '%s', 'cco_rank',
-        replace(quote_literal(search_query), '%', '%%'),
-        replace(quote_nullable(scope::text), '%', '%%'));
-    shard record;
+    project record;
     part cco.ranking;
     combined cco.ranking;
 begin
-    for shard in select * from run_command_on_shards('cco.messages', on_each_shard) order by shardid loop
-        if not shard.success then
-            raise exception 'ranking on shard % failed: %', shard.shardid, shard.result;
-        end if;
-        if shard.result is null or shard.result = '' then
+    for project in
+        select cco.project_ranking(c.project_id, search_query) as ranking
+        from cco.conversations c
+        where scope is null or c.project_id = any (scope)
+        group by c.project_id
+    loop
+        part := project.ranking;
+        if part is null then
             continue;
-        end if;
-        part := shard.result::cco.ranking;
-        if combined is null then
+        elsif combined is null then
             combined := part;
         else
             combined.frequencies := array(select mine + theirs
@@ -1549,12 +1624,12 @@ begin
             combined.total_length := combined.total_length + part.total_length;
         end if;
     end loop;
-    return combined;
+    return coalesce(combined, cco.ranking_within('cco.messages_rank_idx'::regclass, search_query, '{}'));
 end
 $$;
 
 comment on function cco.ranking_across_shards(text, uuid[]) is
-    'On Citus: the ranking of a search over the projects of scope (all when NULL), summed over the rank indexes of every shard of cco.messages. For cco.message_ranking, which passes the caller''s scope.';
+    'On Citus: the ranking of a search over the projects of scope (all when NULL), summed over their shards'' rank indexes. For cco.message_ranking, which passes the caller''s scope.';
 
 revoke execute on function cco.ranking_across_shards(text, uuid[]) from public;
 
