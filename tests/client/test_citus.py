@@ -325,6 +325,22 @@ def _message_keys(connection: psycopg.Connection, ids: list) -> dict:
         [ids]).fetchall())
 
 
+def test_cco_load_through_the_coordinator_finds_everything_loaded(loaded, coordinator, fixtures_dir):
+    """cco-load against the coordinator: the files ingest_transcript loaded add nothing twice."""
+    binary = os.environ.get("CCO_LOAD", os.path.join(os.path.dirname(__file__), "..", "..",
+                                                     "target", "debug", "cco-load"))
+    if not os.access(binary, os.X_OK):
+        pytest.fail(f"{binary} is missing: build it with cargo build -p cco-load")
+    before = both(loaded, "select count(*) from cco.messages")
+    run = subprocess.run(
+        [binary, "--quiet", "--dir", os.path.dirname(fixtures_dir),
+         "--dsn", f"host=127.0.0.1 port={coordinator.port} user=postgres dbname=postgres"],
+        capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    assert "0 failed): +0 messages, +0 tool calls" in run.stdout, run.stdout
+    assert both(loaded, "select count(*) from cco.messages") == before
+
+
 def test_deleting_a_parent_re_roots_its_replies_alike(loaded):
     project, conversation = stable_id("project", 4), stable_id("conversation", 4, 2)
     for connection in loaded:
@@ -479,12 +495,19 @@ def test_the_rank_index_serves_the_search_on_the_workers(loaded):
     assert f"Task Count: {SHARD_COUNT}" in plan, plan
 
 
-def test_a_query_on_one_project_routes_to_one_shard(loaded):
+def test_a_search_of_one_project_routes_to_its_shard(loaded):
+    """The shape of cco.search_messages's query with its scope: one task, on the rank index."""
     _, distributed = loaded
+    project = stable_id("project", 1)
+    ranking = scalar(distributed, "select quote_literal(cco.message_ranking('readme', %s))", [[project]])
     plan = "\n".join(row[0] for row in distributed.execute(
-        "explain (costs off) select count(*) from cco.messages where project_id = %s",
-        [stable_id("project", 1)]).fetchall())
+        "explain (costs off) select id from cco.messages m "
+        "where m.search_vector operator(cco.@@) cco.to_tsquery('readme') "
+        f"and m.project_id operator(cco.<@) array['{project}']::uuid[] "
+        f"and m.project_id = any (array['{project}']::uuid[]) "
+        f"order by m.search_vector operator(cco.<&>) {ranking}::cco.ranking limit 50").fetchall())
     assert "Task Count: 1" in plan, plan
+    assert "messages_rank_idx" in plan, plan
 
 
 def test_the_audit_trail_has_one_entry_per_change(loaded):
