@@ -1580,10 +1580,15 @@ revoke execute on function cco.refresh_project_activity() from public;
 -- by project_id: Citus sends that query to the shards of the scope only, and each shard reads its
 -- own projects' counts.
 create function cco.project_ranking(project uuid, search_query text) returns cco.ranking
-language plpgsql stable
+language plpgsql stable security definer
 set search_path = pg_catalog, pg_temp
 as $$
 begin
+    -- Citus runs it over the caller's own connection to the worker when the caller's transaction
+    -- already used that shard: it answers only for a project the caller may read.
+    if not (cco.has_full_access() or project = any (cco.readable_project_ids())) then
+        return null;
+    end if;
     return cco.ranking_within(
         format('cco.messages_rank_idx_%s',
                get_shard_id_for_distribution_column('cco.messages', project))::regclass,
@@ -1592,9 +1597,7 @@ end
 $$;
 
 comment on function cco.project_ranking(uuid, text) is
-    'On Citus, on the node holding the project: the ranking of a search over one project''s messages, read from its shard''s rank index. For cco.ranking_across_shards.';
-
-revoke execute on function cco.project_ranking(uuid, text) from public;
+    'On Citus, on the node holding the project: the ranking of a search over one project''s messages, read from its shard''s rank index; NULL for a project the caller may not read. For cco.ranking_across_shards.';
 
 create function cco.ranking_across_shards(search_query text, scope uuid[]) returns cco.ranking
 language plpgsql stable
@@ -1699,8 +1702,10 @@ begin
     alter function cco.search_messages(text, uuid[], uuid[], text[], integer, integer)
         set plan_cache_mode = force_custom_plan;
 
-    -- it writes the projects reference table after reading distributed tables in one transaction
+    -- These write or grant on reference tables after distributed ones in one transaction, which
+    -- Citus does only over one connection per node.
     alter function cco.refresh_project_activity() set citus.multi_shard_modify_mode = 'sequential';
+    alter function cco.grant_api_access(regrole) set citus.multi_shard_modify_mode = 'sequential';
 
     for key in
         select c.conname, c.conrelid::regclass as table_name, pg_get_constraintdef(c.oid) as definition
@@ -1812,3 +1817,24 @@ comment on function cco.distribute(integer) is
 
 revoke execute on function cco.distribute(integer) from public;
 
+
+-- PostgREST sets a request's JWT claims with set_config(), which Citus does not pass on to the
+-- workers, where the policies run. Called before each request (PostgREST's db-pre-request), this
+-- sets them again with SET LOCAL, which Citus passes on when citus.propagate_set_commands is
+-- 'local' (docs/citus.md). It copies only the claims the session already holds: on a worker they
+-- count only for the API logins named there in cco.api_logins.
+create function cco.forward_request_claims() returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    claims text := current_setting('request.jwt.claims', true);
+begin
+    if claims is not null then
+        execute format('set local request.jwt.claims = %L', claims);
+    end if;
+end
+$$;
+
+comment on function cco.forward_request_claims() is
+    'On Citus, PostgREST''s db-pre-request: sets the request''s JWT claims again with SET LOCAL, which Citus passes on to the workers when citus.propagate_set_commands = local. See docs/citus.md.';

@@ -85,6 +85,7 @@ class Node:
         self.log = os.path.join(base, f"{name}.log")
         self.port = _free_port()
         self.pid: int | None = None
+        self.workers: list[Node] = []
 
     def start(self) -> None:
         subprocess.run(
@@ -150,6 +151,7 @@ def coordinator(citus_binaries):
             for worker in workers:
                 admin.execute("select citus_add_node('127.0.0.1', %s)", [worker.port])
             admin.execute("select cco.distribute(%s)", [SHARD_COUNT])
+        head.workers = workers
         yield head
     finally:
         for node in reversed(nodes):
@@ -461,26 +463,50 @@ def test_row_level_security_by_membership_for_a_login(loaded, db, coordinator, l
         distributed.close()
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "Citus opens the worker connections as the role the request switched to (authenticated, a "
-    "NOLOGIN role): 'role \"authenticated\" is not permitted to log in'; and the JWT claims, set "
-    "with set_config as PostgREST does, are not sent to the workers (docs/citus.md)"))
-def test_row_level_security_through_the_api_login(loaded, db, coordinator):
-    single, distributed = loaded
-    for connection in (single, distributed):
-        for role in ("anon", "authenticated", "service_role"):
-            if not scalar(connection, "select count(*) from pg_roles where rolname = %s", [role]):
-                connection.execute(f"create role {role} nologin")
-        if not scalar(connection, "select count(*) from pg_roles where rolname = 'authenticator'"):
-            connection.execute("create role authenticator login noinherit")
-        connection.execute("grant anon, authenticated, service_role to authenticator")
-        connection.execute("select cco.grant_api_access('authenticated')")
+@pytest.fixture(scope="module")
+def api_on_both(loaded, db, coordinator):
+    """The API roles on the cluster, set up as docs/citus.md says: login roles (Citus connects to
+    the workers as the role a request switches to), named API logins on the workers, and SET LOCAL
+    passed on to the workers."""
+    _, distributed = loaded
+    for role, options in (("anon", "login"), ("authenticated", "login"),
+                          ("service_role", "login bypassrls")):
+        distributed.execute(f"create role {role} {options}")
+    distributed.execute("create role authenticator login noinherit")
+    distributed.execute("grant anon, authenticated, service_role to authenticator")
+    distributed.execute("select cco.grant_api_access('authenticated')")
+    distributed.execute("alter database postgres set citus.propagate_set_commands = 'local'")
+    for worker in coordinator.workers:
+        with worker.connect() as admin:
+            admin.execute("alter system set cco.api_logins = 'authenticator, anon, authenticated, service_role'")
+            admin.execute("select pg_reload_conf()")
+    return (lambda: psycopg.connect(dbname=db.name, user="authenticator", autocommit=True),
+            lambda: coordinator.connect(user="authenticator"))
+
+
+@pytest.mark.parametrize("user, sees", [(OWNER, True), (STRANGER, False)])
+def test_row_level_security_through_the_api_login(api_on_both, user, sees):
+    """As PostgREST calls it, with cco.forward_request_claims as its db-pre-request."""
     answers = []
-    for connection in (psycopg.connect(dbname=db.name, user="authenticator", autocommit=True),
-                       coordinator.connect(user="authenticator")):
-        with connection, request(connection, user=OWNER) as api:
-            answers.append(scalar(api, "select count(*) from cco.messages"))
-    assert answers[0] == answers[1] > 0
+    for connect in api_on_both:
+        with connect() as connection, request(connection, user=user) as api:
+            api.execute("select cco.forward_request_claims()")
+            answers.append([
+                scalar(api, "select count(*) from cco.projects"),
+                scalar(api, "select count(*) from cco.messages"),
+                sorted(str(row[0]) for row in api.execute(
+                    "select id from cco.search_messages('readme', array[%s]::uuid[])",
+                    [stable_id("project", 2)]).fetchall()),
+            ])
+    assert answers[0] == answers[1]
+    assert (answers[0][1] > 0) == sees
+    assert (len(answers[0][2]) == 36) == sees
+
+
+def test_without_the_forwarded_claims_an_api_request_sees_nothing_on_the_workers(api_on_both):
+    _, connect = api_on_both
+    with connect() as connection, request(connection, user=OWNER) as api:
+        assert scalar(api, "select count(*) from cco.messages") == 0
 
 
 def test_the_rank_index_serves_the_search_on_the_workers(loaded):

@@ -244,6 +244,10 @@ COVERED_FUNCTIONS = {name.split(" ")[0] for name in READ_CALLS} | {
     "refresh_outgrown_statistics",
     # Read only a setting and Citus's node metadata (sql/04_triggers.sql, sql/10_citus.sql).
     "maintains_project_activity", "on_citus_coordinator",
+    # Copies the caller's own claims into a SET LOCAL (sql/10_citus.sql).
+    "forward_request_claims",
+    # Answers only for projects the caller may read (test_citus.py, on Citus).
+    "project_ranking",
 }
 
 # Not for API roles at all (tests below check they cannot execute them).
