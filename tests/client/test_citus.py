@@ -439,6 +439,14 @@ def test_analytics_views_citus_cannot_plan_yet(loaded, view):
     assert CITUS_REFUSES[view] in str(refused.value) + str(refused.value.diag.message_detail)
 
 
+def test_search_projects_citus_cannot_plan_yet(loaded):
+    single, distributed = loaded
+    assert single.execute("select count(*) from cco.search_projects('synthetic')").fetchone()[0] == 6
+    with pytest.raises(psycopg.errors.FeatureNotSupported,
+                       match="correlated subqueries are not supported when the FROM clause contains"):
+        distributed.execute("select count(*) from cco.search_projects('synthetic')")
+
+
 def test_usage_blocks_are_the_same(loaded):
     blocks = both(loaded, "select block_start, entries, input_tokens, output_tokens, cost "
                           "from cco.usage_blocks() order by block_start")
