@@ -1073,7 +1073,8 @@ revoke execute on function cco.verify_rank_index(regclass, boolean) from public;
 -- Citus (issue: scale out): cco.distribute and its helpers (sql/10_citus.sql). Functions Citus
 -- cannot plan as SQL functions are PL/pgSQL now (message_thread, apply_summary_titles,
 -- usage_blocks, lock_for_statistics); the statistics triggers read their transition tables before
--- any other table; the audit names a shard's table, not the shard;
+-- any other table; the audit names a shard's table, not the shard; message_usage and
+-- token_usage_daily compute each response's cost in a plain subquery;
 -- any other table and may leave projects.last_activity to cco.refresh_project_activity; the
 -- ranking may be summed over shards (sql/04_triggers.sql, 05_threads.sql, 06_search.sql,
 -- 07_ingest.sql, 08_analytics.sql).
@@ -1436,6 +1437,57 @@ begin
     where usage.at is not null;
 end
 $$;
+
+create or replace view cco.message_usage with (security_invoker = true) as
+select m.project_id, m.conversation_id, m.model, date_trunc('day', m."timestamp") as day,
+       count(*)                                 as responses,
+       sum(m.input_tokens)::bigint              as input_tokens,
+       sum(m.output_tokens)::bigint             as output_tokens,
+       sum(m.cache_creation_tokens)::bigint     as cache_creation_tokens,
+       sum(m.cache_read_tokens)::bigint         as cache_read_tokens,
+       round(sum(m.cost)::numeric, 6)           as cost,
+       sum(m.cache_creation_1h_tokens)::bigint  as cache_creation_1h_tokens,
+       sum(m.web_search_requests)::bigint       as web_search_requests,
+       sum(m.web_fetch_requests)::bigint        as web_fetch_requests,
+       count(*) filter (where m.cost is null)   as unpriced_responses
+-- The cost of each response computed once, in a subquery rather than a lateral one: Citus runs
+-- it on the shards, where it refuses a lateral subquery that calls a function.
+from (
+    select m.*, cco.response_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
+                                  m.cache_creation_tokens, m.cache_read_tokens,
+                                  m.cache_creation_1h_tokens, m.web_search_requests,
+                                  m.web_fetch_requests, m.speed, m.service_tier) as cost
+    from cco.messages m
+    where m.token_count > 0
+) as m
+group by m.project_id, m.conversation_id, m.model, date_trunc('day', m."timestamp");
+
+create or replace view cco.token_usage_daily with (security_invoker = true) as
+select date_trunc('day', m."timestamp")         as day,
+       m.project_id,
+       m.model,
+       count(*)                                 as responses,
+       sum(m.input_tokens)::bigint              as input_tokens,
+       sum(m.output_tokens)::bigint             as output_tokens,
+       sum(m.cache_creation_tokens)::bigint     as cache_creation_tokens,
+       sum(m.cache_read_tokens)::bigint         as cache_read_tokens,
+       round(sum(m.cost)::numeric, 6)           as cost,
+       sum(m.cache_creation_1h_tokens)::bigint  as cache_creation_1h_tokens,
+       sum(m.web_search_requests)::bigint       as web_search_requests,
+       sum(m.web_fetch_requests)::bigint        as web_fetch_requests,
+       count(*) filter (where m.speed = 'fast') as fast_responses,
+       count(*) filter (where m.cost is null)   as unpriced_responses
+-- The cost of each response computed once, in a subquery rather than a lateral one: Citus runs
+-- it on the shards, where it refuses a lateral subquery that calls a function.
+from (
+    select m.*, cco.response_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
+                                  m.cache_creation_tokens, m.cache_read_tokens,
+                                  m.cache_creation_1h_tokens, m.web_search_requests,
+                                  m.web_fetch_requests, m.speed, m.service_tier) as cost
+    from cco.messages m
+    where m.token_count > 0
+) as m
+group by date_trunc('day', m."timestamp"), m.project_id, m.model;
 
 create or replace function cco.message_ranking(search_query text, project_ids uuid[] default null)
 returns cco.ranking
