@@ -221,24 +221,38 @@ create trigger messages_rethread_moved
 -- counters must stay exact whoever writes the messages, and the writer's rights on messages were
 -- already checked by row level security.
 
+-- Whether the statistics triggers keep projects.last_activity. Always on a single server. On Citus
+-- (cco.distribute) the triggers run on the message shards, where the project is a row of a
+-- reference table that only a write to every node can change, and the writer's own distributed
+-- transaction may hold that row: there cco.refresh_project_activity() keeps it instead.
+create function cco.maintains_project_activity() returns boolean
+language sql stable parallel safe
+as $$
+    select current_setting('cco.distributed', true) is distinct from 'on'
+$$;
+
+comment on function cco.maintains_project_activity() is
+    'False where the statistics triggers leave projects.last_activity to cco.refresh_project_activity (on Citus, after cco.distribute); true on a single server.';
+
 -- Locks the projects, then the conversations, that a statement changed, in a fixed order.
 -- Conversation ids are unique only within a project: conversations are locked only within the
 -- statement's projects (which row level security let the writer change), never another project's
 -- conversation that happens to share an id.
+-- PL/pgSQL: Citus cannot plan a SQL function's parameterised statements on a shard.
 create function cco.lock_for_statistics(conversation_ids uuid[], project_ids uuid[]) returns void
-language sql
+language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-    select count(*) from (
-        select 1 from cco.projects where id = any (project_ids)
-        order by id for no key update
-    ) as projects_locked;
-    select count(*) from (
-        select 1 from cco.conversations
-        where id = any (conversation_ids) and project_id = any (project_ids)
-        order by id, project_id for no key update
-    ) as conversations_locked;
+begin
+    if cco.maintains_project_activity() then
+        perform from cco.projects where id = any (project_ids)
+        order by id for no key update;
+    end if;
+    perform from cco.conversations
+    where id = any (conversation_ids) and project_id = any (project_ids)
+    order by id, project_id for no key update;
+end
 $$;
 
 comment on function cco.lock_for_statistics(uuid[], uuid[]) is
@@ -251,19 +265,24 @@ language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+    conversation_ids uuid[];
+    project_ids uuid[];
+    added_messages bigint[];
+    added_input bigint[];
+    added_output bigint[];
+    added_cache_creation bigint[];
+    added_cache_read bigint[];
+    added_search_length bigint[];
+    newest_times timestamptz[];
 begin
-    perform cco.lock_for_statistics(
-        array(select distinct conversation_id from inserted_messages),
-        array(select distinct project_id from inserted_messages));
-
-    update cco.conversations c
-    set message_count         = c.message_count + added.messages,
-        input_tokens          = c.input_tokens + added.input_tokens,
-        output_tokens         = c.output_tokens + added.output_tokens,
-        cache_creation_tokens = c.cache_creation_tokens + added.cache_creation_tokens,
-        cache_read_tokens     = c.cache_read_tokens + added.cache_read_tokens,
-        search_length         = c.search_length + added.search_length,
-        last_updated          = greatest(c.last_updated, added.newest)
+    -- Summed per conversation from the transition table alone, before any other table is read:
+    -- on Citus the statements below run as queries on the shards, which cannot see it.
+    select array_agg(conversation_id), array_agg(project_id), array_agg(messages),
+           array_agg(input_tokens), array_agg(output_tokens), array_agg(cache_creation_tokens),
+           array_agg(cache_read_tokens), array_agg(search_length), array_agg(newest)
+    into conversation_ids, project_ids, added_messages, added_input, added_output,
+         added_cache_creation, added_cache_read, added_search_length, newest_times
     from (
         select conversation_id, project_id,
                count(*)                               as messages,
@@ -275,16 +294,36 @@ begin
                max("timestamp")                       as newest
         from inserted_messages
         group by conversation_id, project_id
-    ) as added
-    where c.id = added.conversation_id and c.project_id = added.project_id;
+    ) as added;
 
-    update cco.projects p
-    set last_activity = greatest(p.last_activity, added.newest)
-    from (
-        select project_id, max("timestamp") as newest from inserted_messages group by project_id
-    ) as added
-    where p.id = added.project_id
-      and (p.last_activity is null or p.last_activity < added.newest);
+    perform cco.lock_for_statistics(conversation_ids, project_ids);
+
+    update cco.conversations c
+    set message_count         = c.message_count + added.messages,
+        input_tokens          = c.input_tokens + added.input_tokens,
+        output_tokens         = c.output_tokens + added.output_tokens,
+        cache_creation_tokens = c.cache_creation_tokens + added.cache_creation_tokens,
+        cache_read_tokens     = c.cache_read_tokens + added.cache_read_tokens,
+        search_length         = c.search_length + added.search_length,
+        last_updated          = greatest(c.last_updated, added.newest)
+    from unnest(conversation_ids, project_ids, added_messages, added_input, added_output,
+                added_cache_creation, added_cache_read, added_search_length, newest_times)
+         as added(conversation_id, project_id, messages, input_tokens, output_tokens,
+                  cache_creation_tokens, cache_read_tokens, search_length, newest)
+    where c.id = added.conversation_id and c.project_id = added.project_id
+      and c.project_id = any (project_ids);
+
+    if cco.maintains_project_activity() then
+        update cco.projects p
+        set last_activity = greatest(p.last_activity, added.newest)
+        from (
+            select project_id, max(newest) as newest
+            from unnest(project_ids, newest_times) as per_conversation(project_id, newest)
+            group by project_id
+        ) as added
+        where p.id = added.project_id
+          and (p.last_activity is null or p.last_activity < added.newest);
+    end if;
     return null;
 end
 $$;
@@ -302,20 +341,22 @@ language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
+declare
+    conversation_ids uuid[];
+    project_ids uuid[];
+    removed_messages bigint[];
+    removed_input bigint[];
+    removed_output bigint[];
+    removed_cache_creation bigint[];
+    removed_cache_read bigint[];
+    removed_search_length bigint[];
 begin
-    perform cco.lock_for_statistics(
-        array(select distinct conversation_id from deleted_messages),
-        array(select distinct project_id from deleted_messages));
-
-    update cco.conversations c
-    set message_count         = c.message_count - removed.messages,
-        input_tokens          = c.input_tokens - removed.input_tokens,
-        output_tokens         = c.output_tokens - removed.output_tokens,
-        cache_creation_tokens = c.cache_creation_tokens - removed.cache_creation_tokens,
-        cache_read_tokens     = c.cache_read_tokens - removed.cache_read_tokens,
-        search_length         = c.search_length - removed.search_length,
-        last_updated          = (select max(m."timestamp") from cco.messages m
-                                 where m.conversation_id = c.id and m.project_id = c.project_id)
+    -- From the transition table alone first, as in cco.messages_count_inserted.
+    select array_agg(conversation_id), array_agg(project_id), array_agg(messages),
+           array_agg(input_tokens), array_agg(output_tokens), array_agg(cache_creation_tokens),
+           array_agg(cache_read_tokens), array_agg(search_length)
+    into conversation_ids, project_ids, removed_messages, removed_input, removed_output,
+         removed_cache_creation, removed_cache_read, removed_search_length
     from (
         select conversation_id, project_id,
                count(*)                               as messages,
@@ -326,13 +367,35 @@ begin
                sum(cco.search_length(search_vector))  as search_length
         from deleted_messages
         group by conversation_id, project_id
-    ) as removed
-    where c.id = removed.conversation_id and c.project_id = removed.project_id;
+    ) as removed;
+    if conversation_ids is null then
+        return null;
+    end if;
 
-    update cco.projects p
-    set last_activity = (select max(c.last_updated) from cco.conversations c
-                         where c.project_id = p.id)
-    where p.id in (select project_id from deleted_messages);
+    perform cco.lock_for_statistics(conversation_ids, project_ids);
+
+    -- One conversation at a time: the newest remaining message is looked up within the same
+    -- conversation and project, a query Citus runs on the shard at hand.
+    for i in 1 .. cardinality(conversation_ids) loop
+        update cco.conversations c
+        set message_count         = c.message_count - removed_messages[i],
+            input_tokens          = c.input_tokens - removed_input[i],
+            output_tokens         = c.output_tokens - removed_output[i],
+            cache_creation_tokens = c.cache_creation_tokens - removed_cache_creation[i],
+            cache_read_tokens     = c.cache_read_tokens - removed_cache_read[i],
+            search_length         = c.search_length - removed_search_length[i],
+            last_updated          = (select max(m."timestamp") from cco.messages m
+                                     where m.conversation_id = conversation_ids[i]
+                                       and m.project_id = project_ids[i])
+        where c.id = conversation_ids[i] and c.project_id = project_ids[i];
+    end loop;
+
+    if cco.maintains_project_activity() then
+        update cco.projects p
+        set last_activity = (select max(c.last_updated) from cco.conversations c
+                             where c.project_id = p.id)
+        where p.id = any (project_ids);
+    end if;
     return null;
 end
 $$;
@@ -351,35 +414,23 @@ security definer
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-    changed_conversations uuid[];
-    changed_projects uuid[];
+    conversation_ids uuid[];
+    project_ids uuid[];
+    changed_input bigint[];
+    changed_output bigint[];
+    changed_cache_creation bigint[];
+    changed_cache_read bigint[];
+    changed_search_length bigint[];
+    retimed_flags boolean[];
+    retimed_projects uuid[];
 begin
-    select array_agg(distinct n.conversation_id), array_agg(distinct n.project_id)
-    into changed_conversations, changed_projects
-    from updated_new n
-    join updated_old o on o.id = n.id and o.project_id = n.project_id
-    where (n.input_tokens, n.output_tokens, n.cache_creation_tokens, n.cache_read_tokens, n."timestamp",
-           n.content)
-          is distinct from
-          (o.input_tokens, o.output_tokens, o.cache_creation_tokens, o.cache_read_tokens, o."timestamp",
-           o.content);
-    if changed_conversations is null then
-        return null;
-    end if;
-
-    perform cco.lock_for_statistics(changed_conversations, changed_projects);
-
-    update cco.conversations c
-    set input_tokens          = c.input_tokens + d.input_tokens,
-        output_tokens         = c.output_tokens + d.output_tokens,
-        cache_creation_tokens = c.cache_creation_tokens + d.cache_creation_tokens,
-        cache_read_tokens     = c.cache_read_tokens + d.cache_read_tokens,
-        search_length         = c.search_length + d.search_length,
-        last_updated          = case when d.retimed
-                                     then (select max(m."timestamp") from cco.messages m
-                                           where m.conversation_id = c.id
-                                             and m.project_id = c.project_id)
-                                     else c.last_updated end
+    -- From the transition tables alone first, as in cco.messages_count_inserted.
+    select array_agg(conversation_id), array_agg(project_id), array_agg(input_tokens),
+           array_agg(output_tokens), array_agg(cache_creation_tokens), array_agg(cache_read_tokens),
+           array_agg(search_length), array_agg(retimed),
+           array_agg(distinct project_id) filter (where retimed)
+    into conversation_ids, project_ids, changed_input, changed_output, changed_cache_creation,
+         changed_cache_read, changed_search_length, retimed_flags, retimed_projects
     from (
         select n.conversation_id, n.project_id,
                sum(n.input_tokens - o.input_tokens)                   as input_tokens,
@@ -391,19 +442,41 @@ begin
                bool_or(n."timestamp" <> o."timestamp")                as retimed
         from updated_new n
         join updated_old o on o.id = n.id and o.project_id = n.project_id
-        where n.conversation_id = any (changed_conversations)
+        where (n.input_tokens, n.output_tokens, n.cache_creation_tokens, n.cache_read_tokens,
+               n."timestamp", n.content)
+              is distinct from
+              (o.input_tokens, o.output_tokens, o.cache_creation_tokens, o.cache_read_tokens,
+               o."timestamp", o.content)
         group by n.conversation_id, n.project_id
-    ) as d
-    where c.id = d.conversation_id and c.project_id = d.project_id;
+    ) as changed;
+    if conversation_ids is null then
+        return null;
+    end if;
 
-    update cco.projects p
-    set last_activity = (select max(c.last_updated) from cco.conversations c
-                         where c.project_id = p.id)
-    where p.id in (
-        select n.project_id
-        from updated_new n
-        join updated_old o on o.id = n.id and o.project_id = n.project_id
-        where n."timestamp" <> o."timestamp");
+    perform cco.lock_for_statistics(conversation_ids, project_ids);
+
+    -- One conversation at a time, as in cco.messages_count_deleted.
+    for i in 1 .. cardinality(conversation_ids) loop
+        update cco.conversations c
+        set input_tokens          = c.input_tokens + changed_input[i],
+            output_tokens         = c.output_tokens + changed_output[i],
+            cache_creation_tokens = c.cache_creation_tokens + changed_cache_creation[i],
+            cache_read_tokens     = c.cache_read_tokens + changed_cache_read[i],
+            search_length         = c.search_length + changed_search_length[i],
+            last_updated          = case when retimed_flags[i]
+                                         then (select max(m."timestamp") from cco.messages m
+                                               where m.conversation_id = conversation_ids[i]
+                                                 and m.project_id = project_ids[i])
+                                         else c.last_updated end
+        where c.id = conversation_ids[i] and c.project_id = project_ids[i];
+    end loop;
+
+    if cco.maintains_project_activity() and retimed_projects is not null then
+        update cco.projects p
+        set last_activity = (select max(c.last_updated) from cco.conversations c
+                             where c.project_id = p.id)
+        where p.id = any (retimed_projects);
+    end if;
     return null;
 end
 $$;
@@ -487,7 +560,8 @@ begin
     values (cco.current_user_id(),
             cco.current_user_role(),
             coalesce(nullif(current_setting('role'), 'none'), session_user),
-            tg_table_schema || '.' || tg_table_name,
+            -- on Citus the trigger fires on a shard, named after its table and shard id
+            tg_table_schema || '.' || regexp_replace(tg_table_name, '_[0-9]+$', ''),
             tg_op,
             (row_values ->> record_column)::uuid,
             (row_values ->> project_column)::uuid,

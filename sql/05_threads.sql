@@ -1,23 +1,37 @@
 -- Thread structure: reading a message's ancestry. Depths are computed in Rust (src/threads.rs);
 -- walking a chain of parents is what a recursive query does best.
 
+-- PL/pgSQL: Citus cannot plan a SQL function's parameterised statements on distributed tables,
+-- and runs a recursive query only when it names the distribution column (and without a CYCLE
+-- clause): the chain is walked within the message's project, found first.
 create function cco.message_thread(message_id uuid)
 returns table (id uuid, parent_id uuid, depth integer, role text, "timestamp" timestamptz)
-language sql stable security invoker parallel safe
+language plpgsql stable security invoker parallel safe
 as $$
-    with recursive chain as (
-        select m.id, m.parent_id, m.project_id, m.depth, m.role, m."timestamp"
-        from cco.messages m
-        where m.id = message_thread.message_id
-        union all
-        select p.id, p.parent_id, p.project_id, p.depth, p.role, p."timestamp"
-        from cco.messages p
-        join chain c on p.id = c.parent_id and p.project_id = c.project_id
-    ) cycle id set looped using visited
-    select id, parent_id, depth, role, "timestamp"
-    from chain
-    where not looped
-    order by depth, "timestamp"
+#variable_conflict use_column
+declare
+    thread_project uuid;
+begin
+    for thread_project in
+        select m.project_id from cco.messages m where m.id = message_thread.message_id
+    loop
+        return query
+        with recursive chain as (
+            select m.id, m.parent_id, m.depth, m.role, m."timestamp", array[m.id] as visited
+            from cco.messages m
+            where m.id = message_thread.message_id and m.project_id = thread_project
+            union all
+            select p.id, p.parent_id, p.depth, p.role, p."timestamp", c.visited || p.id
+            from cco.messages p
+            join chain c on p.id = c.parent_id
+            -- a cycle (possible only in rows loaded with triggers disabled) ends the walk
+            where p.project_id = thread_project and not p.id = any (c.visited)
+        )
+        select id, parent_id, depth, role, "timestamp"
+        from chain
+        order by depth, "timestamp";
+    end loop;
+end
 $$;
 
 comment on function cco.message_thread(uuid) is

@@ -140,6 +140,10 @@ language plpgsql stable security definer parallel safe
 set search_path = pg_catalog, pg_temp
 as $$
 begin
+    -- On Citus (cco.distribute) each shard's index counts its own rows: the counts are summed.
+    if current_setting('cco.distributed', true) = 'on' then
+        return cco.ranking_across_shards(search_query, cco.search_scope(project_ids));
+    end if;
     return cco.ranking_within('cco.messages_rank_idx'::regclass, search_query, cco.search_scope(project_ids));
 end
 $$;
@@ -203,6 +207,9 @@ begin
         from cco.messages m
         where m.search_vector operator(cco.@@) matching
           and m.project_id operator(cco.<@) scope
+          -- The same condition in the form Citus prunes shards by: a search of some projects
+          -- goes to their shards only. On a single server, a filter on the rows the index returns.
+          and (scope is null or m.project_id = any (scope))
           and (conversation_ids is null or m.conversation_id = any (conversation_ids))
           and (message_roles is null or m.role = any (message_roles))
         order by m.search_vector operator(cco.<&>) ranking

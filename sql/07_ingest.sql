@@ -6,9 +6,11 @@ comment on function cco.ingest_transcript(text, text, text) is
 
 -- A conversation is titled by the summary of its most recent summarised branch. Titles a user
 -- set (no title_source) are left alone; titles cco derived are replaced as summaries arrive.
+-- PL/pgSQL: Citus cannot plan a SQL function's parameterised statements on distributed tables.
 create function cco.apply_summary_titles(conversation_ids uuid[]) returns void
-language sql volatile security invoker
+language plpgsql volatile security invoker
 as $$
+begin
     update cco.conversations c
     set title = left(s.summary, 500),
         metadata = c.metadata || '{"title_source": "summary"}'
@@ -22,6 +24,7 @@ as $$
     where c.id = s.conversation_id
       and (c.title is null or c.metadata->>'title_source' in ('prompt', 'summary'))
       and c.title is distinct from left(s.summary, 500);
+end
 $$;
 
 comment on function cco.apply_summary_titles(uuid[]) is

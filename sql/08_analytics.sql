@@ -226,17 +226,21 @@ select m.project_id, m.conversation_id, m.model, date_trunc('day', m."timestamp"
        sum(m.output_tokens)::bigint             as output_tokens,
        sum(m.cache_creation_tokens)::bigint     as cache_creation_tokens,
        sum(m.cache_read_tokens)::bigint         as cache_read_tokens,
-       round(sum(c.cost)::numeric, 6)           as cost,
+       round(sum(m.cost)::numeric, 6)           as cost,
        sum(m.cache_creation_1h_tokens)::bigint  as cache_creation_1h_tokens,
        sum(m.web_search_requests)::bigint       as web_search_requests,
        sum(m.web_fetch_requests)::bigint        as web_fetch_requests,
-       count(*) filter (where c.cost is null)   as unpriced_responses
-from cco.messages m
-cross join lateral (select cco.response_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
-                                             m.cache_creation_tokens, m.cache_read_tokens,
-                                             m.cache_creation_1h_tokens, m.web_search_requests,
-                                             m.web_fetch_requests, m.speed, m.service_tier) as cost) c
-where m.token_count > 0
+       count(*) filter (where m.cost is null)   as unpriced_responses
+-- The cost of each response computed once, in a subquery rather than a lateral one: Citus runs
+-- it on the shards, where it refuses a lateral subquery that calls a function.
+from (
+    select m.*, cco.response_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
+                                  m.cache_creation_tokens, m.cache_read_tokens,
+                                  m.cache_creation_1h_tokens, m.web_search_requests,
+                                  m.web_fetch_requests, m.speed, m.service_tier) as cost
+    from cco.messages m
+    where m.token_count > 0
+) as m
 group by m.project_id, m.conversation_id, m.model, date_trunc('day', m."timestamp");
 
 comment on view cco.message_usage is
@@ -509,18 +513,22 @@ select date_trunc('day', m."timestamp")         as day,
        sum(m.output_tokens)::bigint             as output_tokens,
        sum(m.cache_creation_tokens)::bigint     as cache_creation_tokens,
        sum(m.cache_read_tokens)::bigint         as cache_read_tokens,
-       round(sum(c.cost)::numeric, 6)           as cost,
+       round(sum(m.cost)::numeric, 6)           as cost,
        sum(m.cache_creation_1h_tokens)::bigint  as cache_creation_1h_tokens,
        sum(m.web_search_requests)::bigint       as web_search_requests,
        sum(m.web_fetch_requests)::bigint        as web_fetch_requests,
        count(*) filter (where m.speed = 'fast') as fast_responses,
-       count(*) filter (where c.cost is null)   as unpriced_responses
-from cco.messages m
-cross join lateral (select cco.response_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
-                                             m.cache_creation_tokens, m.cache_read_tokens,
-                                             m.cache_creation_1h_tokens, m.web_search_requests,
-                                             m.web_fetch_requests, m.speed, m.service_tier) as cost) c
-where m.token_count > 0
+       count(*) filter (where m.cost is null)   as unpriced_responses
+-- The cost of each response computed once, in a subquery rather than a lateral one: Citus runs
+-- it on the shards, where it refuses a lateral subquery that calls a function.
+from (
+    select m.*, cco.response_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
+                                  m.cache_creation_tokens, m.cache_read_tokens,
+                                  m.cache_creation_1h_tokens, m.web_search_requests,
+                                  m.web_fetch_requests, m.speed, m.service_tier) as cost
+    from cco.messages m
+    where m.token_count > 0
+) as m
 group by date_trunc('day', m."timestamp"), m.project_id, m.model;
 
 comment on view cco.token_usage_daily is
@@ -552,6 +560,7 @@ comment on view cco.unpriced_models is
 ----------------------------------------------------------------------------------------------
 -- Usage blocks
 
+-- PL/pgSQL: Citus cannot plan a SQL function's parameterised statements on distributed tables.
 create function cco.usage_blocks(
     project_ids uuid[] default null,
     since timestamptz default null,
@@ -563,8 +572,11 @@ returns table (block_start timestamptz, block_end timestamptz, first_entry times
                burn_tokens_per_minute double precision, burn_cost_per_hour double precision,
                projected_total_tokens bigint, projected_cost double precision,
                remaining_minutes bigint)
-language sql stable security invoker parallel safe
+language plpgsql stable security invoker parallel safe
 as $$
+#variable_conflict use_column
+begin
+    return query
     select b.*
     from (
         select array_agg(m."timestamp")                 as at,
@@ -590,7 +602,8 @@ as $$
                                                 usage.web_search, usage.web_fetch, usage.speed,
                                                 usage.service_tier, now(),
                                                 usage_blocks.block_length) as b
-    where usage.at is not null
+    where usage.at is not null;
+end
 $$;
 
 comment on function cco.usage_blocks(uuid[], timestamptz, interval) is

@@ -1069,3 +1069,824 @@ comment on function cco.verify_rank_index(regclass, boolean) is
     'Checks a cco_rank index like amcheck checks a B-tree: its root page, segments, posting blocks and their score bounds, per-project statistics, deleted lists, pending list and free-list queue; with heapallindexed, that every row of the table is in it with exactly its search vector. Raises index_corrupted (XX002) naming the page and the broken invariant, or returns what the index holds as jsonb. Locks the table against writes while it runs. For the index''s owner.';
 
 revoke execute on function cco.verify_rank_index(regclass, boolean) from public;
+
+-- Citus (issue: scale out): cco.distribute and its helpers (sql/10_citus.sql). Functions Citus
+-- cannot plan as SQL functions are PL/pgSQL now (message_thread, apply_summary_titles,
+-- usage_blocks, lock_for_statistics); the statistics triggers read their transition tables before
+-- any other table; the audit names a shard's table, not the shard; message_usage and
+-- token_usage_daily compute each response's cost in a plain subquery;
+-- any other table and may leave projects.last_activity to cco.refresh_project_activity; the
+-- ranking may be summed over shards (sql/04_triggers.sql, 05_threads.sql, 06_search.sql,
+-- 07_ingest.sql, 08_analytics.sql).
+create function cco.maintains_project_activity() returns boolean
+language sql stable parallel safe
+as $$
+    select current_setting('cco.distributed', true) is distinct from 'on'
+$$;
+
+comment on function cco.maintains_project_activity() is
+    'False where the statistics triggers leave projects.last_activity to cco.refresh_project_activity (on Citus, after cco.distribute); true on a single server.';
+
+create or replace function cco.lock_for_statistics(conversation_ids uuid[], project_ids uuid[]) returns void
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if cco.maintains_project_activity() then
+        perform from cco.projects where id = any (project_ids)
+        order by id for no key update;
+    end if;
+    perform from cco.conversations
+    where id = any (conversation_ids) and project_id = any (project_ids)
+    order by id, project_id for no key update;
+end
+$$;
+
+create or replace function cco.messages_count_inserted() returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    conversation_ids uuid[];
+    project_ids uuid[];
+    added_messages bigint[];
+    added_input bigint[];
+    added_output bigint[];
+    added_cache_creation bigint[];
+    added_cache_read bigint[];
+    added_search_length bigint[];
+    newest_times timestamptz[];
+begin
+    -- Summed per conversation from the transition table alone, before any other table is read:
+    -- on Citus the statements below run as queries on the shards, which cannot see it.
+    select array_agg(conversation_id), array_agg(project_id), array_agg(messages),
+           array_agg(input_tokens), array_agg(output_tokens), array_agg(cache_creation_tokens),
+           array_agg(cache_read_tokens), array_agg(search_length), array_agg(newest)
+    into conversation_ids, project_ids, added_messages, added_input, added_output,
+         added_cache_creation, added_cache_read, added_search_length, newest_times
+    from (
+        select conversation_id, project_id,
+               count(*)                               as messages,
+               sum(input_tokens)                      as input_tokens,
+               sum(output_tokens)                     as output_tokens,
+               sum(cache_creation_tokens)             as cache_creation_tokens,
+               sum(cache_read_tokens)                 as cache_read_tokens,
+               sum(cco.search_length(search_vector))  as search_length,
+               max("timestamp")                       as newest
+        from inserted_messages
+        group by conversation_id, project_id
+    ) as added;
+
+    perform cco.lock_for_statistics(conversation_ids, project_ids);
+
+    update cco.conversations c
+    set message_count         = c.message_count + added.messages,
+        input_tokens          = c.input_tokens + added.input_tokens,
+        output_tokens         = c.output_tokens + added.output_tokens,
+        cache_creation_tokens = c.cache_creation_tokens + added.cache_creation_tokens,
+        cache_read_tokens     = c.cache_read_tokens + added.cache_read_tokens,
+        search_length         = c.search_length + added.search_length,
+        last_updated          = greatest(c.last_updated, added.newest)
+    from unnest(conversation_ids, project_ids, added_messages, added_input, added_output,
+                added_cache_creation, added_cache_read, added_search_length, newest_times)
+         as added(conversation_id, project_id, messages, input_tokens, output_tokens,
+                  cache_creation_tokens, cache_read_tokens, search_length, newest)
+    where c.id = added.conversation_id and c.project_id = added.project_id
+      and c.project_id = any (project_ids);
+
+    if cco.maintains_project_activity() then
+        update cco.projects p
+        set last_activity = greatest(p.last_activity, added.newest)
+        from (
+            select project_id, max(newest) as newest
+            from unnest(project_ids, newest_times) as per_conversation(project_id, newest)
+            group by project_id
+        ) as added
+        where p.id = added.project_id
+          and (p.last_activity is null or p.last_activity < added.newest);
+    end if;
+    return null;
+end
+$$;
+
+create or replace function cco.messages_count_deleted() returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    conversation_ids uuid[];
+    project_ids uuid[];
+    removed_messages bigint[];
+    removed_input bigint[];
+    removed_output bigint[];
+    removed_cache_creation bigint[];
+    removed_cache_read bigint[];
+    removed_search_length bigint[];
+begin
+    -- From the transition table alone first, as in cco.messages_count_inserted.
+    select array_agg(conversation_id), array_agg(project_id), array_agg(messages),
+           array_agg(input_tokens), array_agg(output_tokens), array_agg(cache_creation_tokens),
+           array_agg(cache_read_tokens), array_agg(search_length)
+    into conversation_ids, project_ids, removed_messages, removed_input, removed_output,
+         removed_cache_creation, removed_cache_read, removed_search_length
+    from (
+        select conversation_id, project_id,
+               count(*)                               as messages,
+               sum(input_tokens)                      as input_tokens,
+               sum(output_tokens)                     as output_tokens,
+               sum(cache_creation_tokens)             as cache_creation_tokens,
+               sum(cache_read_tokens)                 as cache_read_tokens,
+               sum(cco.search_length(search_vector))  as search_length
+        from deleted_messages
+        group by conversation_id, project_id
+    ) as removed;
+    if conversation_ids is null then
+        return null;
+    end if;
+
+    perform cco.lock_for_statistics(conversation_ids, project_ids);
+
+    -- One conversation at a time: the newest remaining message is looked up within the same
+    -- conversation and project, a query Citus runs on the shard at hand.
+    for i in 1 .. cardinality(conversation_ids) loop
+        update cco.conversations c
+        set message_count         = c.message_count - removed_messages[i],
+            input_tokens          = c.input_tokens - removed_input[i],
+            output_tokens         = c.output_tokens - removed_output[i],
+            cache_creation_tokens = c.cache_creation_tokens - removed_cache_creation[i],
+            cache_read_tokens     = c.cache_read_tokens - removed_cache_read[i],
+            search_length         = c.search_length - removed_search_length[i],
+            last_updated          = (select max(m."timestamp") from cco.messages m
+                                     where m.conversation_id = conversation_ids[i]
+                                       and m.project_id = project_ids[i])
+        where c.id = conversation_ids[i] and c.project_id = project_ids[i];
+    end loop;
+
+    if cco.maintains_project_activity() then
+        update cco.projects p
+        set last_activity = (select max(c.last_updated) from cco.conversations c
+                             where c.project_id = p.id)
+        where p.id = any (project_ids);
+    end if;
+    return null;
+end
+$$;
+
+create or replace function cco.messages_count_updated() returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    conversation_ids uuid[];
+    project_ids uuid[];
+    changed_input bigint[];
+    changed_output bigint[];
+    changed_cache_creation bigint[];
+    changed_cache_read bigint[];
+    changed_search_length bigint[];
+    retimed_flags boolean[];
+    retimed_projects uuid[];
+begin
+    -- From the transition tables alone first, as in cco.messages_count_inserted.
+    select array_agg(conversation_id), array_agg(project_id), array_agg(input_tokens),
+           array_agg(output_tokens), array_agg(cache_creation_tokens), array_agg(cache_read_tokens),
+           array_agg(search_length), array_agg(retimed),
+           array_agg(distinct project_id) filter (where retimed)
+    into conversation_ids, project_ids, changed_input, changed_output, changed_cache_creation,
+         changed_cache_read, changed_search_length, retimed_flags, retimed_projects
+    from (
+        select n.conversation_id, n.project_id,
+               sum(n.input_tokens - o.input_tokens)                   as input_tokens,
+               sum(n.output_tokens - o.output_tokens)                 as output_tokens,
+               sum(n.cache_creation_tokens - o.cache_creation_tokens) as cache_creation_tokens,
+               sum(n.cache_read_tokens - o.cache_read_tokens)         as cache_read_tokens,
+               sum(cco.search_length(n.search_vector)
+                   - cco.search_length(o.search_vector))              as search_length,
+               bool_or(n."timestamp" <> o."timestamp")                as retimed
+        from updated_new n
+        join updated_old o on o.id = n.id and o.project_id = n.project_id
+        where (n.input_tokens, n.output_tokens, n.cache_creation_tokens, n.cache_read_tokens,
+               n."timestamp", n.content)
+              is distinct from
+              (o.input_tokens, o.output_tokens, o.cache_creation_tokens, o.cache_read_tokens,
+               o."timestamp", o.content)
+        group by n.conversation_id, n.project_id
+    ) as changed;
+    if conversation_ids is null then
+        return null;
+    end if;
+
+    perform cco.lock_for_statistics(conversation_ids, project_ids);
+
+    -- One conversation at a time, as in cco.messages_count_deleted.
+    for i in 1 .. cardinality(conversation_ids) loop
+        update cco.conversations c
+        set input_tokens          = c.input_tokens + changed_input[i],
+            output_tokens         = c.output_tokens + changed_output[i],
+            cache_creation_tokens = c.cache_creation_tokens + changed_cache_creation[i],
+            cache_read_tokens     = c.cache_read_tokens + changed_cache_read[i],
+            search_length         = c.search_length + changed_search_length[i],
+            last_updated          = case when retimed_flags[i]
+                                         then (select max(m."timestamp") from cco.messages m
+                                               where m.conversation_id = conversation_ids[i]
+                                                 and m.project_id = project_ids[i])
+                                         else c.last_updated end
+        where c.id = conversation_ids[i] and c.project_id = project_ids[i];
+    end loop;
+
+    if cco.maintains_project_activity() and retimed_projects is not null then
+        update cco.projects p
+        set last_activity = (select max(c.last_updated) from cco.conversations c
+                             where c.project_id = p.id)
+        where p.id = any (retimed_projects);
+    end if;
+    return null;
+end
+$$;
+
+create or replace function cco.audit_row_change() returns trigger
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    -- trigger arguments: the record id column, the project id column, then columns maintained
+    -- by triggers, whose changes alone are bookkeeping and not audited
+    record_column  text   := tg_argv[0];
+    project_column text   := tg_argv[1];
+    derived        text[] := tg_argv[2:];
+    -- the search vector is derived from the other columns: noise in a trail of changes
+    old_values     jsonb  := case when tg_op <> 'INSERT' then to_jsonb(old) - 'search_vector' end;
+    new_values     jsonb  := case when tg_op <> 'DELETE' then to_jsonb(new) - 'search_vector' end;
+    row_values     jsonb  := coalesce(new_values, old_values);
+begin
+    if tg_op = 'UPDATE' and (old_values - derived) = (new_values - derived) then
+        return null;
+    end if;
+    insert into cco.audit_log (user_id, user_role, db_role, table_name, operation,
+                               record_id, project_id, old_values, new_values)
+    values (cco.current_user_id(),
+            cco.current_user_role(),
+            coalesce(nullif(current_setting('role'), 'none'), session_user),
+            -- on Citus the trigger fires on a shard, named after its table and shard id
+            tg_table_schema || '.' || regexp_replace(tg_table_name, '_[0-9]+$', ''),
+            tg_op,
+            (row_values ->> record_column)::uuid,
+            (row_values ->> project_column)::uuid,
+            old_values,
+            new_values);
+    return null;
+end
+$$;
+
+create or replace function cco.message_thread(message_id uuid)
+returns table (id uuid, parent_id uuid, depth integer, role text, "timestamp" timestamptz)
+language plpgsql stable security invoker parallel safe
+as $$
+#variable_conflict use_column
+declare
+    thread_project uuid;
+begin
+    for thread_project in
+        select m.project_id from cco.messages m where m.id = message_thread.message_id
+    loop
+        return query
+        with recursive chain as (
+            select m.id, m.parent_id, m.depth, m.role, m."timestamp", array[m.id] as visited
+            from cco.messages m
+            where m.id = message_thread.message_id and m.project_id = thread_project
+            union all
+            select p.id, p.parent_id, p.depth, p.role, p."timestamp", c.visited || p.id
+            from cco.messages p
+            join chain c on p.id = c.parent_id
+            -- a cycle (possible only in rows loaded with triggers disabled) ends the walk
+            where p.project_id = thread_project and not p.id = any (c.visited)
+        )
+        select id, parent_id, depth, role, "timestamp"
+        from chain
+        order by depth, "timestamp";
+    end loop;
+end
+$$;
+
+create or replace function cco.apply_summary_titles(conversation_ids uuid[]) returns void
+language plpgsql volatile security invoker
+as $$
+begin
+    update cco.conversations c
+    set title = left(s.summary, 500),
+        metadata = c.metadata || '{"title_source": "summary"}'
+    from (
+        select distinct on (m.conversation_id) m.conversation_id, ts.summary
+        from cco.transcript_summaries ts
+        join cco.messages m on m.project_id = ts.project_id and m.external_id = ts.leaf_external_id
+        where m.conversation_id = any (conversation_ids)
+        order by m.conversation_id, m."timestamp" desc, ts.created_at desc, ts.line desc
+    ) as s
+    where c.id = s.conversation_id
+      and (c.title is null or c.metadata->>'title_source' in ('prompt', 'summary'))
+      and c.title is distinct from left(s.summary, 500);
+end
+$$;
+
+create or replace function cco.usage_blocks(
+    project_ids uuid[] default null,
+    since timestamptz default null,
+    block_length interval default '5 hours')
+returns table (block_start timestamptz, block_end timestamptz, first_entry timestamptz,
+               last_entry timestamptz, is_active boolean, is_gap boolean, entries bigint,
+               input_tokens bigint, output_tokens bigint, cache_creation_tokens bigint,
+               cache_read_tokens bigint, total_tokens bigint, cost double precision, models text[],
+               burn_tokens_per_minute double precision, burn_cost_per_hour double precision,
+               projected_total_tokens bigint, projected_cost double precision,
+               remaining_minutes bigint)
+language plpgsql stable security invoker parallel safe
+as $$
+#variable_conflict use_column
+begin
+    return query
+    select b.*
+    from (
+        select array_agg(m."timestamp")                 as at,
+               array_agg(m.input_tokens::bigint)        as input,
+               array_agg(m.output_tokens::bigint)       as output,
+               array_agg(m.cache_creation_tokens::bigint) as cache_creation,
+               array_agg(m.cache_read_tokens::bigint)   as cache_read,
+               array_agg(m.model)                       as model,
+               array_agg(m.cache_creation_1h_tokens::bigint) as cache_creation_1h,
+               array_agg(m.web_search_requests::bigint) as web_search,
+               array_agg(m.web_fetch_requests::bigint)  as web_fetch,
+               array_agg(m.speed)                       as speed,
+               array_agg(m.service_tier)                as service_tier
+        from cco.messages m
+        where m.token_count > 0
+          and (usage_blocks.project_ids is null or m.project_id = any (usage_blocks.project_ids))
+          and (usage_blocks.since is null or m."timestamp" >= usage_blocks.since)
+    ) as usage
+    -- The block computation prices each response itself (as cco.response_cost does), without
+    -- a numeric product per response.
+    cross join lateral cco.compute_usage_blocks(usage.at, usage.input, usage.output, usage.cache_creation,
+                                                usage.cache_read, usage.model, usage.cache_creation_1h,
+                                                usage.web_search, usage.web_fetch, usage.speed,
+                                                usage.service_tier, now(),
+                                                usage_blocks.block_length) as b
+    where usage.at is not null;
+end
+$$;
+
+create or replace view cco.message_usage with (security_invoker = true) as
+select m.project_id, m.conversation_id, m.model, date_trunc('day', m."timestamp") as day,
+       count(*)                                 as responses,
+       sum(m.input_tokens)::bigint              as input_tokens,
+       sum(m.output_tokens)::bigint             as output_tokens,
+       sum(m.cache_creation_tokens)::bigint     as cache_creation_tokens,
+       sum(m.cache_read_tokens)::bigint         as cache_read_tokens,
+       round(sum(m.cost)::numeric, 6)           as cost,
+       sum(m.cache_creation_1h_tokens)::bigint  as cache_creation_1h_tokens,
+       sum(m.web_search_requests)::bigint       as web_search_requests,
+       sum(m.web_fetch_requests)::bigint        as web_fetch_requests,
+       count(*) filter (where m.cost is null)   as unpriced_responses
+-- The cost of each response computed once, in a subquery rather than a lateral one: Citus runs
+-- it on the shards, where it refuses a lateral subquery that calls a function.
+from (
+    select m.*, cco.response_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
+                                  m.cache_creation_tokens, m.cache_read_tokens,
+                                  m.cache_creation_1h_tokens, m.web_search_requests,
+                                  m.web_fetch_requests, m.speed, m.service_tier) as cost
+    from cco.messages m
+    where m.token_count > 0
+) as m
+group by m.project_id, m.conversation_id, m.model, date_trunc('day', m."timestamp");
+
+create or replace view cco.token_usage_daily with (security_invoker = true) as
+select date_trunc('day', m."timestamp")         as day,
+       m.project_id,
+       m.model,
+       count(*)                                 as responses,
+       sum(m.input_tokens)::bigint              as input_tokens,
+       sum(m.output_tokens)::bigint             as output_tokens,
+       sum(m.cache_creation_tokens)::bigint     as cache_creation_tokens,
+       sum(m.cache_read_tokens)::bigint         as cache_read_tokens,
+       round(sum(m.cost)::numeric, 6)           as cost,
+       sum(m.cache_creation_1h_tokens)::bigint  as cache_creation_1h_tokens,
+       sum(m.web_search_requests)::bigint       as web_search_requests,
+       sum(m.web_fetch_requests)::bigint        as web_fetch_requests,
+       count(*) filter (where m.speed = 'fast') as fast_responses,
+       count(*) filter (where m.cost is null)   as unpriced_responses
+-- The cost of each response computed once, in a subquery rather than a lateral one: Citus runs
+-- it on the shards, where it refuses a lateral subquery that calls a function.
+from (
+    select m.*, cco.response_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
+                                  m.cache_creation_tokens, m.cache_read_tokens,
+                                  m.cache_creation_1h_tokens, m.web_search_requests,
+                                  m.web_fetch_requests, m.speed, m.service_tier) as cost
+    from cco.messages m
+    where m.token_count > 0
+) as m
+group by date_trunc('day', m."timestamp"), m.project_id, m.model;
+
+create or replace function cco.message_ranking(search_query text, project_ids uuid[] default null)
+returns cco.ranking
+language plpgsql stable security definer parallel safe
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    -- On Citus (cco.distribute) each shard's index counts its own rows: the counts are summed.
+    if current_setting('cco.distributed', true) = 'on' then
+        return cco.ranking_across_shards(search_query, cco.search_scope(project_ids));
+    end if;
+    return cco.ranking_within('cco.messages_rank_idx'::regclass, search_query, cco.search_scope(project_ids));
+end
+$$;
+
+create or replace function cco.search_messages(
+    search_query text,
+    project_ids uuid[] default null,
+    conversation_ids uuid[] default null,
+    message_roles text[] default null,
+    limit_count integer default 50,
+    offset_count integer default 0)
+returns table (id uuid, conversation_id uuid, project_id uuid, role text, content text,
+               "timestamp" timestamptz, token_count integer, rank real, headline text,
+               project_name text, conversation_title text)
+language plpgsql stable security invoker parallel safe
+-- One plan for every query: the ranked index serves them all alike, and planning afresh for each
+-- query's words (what PostgreSQL does while it judges a custom plan cheaper) would take longer than
+-- many searches. The search_path is pinned for the reason cco.search_scope's is.
+set plan_cache_mode = force_generic_plan
+set search_path = pg_catalog, pg_temp
+as $$
+#variable_conflict use_column
+declare
+    scope uuid[] := cco.search_scope(project_ids);
+    matching tsquery := cco.to_tsquery(search_query);
+    ranking cco.ranking;
+begin
+    perform cco.check_page(limit_count, offset_count, 1000);
+    if numnode(matching) = 0 then
+        return; -- nothing searchable in the query
+    end if;
+    ranking := cco.message_ranking(search_query, project_ids);
+    -- The ranked index (messages_rank_idx) walks the best matches first and stops after the
+    -- page; the projects searched are an index condition, so it reads only theirs.
+    return query
+    with page as materialized (
+        select m.id, m.conversation_id, m.project_id, m.role, m.content, m."timestamp", m.token_count,
+               m.search_vector operator(cco.<&>) ranking as distance
+        from cco.messages m
+        where m.search_vector operator(cco.@@) matching
+          and m.project_id operator(cco.<@) scope
+          -- The same condition in the form Citus prunes shards by: a search of some projects
+          -- goes to their shards only. On a single server, a filter on the rows the index returns.
+          and (scope is null or m.project_id = any (scope))
+          and (conversation_ids is null or m.conversation_id = any (conversation_ids))
+          and (message_roles is null or m.role = any (message_roles))
+        order by m.search_vector operator(cco.<&>) ranking
+        limit limit_count offset offset_count
+    ),
+    -- The page's projects and conversations, each read once (joined row by row, the small
+    -- projects table is scanned again for every message, its row level security condition
+    -- with it, and a conversation with several hits is looked up for each).
+    page_projects as materialized (
+        select p.id, p.name from cco.projects p where p.id in (select page.project_id from page)
+    ),
+    page_conversations as materialized (
+        select c.id, c.project_id, c.title
+        from cco.conversations c
+        where c.id = any (array(select distinct page.conversation_id from page))
+    )
+    select m.id, m.conversation_id, m.project_id, m.role, m.content, m."timestamp", m.token_count,
+           (0 - m.distance)::real, cco.highlight(m.content, search_query), p.name, c.title
+    from page m
+    join page_projects p on p.id = m.project_id
+    left join page_conversations c on c.id = m.conversation_id and c.project_id = m.project_id
+    order by m.distance, m."timestamp" desc, m.id;
+end
+$$;
+
+-- True on the Citus coordinator (group 0), false on workers; only called once Citus is there.
+create function cco.on_citus_coordinator() returns boolean
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    return exists (select 1 from pg_catalog.pg_dist_local_group where groupid = 0);
+end
+$$;
+
+comment on function cco.on_citus_coordinator() is
+    'True when called on the Citus coordinator: the audit triggers of the reference tables (projects, project_members) write only from the coordinator''s copy. Needs Citus.';
+
+-- The ON DELETE SET NULL (parent_id) action, for clusters where Citus refuses it: the replies of a
+-- deleted message become roots, which fires the same update triggers (depths, statistics).
+create function cco.messages_reroot_replies() returns trigger
+language plpgsql
+as $$
+begin
+    update cco.messages set parent_id = null
+    where parent_id = old.id and project_id = old.project_id;
+    return old;
+end
+$$;
+
+comment on function cco.messages_reroot_replies() is
+    'Trigger used on Citus only: before a message is deleted, makes its replies roots (what the foreign key''s ON DELETE SET NULL (parent_id) does on a single server).';
+
+-- On Citus the statistics triggers leave projects.last_activity alone (see the top of this file):
+-- this sets it from the conversations, which the triggers keep exact. The newest activity is
+-- gathered first (a distributed aggregate), then the projects reference table is written once.
+create function cco.refresh_project_activity() returns bigint
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    changed bigint;
+begin
+    with newest as materialized (
+        select c.project_id, max(c.last_updated) as last_activity
+        from cco.conversations c
+        group by c.project_id
+    )
+    update cco.projects p
+    set last_activity = n.last_activity
+    from newest n
+    where p.id = n.project_id and p.last_activity is distinct from n.last_activity;
+    get diagnostics changed = row_count;
+    return changed;
+end
+$$;
+
+comment on function cco.refresh_project_activity() is
+    'Sets every project''s last_activity to the newest last_updated of its conversations and returns how many projects changed. Needed on Citus, where the statistics triggers do not write projects (call it after loads or from a scheduler); a no-op on a single server, where the triggers keep it.';
+
+revoke execute on function cco.refresh_project_activity() from public;
+
+-- The ranking of a search on Citus. A rank index keeps its statistics per project, so the counts
+-- of the projects in scope, read from the index of the shard holding each, add up to what one
+-- index over all of them would count. The projects are found through their conversations, grouped
+-- by project_id: Citus sends that query to the shards of the scope only, and each shard reads its
+-- own projects' counts.
+create function cco.project_ranking(project uuid, search_query text) returns cco.ranking
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    -- Citus runs it over the caller's own connection to the worker when the caller's transaction
+    -- already used that shard: it answers only for a project the caller may read.
+    if not (cco.has_full_access() or project = any (cco.readable_project_ids())) then
+        return null;
+    end if;
+    return cco.ranking_within(
+        format('cco.messages_rank_idx_%s',
+               get_shard_id_for_distribution_column('cco.messages', project))::regclass,
+        search_query, array[project]);
+end
+$$;
+
+comment on function cco.project_ranking(uuid, text) is
+    'On Citus, on the node holding the project: the ranking of a search over one project''s messages, read from its shard''s rank index; NULL for a project the caller may not read. For cco.ranking_across_shards.';
+
+create function cco.ranking_across_shards(search_query text, scope uuid[]) returns cco.ranking
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    project record;
+    part cco.ranking;
+    combined cco.ranking;
+begin
+    for project in
+        select cco.project_ranking(c.project_id, search_query) as ranking
+        from cco.conversations c
+        where scope is null or c.project_id = any (scope)
+        group by c.project_id
+    loop
+        part := project.ranking;
+        if part is null then
+            continue;
+        elsif combined is null then
+            combined := part;
+        else
+            combined.frequencies := array(select mine + theirs
+                                          from unnest(combined.frequencies, part.frequencies)
+                                               as counts(mine, theirs));
+            combined.documents := combined.documents + part.documents;
+            combined.total_length := combined.total_length + part.total_length;
+        end if;
+    end loop;
+    return coalesce(combined, cco.ranking_within('cco.messages_rank_idx'::regclass, search_query, '{}'));
+end
+$$;
+
+comment on function cco.ranking_across_shards(text, uuid[]) is
+    'On Citus: the ranking of a search over the projects of scope (all when NULL), summed over their shards'' rank indexes. For cco.message_ranking, which passes the caller''s scope.';
+
+revoke execute on function cco.ranking_across_shards(text, uuid[]) from public;
+
+-- The catalog changes every node needs before its tables are distributed, done on each node
+-- (workers hold their own copy of the extension's tables). Returns the foreign keys it took off,
+-- as the statements that put them back.
+create function cco.prepare_distribution() returns text[]
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    -- "( SELECT cco.f() AS f)" as PostgreSQL prints an initPlan call in a policy
+    init_plan_call constant text := '\( SELECT (cco\.\w+\(\)) AS \w+\)';
+    policy record;
+    key record;
+    distributed_function regprocedure;
+    removed_keys text[] := '{}';
+begin
+    for policy in
+        select p.tablename, p.policyname, p.qual, p.with_check
+        from pg_policies p where p.schemaname = 'cco'
+    loop
+        execute format('alter policy %I on cco.%I %s %s', policy.policyname, policy.tablename,
+            case when policy.qual is not null
+                 then format('using (%s)', regexp_replace(policy.qual, init_plan_call, '\1', 'g'))
+                 else '' end,
+            case when policy.with_check is not null
+                 then format('with check (%s)', regexp_replace(policy.with_check, init_plan_call, '\1', 'g'))
+                 else '' end);
+    end loop;
+
+    if not exists (select 1 from pg_constraint
+                   where conrelid = 'cco.audit_log'::regclass and conname = 'audit_log_pkey'
+                     and cardinality(conkey) = 2) then
+        alter table cco.audit_log drop constraint audit_log_pkey;
+        alter table cco.audit_log alter column project_id set not null;
+        alter table cco.audit_log add constraint audit_log_pkey primary key (id, project_id);
+    end if;
+
+    -- cco.distributed tells these functions they run on Citus: the statistics triggers leave
+    -- projects.last_activity alone, the ranking sums the shards' counts.
+    foreach distributed_function in array array[
+        'cco.messages_count_inserted()', 'cco.messages_count_deleted()',
+        'cco.messages_count_updated()', 'cco.message_ranking(text, uuid[])']::regprocedure[]
+    loop
+        execute format('alter function %s set cco.distributed = on', distributed_function);
+    end loop;
+    -- The identity and membership helpers run inside the queries on the shards, where Citus
+    -- refuses a nested query on another table unless told: they read only reference tables
+    -- (logins, projects, memberships), whose copy on the same node never moves.
+    -- So do the analytics aggregates' price lookups (the price list, a reference table too),
+    -- and the depth rebuild after a reply is re-rooted, which reads its conversation by id
+    -- from every shard: Citus warns that such a nested query may miss rows of a shard that is
+    -- being moved (docs/citus.md).
+    foreach distributed_function in array array(
+        select p.oid::regprocedure from pg_proc p
+        where p.pronamespace = 'cco'::regnamespace
+          and p.proname in ('current_user_id', 'readable_project_ids', 'writable_project_ids',
+                            'owned_project_ids', 'summarize_messages_add', 'response_cost',
+                            'rebuild_thread_depths')
+        order by p.oid)
+    loop
+        execute format('alter function %s set citus.allow_nested_distributed_execution = on',
+                       distributed_function);
+    end loop;
+    -- Citus plans a query on distributed tables only with its parameters' values.
+    alter function cco.search_messages(text, uuid[], uuid[], text[], integer, integer)
+        set plan_cache_mode = force_custom_plan;
+
+    -- These write or grant on reference tables after distributed ones in one transaction, which
+    -- Citus does only over one connection per node.
+    alter function cco.refresh_project_activity() set citus.multi_shard_modify_mode = 'sequential';
+    alter function cco.grant_api_access(regrole) set citus.multi_shard_modify_mode = 'sequential';
+
+    for key in
+        select c.conname, c.conrelid::regclass as table_name, pg_get_constraintdef(c.oid) as definition
+        from pg_constraint c
+        join pg_class t on t.oid = c.conrelid
+        where c.contype = 'f' and t.relnamespace = 'cco'::regnamespace
+        order by c.conname
+    loop
+        removed_keys := removed_keys || format('alter table %s add constraint %I %s',
+            key.table_name, key.conname,
+            replace(key.definition, 'ON DELETE SET NULL (parent_id)', ''));
+        execute format('alter table %s drop constraint %I', key.table_name, key.conname);
+    end loop;
+    return removed_keys;
+end
+$$;
+
+comment on function cco.prepare_distribution() is
+    'Part of cco.distribute, run on every node: rewrites the policies without subqueries, puts project_id in audit_log''s key, leaves projects.last_activity to cco.refresh_project_activity, makes the ranking sum the shards, and takes off the foreign keys, returning the statements that put them back.';
+
+revoke execute on function cco.prepare_distribution() from public;
+
+create function cco.distribute(shard_count integer default 32) returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    removed_keys text[];
+    restore_key text;
+    failure record;
+    data_table text;
+begin
+    if not exists (select 1 from pg_extension where extname = 'citus') then
+        raise exception 'cco.distribute needs the citus extension, which is not installed in this database'
+            using errcode = 'feature_not_supported',
+                  hint = 'Install Citus from its own packages, add citus to shared_preload_libraries, '
+                         'create extension citus, then add the worker nodes.';
+    end if;
+    if shard_count is null or shard_count not between 1 and 64000 then
+        raise exception 'shard_count must be between 1 and 64000, not %', shard_count
+            using errcode = 'invalid_parameter_value';
+    end if;
+    if not cco.on_citus_coordinator() then
+        raise exception 'cco.distribute runs on the Citus coordinator'
+            using errcode = 'object_not_in_prerequisite_state';
+    end if;
+    -- Reference tables need a copy on the coordinator: the audit entries of projects and
+    -- memberships are written from it.
+    if not exists (select 1 from pg_dist_node where groupid = 0) then
+        raise exception 'the coordinator is not in the Citus metadata'
+            using errcode = 'object_not_in_prerequisite_state',
+                  hint = 'Run select citus_set_coordinator_host(''<its host>'', <its port>) first.';
+    end if;
+    if exists (select 1 from pg_dist_partition where logicalrelid = 'cco.messages'::regclass) then
+        raise exception 'cco is already distributed'
+            using errcode = 'object_not_in_prerequisite_state';
+    end if;
+
+    perform set_config('citus.enable_unsafe_triggers', 'on', true);
+    perform set_config('citus.shard_count', shard_count::text, true);
+    -- the foreign keys go back after the tables were filled: one connection per node
+    perform set_config('citus.multi_shard_modify_mode', 'sequential', true);
+
+    removed_keys := cco.prepare_distribution();
+    for failure in
+        select * from run_command_on_workers('select cco.prepare_distribution()') where not success
+    loop
+        raise exception 'preparing worker %:% failed: %', failure.nodename, failure.nodeport, failure.result;
+    end loop;
+
+    perform create_reference_table('cco.user_logins');
+    perform create_reference_table('cco.model_pricing');
+    perform create_reference_table('cco.projects');
+    perform create_reference_table('cco.project_members');
+    perform create_distributed_table('cco.conversations', 'project_id');
+    foreach data_table in array array['messages', 'tool_calls', 'transcript_summaries', 'audit_log'] loop
+        perform create_distributed_table(format('cco.%I', data_table), 'project_id',
+                                         colocate_with => 'cco.conversations');
+    end loop;
+    perform create_distributed_table('cco.search_history', 'user_id');
+
+    foreach restore_key in array removed_keys loop
+        execute restore_key;
+    end loop;
+
+    -- It would notify on the worker, where no client listens, and PostgreSQL cannot prepare (two-phase
+    -- commit, which Citus uses for writes on several nodes) a transaction that notified.
+    drop trigger messages_notify_inserted on cco.messages;
+
+    create trigger messages_reroot_replies
+        before delete on cco.messages
+        for each row execute function cco.messages_reroot_replies();
+
+    drop trigger projects_audit on cco.projects;
+    create trigger projects_audit
+        after insert or update or delete on cco.projects
+        for each row when (cco.on_citus_coordinator())
+        execute function cco.audit_row_change('id', 'id', 'last_activity', 'updated_at');
+    drop trigger project_members_audit on cco.project_members;
+    create trigger project_members_audit
+        after insert or update or delete on cco.project_members
+        for each row when (cco.on_citus_coordinator())
+        execute function cco.audit_row_change('user_id', 'project_id');
+end
+$$;
+
+comment on function cco.distribute(integer) is
+    'Distributes cco over a Citus cluster, once, on the coordinator: conversations, messages, tool calls, transcript summaries and the audit log by project_id in shard_count co-located shards, search history by user, projects, memberships, logins and prices as reference tables. See docs/citus.md.';
+
+revoke execute on function cco.distribute(integer) from public;
+
+
+-- PostgREST sets a request's JWT claims with set_config(), which Citus does not pass on to the
+-- workers, where the policies run. Called before each request (PostgREST's db-pre-request), this
+-- sets them again with SET LOCAL, which Citus passes on when citus.propagate_set_commands is
+-- 'local' (docs/citus.md). It copies only the claims the session already holds: on a worker they
+-- count only for the API logins named there in cco.api_logins.
+create function cco.forward_request_claims() returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    claims text := current_setting('request.jwt.claims', true);
+begin
+    if claims is not null then
+        execute format('set local request.jwt.claims = %L', claims);
+    end if;
+end
+$$;
+
+comment on function cco.forward_request_claims() is
+    'On Citus, PostgREST''s db-pre-request: sets the request''s JWT claims again with SET LOCAL, which Citus passes on to the workers when citus.propagate_set_commands = local. See docs/citus.md.';

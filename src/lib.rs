@@ -140,6 +140,7 @@ extension_sql_file!(
     name = "prices",
     requires = ["analytics"]
 );
+extension_sql_file!("../sql/10_citus.sql", name = "citus", requires = ["prices"]);
 extension_sql_file!("../sql/99_grants.sql", name = "grants", finalize);
 
 /// Required by `cargo pgrx test`.

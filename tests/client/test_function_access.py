@@ -242,10 +242,18 @@ COVERED_FUNCTIONS = {name.split(" ")[0] for name in READ_CALLS} | {
     "compute_usage_blocks",
     # Reads and returns nothing: refreshes planner statistics when a table outgrew them.
     "refresh_outgrown_statistics",
+    # Read only a setting and Citus's node metadata (sql/04_triggers.sql, sql/10_citus.sql).
+    "maintains_project_activity", "on_citus_coordinator",
+    # Copies the caller's own claims into a SET LOCAL (sql/10_citus.sql).
+    "forward_request_claims",
+    # Answers only for projects the caller may read (test_citus.py, on Citus).
+    "project_ranking",
 }
 
 # Not for API roles at all (tests below check they cannot execute them).
-ADMINISTRATIVE_FUNCTIONS = {"optimize_rank_index", "ranking_within", "rank_index_segments"}
+ADMINISTRATIVE_FUNCTIONS = {"optimize_rank_index", "ranking_within", "rank_index_segments",
+                            "distribute", "prepare_distribution", "ranking_across_shards",
+                            "refresh_project_activity"}
 
 
 def test_the_matrix_covers_every_function_and_view_the_api_can_reach(db):

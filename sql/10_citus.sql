@@ -1,0 +1,347 @@
+-- Scaling out on Citus (docs/citus.md). On a single server nothing here runs: cco.distribute is
+-- called once, by the extension owner on the Citus coordinator, after the worker nodes are added.
+--
+-- What Citus needs that a single server does not, and how each need is met:
+--
+--   policies: Citus refuses subqueries in the policies of distributed tables, so the
+--          "(select cco.f())" initPlan form becomes a plain call of the same helper;
+--   foreign keys: making projects a reference table while other tables reference it makes Citus
+--          convert every table of the foreign-key graph, which would drop and recreate the
+--          extension's views; the keys are taken off, the tables distributed, the keys put back
+--          (Citus does not take ON DELETE SET NULL with a column list: a trigger re-roots replies);
+--   audit_log: a distributed table's keys include its distribution column (project_id);
+--   triggers: Citus runs them on the shards. Row triggers on the reference tables fire on every
+--          node's copy, so their audit entry is written by the coordinator's copy only. The
+--          statistics triggers on message shards keep their conversations exact (co-located, on
+--          the same node) but cannot write the project, a reference table: a write to every node,
+--          which Citus refuses from a shard and which deadlocks against the writer's own
+--          transaction when nested; cco.refresh_project_activity() keeps projects.last_activity.
+--          The cco_messages notification is dropped: it would fire on the workers, where nobody
+--          listens, and a transaction that notified cannot take part in a two-phase commit;
+--   row level security: the policies run on the workers, as the role the coordinator's session
+--          acts as; the membership helpers read the reference tables there. A login's identity
+--          (cco.user_logins) reaches the workers by itself; an API request's JWT claims reach them
+--          through cco.forward_request_claims (docs/citus.md).
+
+-- True on the Citus coordinator (group 0), false on workers; only called once Citus is there.
+create function cco.on_citus_coordinator() returns boolean
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    return exists (select 1 from pg_catalog.pg_dist_local_group where groupid = 0);
+end
+$$;
+
+comment on function cco.on_citus_coordinator() is
+    'True when called on the Citus coordinator: the audit triggers of the reference tables (projects, project_members) write only from the coordinator''s copy. Needs Citus.';
+
+-- The ON DELETE SET NULL (parent_id) action, for clusters where Citus refuses it: the replies of a
+-- deleted message become roots, which fires the same update triggers (depths, statistics).
+create function cco.messages_reroot_replies() returns trigger
+language plpgsql
+as $$
+begin
+    update cco.messages set parent_id = null
+    where parent_id = old.id and project_id = old.project_id;
+    return old;
+end
+$$;
+
+comment on function cco.messages_reroot_replies() is
+    'Trigger used on Citus only: before a message is deleted, makes its replies roots (what the foreign key''s ON DELETE SET NULL (parent_id) does on a single server).';
+
+-- On Citus the statistics triggers leave projects.last_activity alone (see the top of this file):
+-- this sets it from the conversations, which the triggers keep exact. The newest activity is
+-- gathered first (a distributed aggregate), then the projects reference table is written once.
+create function cco.refresh_project_activity() returns bigint
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    changed bigint;
+begin
+    with newest as materialized (
+        select c.project_id, max(c.last_updated) as last_activity
+        from cco.conversations c
+        group by c.project_id
+    )
+    update cco.projects p
+    set last_activity = n.last_activity
+    from newest n
+    where p.id = n.project_id and p.last_activity is distinct from n.last_activity;
+    get diagnostics changed = row_count;
+    return changed;
+end
+$$;
+
+comment on function cco.refresh_project_activity() is
+    'Sets every project''s last_activity to the newest last_updated of its conversations and returns how many projects changed. Needed on Citus, where the statistics triggers do not write projects (call it after loads or from a scheduler); a no-op on a single server, where the triggers keep it.';
+
+revoke execute on function cco.refresh_project_activity() from public;
+
+-- The ranking of a search on Citus. A rank index keeps its statistics per project, so the counts
+-- of the projects in scope, read from the index of the shard holding each, add up to what one
+-- index over all of them would count. The projects are found through their conversations, grouped
+-- by project_id: Citus sends that query to the shards of the scope only, and each shard reads its
+-- own projects' counts.
+create function cco.project_ranking(project uuid, search_query text) returns cco.ranking
+language plpgsql stable security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    -- Citus runs it over the caller's own connection to the worker when the caller's transaction
+    -- already used that shard: it answers only for a project the caller may read.
+    if not (cco.has_full_access() or project = any (cco.readable_project_ids())) then
+        return null;
+    end if;
+    return cco.ranking_within(
+        format('cco.messages_rank_idx_%s',
+               get_shard_id_for_distribution_column('cco.messages', project))::regclass,
+        search_query, array[project]);
+end
+$$;
+
+comment on function cco.project_ranking(uuid, text) is
+    'On Citus, on the node holding the project: the ranking of a search over one project''s messages, read from its shard''s rank index; NULL for a project the caller may not read. For cco.ranking_across_shards.';
+
+create function cco.ranking_across_shards(search_query text, scope uuid[]) returns cco.ranking
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    project record;
+    part cco.ranking;
+    combined cco.ranking;
+begin
+    for project in
+        select cco.project_ranking(c.project_id, search_query) as ranking
+        from cco.conversations c
+        where scope is null or c.project_id = any (scope)
+        group by c.project_id
+    loop
+        part := project.ranking;
+        if part is null then
+            continue;
+        elsif combined is null then
+            combined := part;
+        else
+            combined.frequencies := array(select mine + theirs
+                                          from unnest(combined.frequencies, part.frequencies)
+                                               as counts(mine, theirs));
+            combined.documents := combined.documents + part.documents;
+            combined.total_length := combined.total_length + part.total_length;
+        end if;
+    end loop;
+    return coalesce(combined, cco.ranking_within('cco.messages_rank_idx'::regclass, search_query, '{}'));
+end
+$$;
+
+comment on function cco.ranking_across_shards(text, uuid[]) is
+    'On Citus: the ranking of a search over the projects of scope (all when NULL), summed over their shards'' rank indexes. For cco.message_ranking, which passes the caller''s scope.';
+
+revoke execute on function cco.ranking_across_shards(text, uuid[]) from public;
+
+-- The catalog changes every node needs before its tables are distributed, done on each node
+-- (workers hold their own copy of the extension's tables). Returns the foreign keys it took off,
+-- as the statements that put them back.
+create function cco.prepare_distribution() returns text[]
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    -- "( SELECT cco.f() AS f)" as PostgreSQL prints an initPlan call in a policy
+    init_plan_call constant text := '\( SELECT (cco\.\w+\(\)) AS \w+\)';
+    policy record;
+    key record;
+    distributed_function regprocedure;
+    removed_keys text[] := '{}';
+begin
+    for policy in
+        select p.tablename, p.policyname, p.qual, p.with_check
+        from pg_policies p where p.schemaname = 'cco'
+    loop
+        execute format('alter policy %I on cco.%I %s %s', policy.policyname, policy.tablename,
+            case when policy.qual is not null
+                 then format('using (%s)', regexp_replace(policy.qual, init_plan_call, '\1', 'g'))
+                 else '' end,
+            case when policy.with_check is not null
+                 then format('with check (%s)', regexp_replace(policy.with_check, init_plan_call, '\1', 'g'))
+                 else '' end);
+    end loop;
+
+    if not exists (select 1 from pg_constraint
+                   where conrelid = 'cco.audit_log'::regclass and conname = 'audit_log_pkey'
+                     and cardinality(conkey) = 2) then
+        alter table cco.audit_log drop constraint audit_log_pkey;
+        alter table cco.audit_log alter column project_id set not null;
+        alter table cco.audit_log add constraint audit_log_pkey primary key (id, project_id);
+    end if;
+
+    -- cco.distributed tells these functions they run on Citus: the statistics triggers leave
+    -- projects.last_activity alone, the ranking sums the shards' counts.
+    foreach distributed_function in array array[
+        'cco.messages_count_inserted()', 'cco.messages_count_deleted()',
+        'cco.messages_count_updated()', 'cco.message_ranking(text, uuid[])']::regprocedure[]
+    loop
+        execute format('alter function %s set cco.distributed = on', distributed_function);
+    end loop;
+    -- The identity and membership helpers run inside the queries on the shards, where Citus
+    -- refuses a nested query on another table unless told: they read only reference tables
+    -- (logins, projects, memberships), whose copy on the same node never moves.
+    -- So do the analytics aggregates' price lookups (the price list, a reference table too),
+    -- and the depth rebuild after a reply is re-rooted, which reads its conversation by id
+    -- from every shard: Citus warns that such a nested query may miss rows of a shard that is
+    -- being moved (docs/citus.md).
+    foreach distributed_function in array array(
+        select p.oid::regprocedure from pg_proc p
+        where p.pronamespace = 'cco'::regnamespace
+          and p.proname in ('current_user_id', 'readable_project_ids', 'writable_project_ids',
+                            'owned_project_ids', 'summarize_messages_add', 'response_cost',
+                            'rebuild_thread_depths')
+        order by p.oid)
+    loop
+        execute format('alter function %s set citus.allow_nested_distributed_execution = on',
+                       distributed_function);
+    end loop;
+    -- Citus plans a query on distributed tables only with its parameters' values.
+    alter function cco.search_messages(text, uuid[], uuid[], text[], integer, integer)
+        set plan_cache_mode = force_custom_plan;
+
+    -- These write or grant on reference tables after distributed ones in one transaction, which
+    -- Citus does only over one connection per node.
+    alter function cco.refresh_project_activity() set citus.multi_shard_modify_mode = 'sequential';
+    alter function cco.grant_api_access(regrole) set citus.multi_shard_modify_mode = 'sequential';
+
+    for key in
+        select c.conname, c.conrelid::regclass as table_name, pg_get_constraintdef(c.oid) as definition
+        from pg_constraint c
+        join pg_class t on t.oid = c.conrelid
+        where c.contype = 'f' and t.relnamespace = 'cco'::regnamespace
+        order by c.conname
+    loop
+        removed_keys := removed_keys || format('alter table %s add constraint %I %s',
+            key.table_name, key.conname,
+            replace(key.definition, 'ON DELETE SET NULL (parent_id)', ''));
+        execute format('alter table %s drop constraint %I', key.table_name, key.conname);
+    end loop;
+    return removed_keys;
+end
+$$;
+
+comment on function cco.prepare_distribution() is
+    'Part of cco.distribute, run on every node: rewrites the policies without subqueries, puts project_id in audit_log''s key, leaves projects.last_activity to cco.refresh_project_activity, makes the ranking sum the shards, and takes off the foreign keys, returning the statements that put them back.';
+
+revoke execute on function cco.prepare_distribution() from public;
+
+create function cco.distribute(shard_count integer default 32) returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    removed_keys text[];
+    restore_key text;
+    failure record;
+    data_table text;
+begin
+    if not exists (select 1 from pg_extension where extname = 'citus') then
+        raise exception 'cco.distribute needs the citus extension, which is not installed in this database'
+            using errcode = 'feature_not_supported',
+                  hint = 'Install Citus from its own packages, add citus to shared_preload_libraries, '
+                         'create extension citus, then add the worker nodes.';
+    end if;
+    if shard_count is null or shard_count not between 1 and 64000 then
+        raise exception 'shard_count must be between 1 and 64000, not %', shard_count
+            using errcode = 'invalid_parameter_value';
+    end if;
+    if not cco.on_citus_coordinator() then
+        raise exception 'cco.distribute runs on the Citus coordinator'
+            using errcode = 'object_not_in_prerequisite_state';
+    end if;
+    -- Reference tables need a copy on the coordinator: the audit entries of projects and
+    -- memberships are written from it.
+    if not exists (select 1 from pg_dist_node where groupid = 0) then
+        raise exception 'the coordinator is not in the Citus metadata'
+            using errcode = 'object_not_in_prerequisite_state',
+                  hint = 'Run select citus_set_coordinator_host(''<its host>'', <its port>) first.';
+    end if;
+    if exists (select 1 from pg_dist_partition where logicalrelid = 'cco.messages'::regclass) then
+        raise exception 'cco is already distributed'
+            using errcode = 'object_not_in_prerequisite_state';
+    end if;
+
+    perform set_config('citus.enable_unsafe_triggers', 'on', true);
+    perform set_config('citus.shard_count', shard_count::text, true);
+    -- the foreign keys go back after the tables were filled: one connection per node
+    perform set_config('citus.multi_shard_modify_mode', 'sequential', true);
+
+    removed_keys := cco.prepare_distribution();
+    for failure in
+        select * from run_command_on_workers('select cco.prepare_distribution()') where not success
+    loop
+        raise exception 'preparing worker %:% failed: %', failure.nodename, failure.nodeport, failure.result;
+    end loop;
+
+    perform create_reference_table('cco.user_logins');
+    perform create_reference_table('cco.model_pricing');
+    perform create_reference_table('cco.projects');
+    perform create_reference_table('cco.project_members');
+    perform create_distributed_table('cco.conversations', 'project_id');
+    foreach data_table in array array['messages', 'tool_calls', 'transcript_summaries', 'audit_log'] loop
+        perform create_distributed_table(format('cco.%I', data_table), 'project_id',
+                                         colocate_with => 'cco.conversations');
+    end loop;
+    perform create_distributed_table('cco.search_history', 'user_id');
+
+    foreach restore_key in array removed_keys loop
+        execute restore_key;
+    end loop;
+
+    -- It would notify on the worker, where no client listens, and PostgreSQL cannot prepare (two-phase
+    -- commit, which Citus uses for writes on several nodes) a transaction that notified.
+    drop trigger messages_notify_inserted on cco.messages;
+
+    create trigger messages_reroot_replies
+        before delete on cco.messages
+        for each row execute function cco.messages_reroot_replies();
+
+    drop trigger projects_audit on cco.projects;
+    create trigger projects_audit
+        after insert or update or delete on cco.projects
+        for each row when (cco.on_citus_coordinator())
+        execute function cco.audit_row_change('id', 'id', 'last_activity', 'updated_at');
+    drop trigger project_members_audit on cco.project_members;
+    create trigger project_members_audit
+        after insert or update or delete on cco.project_members
+        for each row when (cco.on_citus_coordinator())
+        execute function cco.audit_row_change('user_id', 'project_id');
+end
+$$;
+
+comment on function cco.distribute(integer) is
+    'Distributes cco over a Citus cluster, once, on the coordinator: conversations, messages, tool calls, transcript summaries and the audit log by project_id in shard_count co-located shards, search history by user, projects, memberships, logins and prices as reference tables. See docs/citus.md.';
+
+revoke execute on function cco.distribute(integer) from public;
+
+
+-- PostgREST sets a request's JWT claims with set_config(), which Citus does not pass on to the
+-- workers, where the policies run. Called before each request (PostgREST's db-pre-request), this
+-- sets them again with SET LOCAL, which Citus passes on when citus.propagate_set_commands is
+-- 'local' (docs/citus.md). It copies only the claims the session already holds: on a worker they
+-- count only for the API logins named there in cco.api_logins.
+create function cco.forward_request_claims() returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    claims text := current_setting('request.jwt.claims', true);
+begin
+    if claims is not null then
+        execute format('set local request.jwt.claims = %L', claims);
+    end if;
+end
+$$;
+
+comment on function cco.forward_request_claims() is
+    'On Citus, PostgREST''s db-pre-request: sets the request''s JWT claims again with SET LOCAL, which Citus passes on to the workers when citus.propagate_set_commands = local. See docs/citus.md.';
