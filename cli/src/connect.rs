@@ -1,5 +1,6 @@
-//! Connecting the way psql does: a connection string or URL if given, else the libpq
-//! environment (PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE).
+//! Connecting the way psql does: a connection string or URL if given (`--dsn`, else `dsn` in
+//! the configuration file), else the libpq environment (PGHOST, PGPORT, PGUSER, PGPASSWORD,
+//! PGDATABASE, PGSSLMODE).
 
 use std::env;
 
@@ -7,12 +8,15 @@ use native_tls::TlsConnector;
 use postgres::{Client, Config};
 use postgres_native_tls::MakeTlsConnector;
 
+use crate::failure::{Failure, Kind, Outcome};
+
 /// Connects to the database named by `connection` or, without it, by the libpq environment.
-pub fn connect(connection: Option<&str>) -> Result<Client, String> {
-    let (config, ssl_mode) = match connection {
+pub fn connect(connection: Option<&str>) -> Outcome<Client> {
+    let (mut config, ssl_mode) = match connection {
         Some(text) => (
-            text.parse::<Config>()
-                .map_err(|e| format!("invalid connection string: {e}"))?,
+            text.parse::<Config>().map_err(|e| {
+                Failure::new(Kind::Connection, format!("invalid connection string: {e}"))
+            })?,
             ssl_mode_of(text),
         ),
         None => (
@@ -27,10 +31,21 @@ pub fn connect(connection: Option<&str>) -> Result<Client, String> {
         .danger_accept_invalid_certs(!verify)
         .danger_accept_invalid_hostnames(ssl_mode != "verify-full")
         .build()
-        .map_err(|e| format!("cannot set up TLS: {e}"))?;
+        .map_err(|e| Failure::new(Kind::Connection, format!("cannot set up TLS: {e}")))?;
+    if config.get_application_name().is_none() {
+        config.application_name("cco");
+    }
     config
         .connect(MakeTlsConnector::new(tls))
-        .map_err(|e| format!("cannot connect: {e}"))
+        .map_err(|e| Failure::new(Kind::Connection, connection_failure(&e)))
+}
+
+/// The server's own words when it refused the login, else the client's.
+fn connection_failure(error: &postgres::Error) -> String {
+    match error.as_db_error() {
+        Some(db) => format!("cannot connect: {}", db.message()),
+        None => format!("cannot connect: {error}"),
+    }
 }
 
 fn ssl_mode_of(connection: &str) -> String {
@@ -58,7 +73,6 @@ fn config_from_environment() -> Config {
         config.password(password);
     }
     config.user(&user);
-    config.application_name("cco-load");
     if matches!(
         env::var("PGSSLMODE").as_deref(),
         Ok("require" | "verify-ca" | "verify-full")

@@ -1,0 +1,331 @@
+//! The `cco` command: loads Claude Code transcripts into a cco database and reports on them.
+
+pub mod connect;
+pub mod dates;
+pub mod discover;
+pub mod failure;
+pub mod format;
+pub mod load;
+pub mod report;
+pub mod settings;
+pub mod table;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use postgres::Client;
+
+use failure::{Failure, Kind, Outcome};
+use report::{Period, Scope};
+use settings::Settings;
+use table::Screen;
+
+/// The Claude Code Observatory: your Claude Code history in PostgreSQL.
+#[derive(Debug, Parser)]
+#[command(name = "cco", version, about, long_about = None)]
+pub struct Cli {
+    /// Connection string or URL (default: `dsn` in the configuration file, else the libpq
+    /// environment: PGHOST, PGPORT, PGUSER, PGPASSWORD, PGDATABASE, PGSSLMODE)
+    #[arg(long, global = true, value_name = "CONNECTION")]
+    dsn: Option<String>,
+
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Load transcripts (default: ~/.claude/projects); only what is new is sent
+    Load(LoadArgs),
+    /// Usage and cost reports, as ccusage prints them
+    Report {
+        #[command(subcommand)]
+        report: ReportKind,
+    },
+}
+
+/// `cco load`, also the whole of `cco-load`.
+#[derive(Debug, Args)]
+pub struct LoadArgs {
+    /// Folder to load (default: ~/.claude/projects)
+    #[arg(long, value_name = "FOLDER")]
+    dir: Option<PathBuf>,
+    /// Load as this user: an administrator's override, honoured only on a superuser's or an API
+    /// login's connection; a developer connects with their own login, which cco.user_logins maps
+    /// to their user id
+    #[arg(long, value_name = "UUID")]
+    user_id: Option<String>,
+    /// Print only the final summary (for cron)
+    #[arg(long, short)]
+    quiet: bool,
+}
+
+#[derive(Debug, Subcommand)]
+enum ReportKind {
+    /// Usage and cost per day
+    Daily(ReportArgs),
+    /// Usage and cost per week
+    Weekly {
+        #[command(flatten)]
+        args: ReportArgs,
+        /// First day of a week
+        #[arg(long, value_enum, default_value_t = WeekStart::Sunday)]
+        start_of_week: WeekStart,
+    },
+    /// Usage and cost per month
+    Monthly(ReportArgs),
+    /// Usage and cost per Claude Code session
+    Session(ReportArgs),
+    /// 5-hour billing blocks; the active one with burn rate and projection
+    Blocks(ReportArgs),
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum WeekStart {
+    Sunday,
+    Monday,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum Order {
+    Asc,
+    Desc,
+}
+
+#[derive(Debug, Args)]
+struct ReportArgs {
+    /// First day, YYYYMMDD or YYYY-MM-DD
+    #[arg(long, short)]
+    since: Option<String>,
+    /// Last day (included), YYYYMMDD or YYYY-MM-DD
+    #[arg(long, short)]
+    until: Option<String>,
+    /// Time zone of days and times, an IANA name (default: `timezone` in the configuration
+    /// file, else TZ, else the system's)
+    #[arg(long, short = 'z')]
+    timezone: Option<String>,
+    /// Only this project (its name or path)
+    #[arg(long, short)]
+    project: Option<String>,
+    /// A line per model under each entry
+    #[arg(long, short)]
+    breakdown: bool,
+    /// Oldest first (asc) or newest first (desc)
+    #[arg(long, short, value_enum, default_value_t = Order::Asc)]
+    order: Order,
+    /// ccusage's JSON instead of a table
+    #[arg(long, short)]
+    json: bool,
+}
+
+/// Runs `cco` with the process's arguments.
+pub fn main_cco() -> ExitCode {
+    let cli = Cli::parse();
+    finish(run(cli), "cco")
+}
+
+/// Runs `cco-load`, the command's first name: `cco load` with the same flags.
+pub fn main_cco_load() -> ExitCode {
+    #[derive(Debug, Parser)]
+    #[command(
+        name = "cco-load",
+        version,
+        about = "Loads Claude Code transcripts into a database that has the cco extension (the same as `cco load`)"
+    )]
+    struct CcoLoad {
+        /// Connection string or URL (default: as `cco`)
+        #[arg(long, value_name = "CONNECTION")]
+        dsn: Option<String>,
+        #[command(flatten)]
+        load: LoadArgs,
+    }
+    let args = CcoLoad::parse();
+    let cli = Cli {
+        dsn: args.dsn,
+        command: Command::Load(args.load),
+    };
+    finish(run(cli), "cco-load")
+}
+
+fn finish(outcome: Outcome<()>, name: &str) -> ExitCode {
+    match outcome {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(failure) => {
+            if !failure.message.is_empty() {
+                eprintln!("{name}: {failure}");
+            }
+            ExitCode::from(failure.kind.exit_code())
+        }
+    }
+}
+
+fn run(cli: Cli) -> Outcome<()> {
+    let settings = settings::load()?;
+    let dsn = cli.dsn.clone().or_else(|| settings.dsn.clone());
+    match cli.command {
+        Command::Load(args) => {
+            let dir = args.dir.unwrap_or_else(default_projects_dir);
+            let files = load::transcript_files(&dir)?;
+            let mut client = connect::connect(dsn.as_deref())?;
+            let totals =
+                load::load_files(&mut client, &files, args.user_id.as_deref(), args.quiet)?;
+            if totals.failed > 0 {
+                return Err(Failure::new(Kind::Partial, ""));
+            }
+            Ok(())
+        }
+        Command::Report { report } => run_report(report, dsn.as_deref(), &settings),
+    }
+}
+
+fn default_projects_dir() -> PathBuf {
+    let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
+    PathBuf::from(home).join(".claude/projects")
+}
+
+/// The time zone of days and times: the flag, the configuration file, TZ, the system's, UTC.
+pub fn time_zone(flag: Option<&str>, settings: &Settings) -> String {
+    if let Some(zone) = flag.or(settings.timezone.as_deref()) {
+        return zone.to_owned();
+    }
+    if let Ok(zone) = std::env::var("TZ") {
+        let zone = zone.trim_start_matches(':');
+        if !zone.is_empty() {
+            return zone.to_owned();
+        }
+    }
+    std::fs::read_link("/etc/localtime")
+        .ok()
+        .and_then(|target| {
+            let target = target.to_string_lossy().into_owned();
+            target
+                .split_once("zoneinfo/")
+                .map(|(_, zone)| zone.to_owned())
+        })
+        .unwrap_or_else(|| "UTC".into())
+}
+
+/// Connects and sets the report's time zone.
+fn connect_in_zone(dsn: Option<&str>, zone: &str) -> Outcome<Client> {
+    let mut client = connect::connect(dsn)?;
+    report::use_time_zone(&mut client, zone)?;
+    Ok(client)
+}
+
+fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outcome<()> {
+    let (args, period) = match &kind {
+        ReportKind::Daily(args) => (args, Some(Period::Day)),
+        ReportKind::Weekly {
+            args,
+            start_of_week,
+        } => (
+            args,
+            Some(Period::Week {
+                monday: matches!(start_of_week, WeekStart::Monday),
+            }),
+        ),
+        ReportKind::Monthly(args) => (args, Some(Period::Month)),
+        ReportKind::Session(args) | ReportKind::Blocks(args) => (args, None),
+    };
+    let (since, until) = dates::day_range(args.since.as_deref(), args.until.as_deref())
+        .map_err(|message| Failure::new(Kind::Usage, message))?;
+    let scope = Scope {
+        since,
+        until,
+        project: args.project.clone(),
+    };
+    let zone = time_zone(args.timezone.as_deref(), settings);
+    let mut client = connect_in_zone(dsn, &zone)?;
+    let screen = Screen::of_stdout();
+    let descending = matches!(args.order, Order::Desc);
+    let text = match (&kind, period) {
+        (ReportKind::Blocks(_), _) => {
+            let mut blocks = report::blocks(&mut client, &scope)?;
+            if descending {
+                blocks.reverse();
+            }
+            if args.json {
+                json_text(&report::blocks_json(&blocks))
+            } else {
+                report::blocks_table(&blocks, screen)
+            }
+        }
+        (_, Some(period)) => {
+            let mut groups = report::period_groups(&mut client, period, &scope)?;
+            if descending {
+                groups.reverse();
+            }
+            if args.json {
+                json_text(&report::period_json(period, &groups))
+            } else {
+                report::period_table(period, &groups, args.breakdown, screen)
+            }
+        }
+        _ => {
+            let mut groups = report::session_groups(&mut client, &scope)?;
+            if descending {
+                groups.reverse();
+            }
+            if args.json {
+                json_text(&report::session_json(&groups))
+            } else {
+                report::session_table(&groups, args.breakdown, screen)
+            }
+        }
+    };
+    print!("{text}");
+    Ok(())
+}
+
+fn json_text(value: &serde_json::Value) -> String {
+    let mut text = serde_json::to_string_pretty(value).unwrap_or_default();
+    text.push('\n');
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    #[test]
+    fn the_command_line_is_consistent() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn load_options_are_read() {
+        let cli = Cli::try_parse_from([
+            "cco",
+            "load",
+            "--dir",
+            "/t",
+            "--quiet",
+            "--user-id",
+            "u",
+            "--dsn",
+            "host=x",
+        ])
+        .unwrap();
+        assert_eq!(cli.dsn.as_deref(), Some("host=x"));
+        let Command::Load(args) = cli.command else {
+            panic!("not load")
+        };
+        assert_eq!(args.dir, Some(PathBuf::from("/t")));
+        assert!(args.quiet);
+        assert_eq!(args.user_id.as_deref(), Some("u"));
+        assert!(Cli::try_parse_from(["cco", "load", "--dir"]).is_err());
+        assert!(Cli::try_parse_from(["cco", "load", "--bogus"]).is_err());
+    }
+
+    #[test]
+    fn the_time_zone_comes_from_the_flag_first() {
+        let settings = Settings {
+            dsn: None,
+            timezone: Some("Asia/Kathmandu".into()),
+        };
+        assert_eq!(time_zone(Some("UTC"), &settings), "UTC");
+        assert_eq!(time_zone(None, &settings), "Asia/Kathmandu");
+    }
+}

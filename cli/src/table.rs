@@ -1,0 +1,243 @@
+//! Tables for the terminal: aligned columns, numbers on the right, a totals row, and a width
+//! they fit in. Too wide for it, a table first drops the columns marked optional, then wraps.
+
+use comfy_table::{
+    presets, Attribute, Cell, CellAlignment, Color, ContentArrangement, Table as Grid,
+};
+
+/// A column's title and how it behaves.
+#[derive(Debug, Clone, Copy)]
+pub struct Column {
+    pub title: &'static str,
+    pub numeric: bool,
+    /// Dropped first when the table does not fit.
+    pub optional: bool,
+}
+
+/// What a row is, for its style.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RowKind {
+    Entry,
+    /// A per-model line under its entry.
+    Breakdown,
+    Total,
+}
+
+/// Where the table goes: how wide it may be and whether it may use colour.
+#[derive(Debug, Clone, Copy)]
+pub struct Screen {
+    pub width: usize,
+    pub colour: bool,
+}
+
+impl Screen {
+    /// Standard output as it is: a terminal's width and colour (unless NO_COLOR is set), else
+    /// `COLUMNS` or 80 columns and no colour, so piped output is the same everywhere.
+    pub fn of_stdout() -> Screen {
+        use std::io::IsTerminal;
+        let terminal = std::io::stdout().is_terminal();
+        let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
+        let width = if terminal {
+            Grid::new().width().map(usize::from).or(columns)
+        } else {
+            columns
+        };
+        Screen {
+            width: width.unwrap_or(80).max(20),
+            colour: terminal && std::env::var_os("NO_COLOR").is_none(),
+        }
+    }
+}
+
+/// The table as text, ending with a newline.
+pub fn render(columns: &[Column], rows: &[(RowKind, Vec<String>)], screen: Screen) -> String {
+    let all: Vec<usize> = (0..columns.len()).collect();
+    let essential: Vec<usize> = all
+        .iter()
+        .copied()
+        .filter(|&i| !columns[i].optional)
+        .collect();
+    for shown in [&all, &essential] {
+        let text = draw(columns, rows, shown, None, false);
+        if widest_line(&text) <= screen.width {
+            return finish(if screen.colour {
+                draw(columns, rows, shown, None, true)
+            } else {
+                text
+            });
+        }
+    }
+    finish(draw(
+        columns,
+        rows,
+        &essential,
+        Some(screen.width),
+        screen.colour,
+    ))
+}
+
+fn finish(mut text: String) -> String {
+    text.push('\n');
+    text
+}
+
+fn widest_line(text: &str) -> usize {
+    text.lines().map(|l| l.chars().count()).max().unwrap_or(0)
+}
+
+fn draw(
+    columns: &[Column],
+    rows: &[(RowKind, Vec<String>)],
+    shown: &[usize],
+    wrap_at: Option<usize>,
+    colour: bool,
+) -> String {
+    let mut grid = Grid::new();
+    grid.load_preset(presets::UTF8_FULL_CONDENSED);
+    if colour {
+        grid.enforce_styling();
+    } else {
+        grid.force_no_tty();
+    }
+    match wrap_at {
+        Some(width) => {
+            grid.set_content_arrangement(ContentArrangement::Dynamic);
+            grid.set_width(u16::try_from(width).unwrap_or(u16::MAX));
+        }
+        None => {
+            grid.set_content_arrangement(ContentArrangement::Disabled);
+        }
+    }
+    grid.set_header(shown.iter().map(|&i| {
+        let cell = Cell::new(columns[i].title).set_alignment(alignment(columns[i]));
+        if colour {
+            cell.fg(Color::Cyan)
+        } else {
+            cell
+        }
+    }));
+    for (kind, values) in rows {
+        grid.add_row(shown.iter().map(|&i| {
+            let cell = Cell::new(values.get(i).map(String::as_str).unwrap_or(""))
+                .set_alignment(alignment(columns[i]));
+            match (colour, kind) {
+                (true, RowKind::Total) => cell.fg(Color::Yellow).add_attribute(Attribute::Bold),
+                (true, RowKind::Breakdown) => cell.fg(Color::DarkGrey),
+                _ => cell,
+            }
+        }));
+    }
+    grid.to_string()
+}
+
+fn alignment(column: Column) -> CellAlignment {
+    if column.numeric {
+        CellAlignment::Right
+    } else {
+        CellAlignment::Left
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const COLUMNS: [Column; 3] = [
+        Column {
+            title: "Day",
+            numeric: false,
+            optional: false,
+        },
+        Column {
+            title: "Cache Read",
+            numeric: true,
+            optional: true,
+        },
+        Column {
+            title: "Cost",
+            numeric: true,
+            optional: false,
+        },
+    ];
+
+    fn rows() -> Vec<(RowKind, Vec<String>)> {
+        vec![
+            (
+                RowKind::Entry,
+                vec!["2025-01-01".into(), "1,234".into(), "$1.00".into()],
+            ),
+            (
+                RowKind::Total,
+                vec!["Total".into(), "1,234".into(), "$1.00".into()],
+            ),
+        ]
+    }
+
+    #[test]
+    fn aligns_numbers_right_and_keeps_every_column_when_it_fits() {
+        let text = render(
+            &COLUMNS,
+            &rows(),
+            Screen {
+                width: 80,
+                colour: false,
+            },
+        );
+        assert_eq!(
+            text,
+            "\
+┌────────────┬────────────┬───────┐
+│ Day        ┆ Cache Read ┆  Cost │
+╞════════════╪════════════╪═══════╡
+│ 2025-01-01 ┆      1,234 ┆ $1.00 │
+│ Total      ┆      1,234 ┆ $1.00 │
+└────────────┴────────────┴───────┘
+"
+        );
+    }
+
+    #[test]
+    fn drops_optional_columns_then_wraps_when_narrow() {
+        let narrow = render(
+            &COLUMNS,
+            &rows(),
+            Screen {
+                width: 30,
+                colour: false,
+            },
+        );
+        assert!(!narrow.contains("Cache Read"));
+        assert!(narrow.lines().all(|l| l.chars().count() <= 30));
+        let tiny = render(
+            &COLUMNS,
+            &rows(),
+            Screen {
+                width: 20,
+                colour: false,
+            },
+        );
+        assert!(tiny.lines().all(|l| l.chars().count() <= 20), "{tiny}");
+    }
+
+    #[test]
+    fn colour_only_when_asked() {
+        let plain = render(
+            &COLUMNS,
+            &rows(),
+            Screen {
+                width: 80,
+                colour: false,
+            },
+        );
+        let coloured = render(
+            &COLUMNS,
+            &rows(),
+            Screen {
+                width: 80,
+                colour: true,
+            },
+        );
+        assert!(!plain.contains('\u{1b}'));
+        assert!(coloured.contains('\u{1b}'));
+    }
+}
