@@ -234,8 +234,8 @@ def response_cost(prices: dict, model: str | None, u: dict) -> float | None:
     return tokens
 
 
-def expected_daily(texts: dict[str, str], prices: dict) -> dict:
-    """Per (UTC day, model): responses, tokens by kind, web requests, cost and unpriced responses."""
+def expected_daily(texts: dict[str, str], prices: dict, zone: datetime.tzinfo = datetime.timezone.utc) -> dict:
+    """Per (day in `zone`, model): responses, tokens by kind, web requests, cost and unpriced responses."""
     best: dict = {}
     unkeyed = []
     for text in texts.values():
@@ -260,7 +260,7 @@ def expected_daily(texts: dict[str, str], prices: dict) -> dict:
                                               "cache_read_input_tokens"))
         if total == 0:
             continue  # cco stores no usage for a response without tokens
-        day = datetime.datetime.fromisoformat(at.replace("Z", "+00:00")).date()
+        day = datetime.datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(zone).date()
         row = daily[(day, model)]
         row["responses"] += 1
         row["input_tokens"] += u.get("input_tokens") or 0
