@@ -5,9 +5,11 @@ pub mod dates;
 pub mod discover;
 pub mod failure;
 pub mod format;
+pub mod hook;
 pub mod load;
 pub mod report;
 pub mod settings;
+pub mod statusline;
 pub mod table;
 
 use std::path::PathBuf;
@@ -42,6 +44,19 @@ enum Command {
     Report {
         #[command(subcommand)]
         report: ReportKind,
+    },
+    /// The line Claude Code shows under its prompt: reads its statusline JSON on standard input
+    Statusline {
+        /// Time zone of "today" (default: as for reports)
+        #[arg(long, short = 'z')]
+        timezone: Option<String>,
+    },
+    /// A Claude Code hook (Stop, SubagentStop, SessionEnd): loads the new lines of the
+    /// transcript named in the hook JSON on standard input
+    Hook {
+        /// Load as this user (see `cco load --user-id`)
+        #[arg(long, value_name = "UUID")]
+        user_id: Option<String>,
     },
 }
 
@@ -160,6 +175,14 @@ fn finish(outcome: Outcome<()>, name: &str) -> ExitCode {
     }
 }
 
+/// Standard input, whole.
+fn read_stdin() -> Outcome<String> {
+    let mut text = String::new();
+    std::io::Read::read_to_string(&mut std::io::stdin(), &mut text)
+        .map_err(|e| Failure::new(Kind::Input, format!("cannot read the standard input: {e}")))?;
+    Ok(text)
+}
+
 fn run(cli: Cli) -> Outcome<()> {
     let settings = settings::load()?;
     let dsn = cli.dsn.clone().or_else(|| settings.dsn.clone());
@@ -170,13 +193,57 @@ fn run(cli: Cli) -> Outcome<()> {
             let mut client = connect::connect(dsn.as_deref())?;
             let totals =
                 load::load_files(&mut client, &files, args.user_id.as_deref(), args.quiet)?;
+            println!("cco-load: {totals}");
             if totals.failed > 0 {
                 return Err(Failure::new(Kind::Partial, ""));
             }
             Ok(())
         }
         Command::Report { report } => run_report(report, dsn.as_deref(), &settings),
+        Command::Statusline { timezone } => {
+            let zone = time_zone(timezone.as_deref(), &settings);
+            let outcome = read_stdin()
+                .and_then(|text| statusline::StatusInput::parse(&text))
+                .and_then(|input| {
+                    let mut client = connect::connect(dsn.as_deref())?;
+                    let status = statusline::status(&mut client, &input, &zone)?;
+                    Ok(statusline::line(input.model.as_deref(), &status))
+                });
+            // Claude Code shows standard output only: a failure is said there too, briefly.
+            match outcome {
+                Ok(ref line) => println!("{line}"),
+                Err(ref failure) => println!("cco: {failure}"),
+            }
+            outcome.map(drop)
+        }
+        Command::Hook { user_id } => run_hook(dsn.as_deref(), user_id.as_deref()),
     }
+}
+
+/// Loads the hook's transcript; a failure exits with 1 rather than 2 (see hook::as_hook_failure).
+fn run_hook(dsn: Option<&str>, user_id: Option<&str>) -> Outcome<()> {
+    let hooked = || -> Outcome<()> {
+        let input = hook::HookInput::parse(&read_stdin()?)?;
+        let bytes = std::fs::metadata(&input.transcript_path)
+            .map_err(|e| {
+                Failure::new(
+                    Kind::Input,
+                    format!("cannot read {}: {e}", input.transcript_path.display()),
+                )
+            })?
+            .len();
+        let files = [discover::TranscriptFile {
+            path: input.transcript_path,
+            bytes,
+        }];
+        let mut client = connect::connect(dsn)?;
+        let totals = load::load_files(&mut client, &files, user_id, true)?;
+        if totals.failed > 0 {
+            return Err(Failure::new(Kind::Partial, ""));
+        }
+        Ok(())
+    };
+    hooked().map_err(hook::as_hook_failure)
 }
 
 fn default_projects_dir() -> PathBuf {

@@ -33,6 +33,23 @@ impl Totals {
     }
 }
 
+impl std::fmt::Display for Totals {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "{} files ({} loaded, {} unchanged, {} failed): +{} messages, +{} tool calls, {} results matched, {} lines skipped",
+            self.loaded + self.unchanged + self.failed,
+            self.loaded,
+            self.unchanged,
+            self.failed,
+            self.messages,
+            self.tool_calls,
+            self.results,
+            self.lines_skipped
+        )
+    }
+}
+
 fn count(report: &Value, name: &str) -> u64 {
     report.get(name).and_then(Value::as_u64).unwrap_or(0)
 }
@@ -43,7 +60,8 @@ pub fn transcript_files(dir: &Path) -> Outcome<Vec<TranscriptFile>> {
         .map_err(|e| Failure::new(Kind::Input, format!("cannot read {}: {e}", dir.display())))
 }
 
-/// Loads what is new in `files`, printing a line per loaded file unless `quiet`, and a summary.
+/// Loads what is new in `files`, printing a line per loaded file unless `quiet`; a file that
+/// fails is named on standard error and the others are loaded.
 pub fn load_files(
     client: &mut Client,
     files: &[TranscriptFile],
@@ -80,11 +98,6 @@ pub fn load_files(
             }
         }
     }
-    println!(
-        "cco-load: {} files ({} loaded, {} unchanged, {} failed): +{} messages, +{} tool calls, {} results matched, {} lines skipped",
-        files.len(), totals.loaded, totals.unchanged, totals.failed, totals.messages, totals.tool_calls, totals.results,
-        totals.lines_skipped
-    );
     Ok(totals)
 }
 
