@@ -8,7 +8,9 @@ pub mod format;
 pub mod hook;
 pub mod load;
 pub mod report;
+pub mod search;
 pub mod settings;
+pub mod show;
 pub mod statusline;
 pub mod table;
 
@@ -50,6 +52,22 @@ enum Command {
         /// Time zone of "today" (default: as for reports)
         #[arg(long, short = 'z')]
         timezone: Option<String>,
+    },
+    /// Messages matching a query, best first
+    Search(SearchArgs),
+    /// A conversation as a thread (by conversation, message or session id)
+    Show {
+        /// A conversation's, a message's or a Claude Code session's id
+        id: String,
+        /// Messages whole, nothing folded
+        #[arg(long)]
+        full: bool,
+        /// Time zone of the times shown (default: as for reports)
+        #[arg(long, short = 'z')]
+        timezone: Option<String>,
+        /// JSON instead of text
+        #[arg(long, short)]
+        json: bool,
     },
     /// A Claude Code hook (Stop, SubagentStop, SessionEnd): loads the new lines of the
     /// transcript named in the hook JSON on standard input
@@ -94,6 +112,33 @@ enum ReportKind {
     Session(ReportArgs),
     /// 5-hour billing blocks; the active one with burn rate and projection
     Blocks(ReportArgs),
+}
+
+#[derive(Debug, Args)]
+struct SearchArgs {
+    /// Words (AND), "quoted phrases", or, -exclude
+    query: String,
+    /// Only this project (its name or path)
+    #[arg(long, short)]
+    project: Option<String>,
+    /// Only messages of this role (user, assistant)
+    #[arg(long, short)]
+    role: Option<String>,
+    /// Only messages that called this tool (Bash, Edit, ...)
+    #[arg(long, short)]
+    tool: Option<String>,
+    /// Only messages from this day on, YYYYMMDD or YYYY-MM-DD
+    #[arg(long, short)]
+    since: Option<String>,
+    /// Matches shown (at most 1000)
+    #[arg(long, short, default_value_t = 20, value_parser = clap::value_parser!(i32).range(1..=1000))]
+    limit: i32,
+    /// Time zone of --since and the times shown (default: as for reports)
+    #[arg(long, short = 'z')]
+    timezone: Option<String>,
+    /// JSON instead of text
+    #[arg(long, short)]
+    json: bool,
 }
 
 #[derive(Debug, Clone, Copy, ValueEnum)]
@@ -217,6 +262,52 @@ fn run(cli: Cli) -> Outcome<()> {
             outcome.map(drop)
         }
         Command::Hook { user_id } => run_hook(dsn.as_deref(), user_id.as_deref()),
+        Command::Search(args) => {
+            let (since, _) = dates::day_range(args.since.as_deref(), None)
+                .map_err(|message| Failure::new(Kind::Usage, message))?;
+            let zone = time_zone(args.timezone.as_deref(), &settings);
+            let mut client = connect_in_zone(dsn.as_deref(), &zone)?;
+            let query = search::Query {
+                text: args.query,
+                project: args.project,
+                role: args.role,
+                tool: args.tool,
+                since,
+                limit: args.limit,
+            };
+            let hits = search::search(&mut client, &query)?;
+            if args.json {
+                print!("{}", json_text(&search::hits_json(&hits)));
+            } else {
+                let screen = Screen::of_stdout();
+                print!("{}", search::hits_text(&hits, screen.colour, screen.width));
+            }
+            Ok(())
+        }
+        Command::Show {
+            id,
+            full,
+            timezone,
+            json,
+        } => {
+            let zone = time_zone(timezone.as_deref(), &settings);
+            let mut client = connect_in_zone(dsn.as_deref(), &zone)?;
+            let conversation = show::find(&mut client, &id)?;
+            let messages = show::messages(&mut client, &conversation)?;
+            let subagents = show::subagents(&mut client, &conversation)?;
+            if json {
+                print!(
+                    "{}",
+                    json_text(&show::thread_json(&conversation, &messages, &subagents))
+                );
+            } else {
+                print!(
+                    "{}",
+                    show::thread_text(&conversation, &messages, &subagents, full)
+                );
+            }
+            Ok(())
+        }
     }
 }
 
