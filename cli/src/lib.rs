@@ -1,5 +1,6 @@
 //! The `cco` command: loads Claude Code transcripts into a cco database and reports on them.
 
+pub mod chart;
 pub mod connect;
 pub mod dates;
 pub mod discover;
@@ -112,6 +113,8 @@ enum ReportKind {
     Session(ReportArgs),
     /// 5-hour billing blocks; the active one with burn rate and projection
     Blocks(ReportArgs),
+    /// Messages by weekday and hour of the day, as a heat map
+    Heatmap(ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -177,6 +180,13 @@ struct ReportArgs {
     /// ccusage's JSON instead of a table
     #[arg(long, short)]
     json: bool,
+    /// Cost and tokens over time as bar charts, below the table (daily, weekly, monthly)
+    #[arg(long)]
+    chart: bool,
+    /// Broken down by team member (who loaded the conversations) instead of model, over every
+    /// project you can read (daily, weekly, monthly)
+    #[arg(long)]
+    team: bool,
 }
 
 /// Runs `cco` with the process's arguments.
@@ -384,7 +394,20 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
             }),
         ),
         ReportKind::Monthly(args) => (args, Some(Period::Month)),
-        ReportKind::Session(args) | ReportKind::Blocks(args) => (args, None),
+        ReportKind::Session(args) | ReportKind::Blocks(args) | ReportKind::Heatmap(args) => {
+            (args, None)
+        }
+    };
+    if (args.chart || args.team) && period.is_none() {
+        return Err(Failure::new(
+            Kind::Usage,
+            "--chart and --team apply to the daily, weekly and monthly reports",
+        ));
+    }
+    let by = if args.team {
+        report::By::Member
+    } else {
+        report::By::Model
     };
     let (since, until) = dates::day_range(args.since.as_deref(), args.until.as_deref())
         .map_err(|message| Failure::new(Kind::Usage, message))?;
@@ -409,15 +432,27 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
                 report::blocks_table(&blocks, screen)
             }
         }
+        (ReportKind::Heatmap(_), _) => {
+            let counts = report::weekday_hours(&mut client, &scope)?;
+            if args.json {
+                json_text(&report::weekday_hours_json(&counts))
+            } else {
+                chart::heatmap(&counts, "messages")
+            }
+        }
         (_, Some(period)) => {
-            let mut groups = report::period_groups(&mut client, period, &scope)?;
+            let mut groups = report::period_groups(&mut client, period, &scope, by)?;
             if descending {
                 groups.reverse();
             }
             if args.json {
                 json_text(&report::period_json(period, &groups))
             } else {
-                report::period_table(period, &groups, args.breakdown, screen)
+                let mut text = report::period_table(period, &groups, args.breakdown, screen);
+                if args.chart {
+                    text.push_str(&report::period_charts(&groups, screen));
+                }
+                text
             }
         }
         _ => {

@@ -119,10 +119,46 @@ impl Usage {
     }
 }
 
-/// One line of a report: a period or a session, with its usage per model.
+/// What a report's lines are broken down by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum By {
+    /// Models, as ccusage does.
+    #[default]
+    Model,
+    /// Team members: who loaded the conversations (their login where the caller may read it,
+    /// else their user id).
+    Member,
+}
+
+impl By {
+    /// The JSON names: list of names, breakdowns, a breakdown's name.
+    fn json_names(self) -> (&'static str, &'static str, &'static str) {
+        match self {
+            By::Model => ("modelsUsed", "modelBreakdowns", "modelName"),
+            By::Member => ("members", "memberBreakdowns", "member"),
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            By::Model => "Models",
+            By::Member => "Members",
+        }
+    }
+
+    fn display(self, name: &str) -> String {
+        match self {
+            By::Model => short_model(name),
+            By::Member => name.to_owned(),
+        }
+    }
+}
+
+/// One line of a report: a period or a session, with its usage per model (or member).
 #[derive(Debug, Clone, Default)]
 pub struct Group {
     pub key: String,
+    pub by: By,
     pub models: Vec<(String, Usage)>,
     /// Sessions: the project's path and the last activity (ISO, UTC; and the local day).
     pub project_path: Option<String>,
@@ -145,21 +181,22 @@ impl Group {
         usage.json_fields(&mut map);
         map.insert("totalTokens".into(), json!(usage.total_tokens()));
         map.insert("totalCost".into(), json!(usage.cost));
+        let (list, breakdown, name) = self.by.json_names();
         let mut names: Vec<&str> = self.models.iter().map(|(m, _)| m.as_str()).collect();
         names.sort_unstable();
-        map.insert("modelsUsed".into(), json!(names));
+        map.insert(list.into(), json!(names));
         let breakdowns: Vec<Value> = self
             .models
             .iter()
             .map(|(model, usage)| {
                 let mut entry = serde_json::Map::new();
-                entry.insert("modelName".into(), json!(model));
+                entry.insert(name.into(), json!(model));
                 usage.json_fields(&mut entry);
                 entry.insert("cost".into(), json!(usage.cost));
                 Value::Object(entry)
             })
             .collect();
-        map.insert("modelBreakdowns".into(), Value::Array(breakdowns));
+        map.insert(breakdown.into(), Value::Array(breakdowns));
         map
     }
 }
@@ -177,14 +214,34 @@ pub fn use_time_zone(client: &mut Client, zone: &str) -> Outcome<()> {
     Ok(())
 }
 
-/// Usage per period and model, oldest first.
-pub fn period_groups(client: &mut Client, period: Period, scope: &Scope) -> Outcome<Vec<Group>> {
+/// Usage per period and model (or member), oldest first.
+pub fn period_groups(
+    client: &mut Client,
+    period: Period,
+    scope: &Scope,
+    by: By,
+) -> Outcome<Vec<Group>> {
+    let usage = match by {
+        By::Model => {
+            "select u.day::date as day, coalesce(u.model, 'unknown') as item, u.input_tokens,
+                    u.output_tokens, u.cache_creation_tokens, u.cache_read_tokens, u.cost
+             from cco.token_usage_daily u"
+        }
+        By::Member => {
+            "select u.day::date as day,
+                    coalesce((select l.login from cco.user_logins l where l.user_id = c.created_by
+                              order by l.login limit 1),
+                             c.created_by::text, 'unknown') as item,
+                    u.input_tokens, u.output_tokens, u.cache_creation_tokens, u.cache_read_tokens, u.cost
+             from cco.message_usage u
+             join cco.conversations c on c.id = u.conversation_id and c.project_id = u.project_id"
+        }
+    };
     let rows = client
         .query(
-            "with usage as (
-                 select u.day::date as day, coalesce(u.model, 'unknown') as model, u.input_tokens,
-                        u.output_tokens, u.cache_creation_tokens, u.cache_read_tokens, u.cost
-                 from cco.token_usage_daily u
+            &format!(
+                "with usage as (
+                 {usage}
                  where ($1::text is null or u.day >= $1::text::date)
                    and ($2::text is null or u.day < $2::text::date + 1)
                    and ($3::text is null or u.project_id in
@@ -195,12 +252,13 @@ pub fn period_groups(client: &mut Client, period: Period, scope: &Scope) -> Outc
                         when 'week-sunday' then to_char(day - extract(dow from day)::int, 'YYYY-MM-DD')
                         else to_char(day - (extract(isodow from day)::int - 1), 'YYYY-MM-DD')
                     end as period,
-                    model, sum(input_tokens)::bigint, sum(output_tokens)::bigint,
+                    item, sum(input_tokens)::bigint, sum(output_tokens)::bigint,
                     sum(cache_creation_tokens)::bigint, sum(cache_read_tokens)::bigint,
                     coalesce(sum(cost), 0)::float8
              from usage
              group by 1, 2
-             order by 1, sum(cost) desc nulls last, 2",
+             order by 1, sum(cost) desc nulls last, 2"
+            ),
             &[&scope.since, &scope.until, &scope.project, &period.sql_name()],
         )
         .map_err(|e| Failure::from_database(&e))?;
@@ -210,6 +268,7 @@ pub fn period_groups(client: &mut Client, period: Period, scope: &Scope) -> Outc
         if groups.last().is_none_or(|g| g.key != key) {
             groups.push(Group {
                 key,
+                by,
                 ..Group::default()
             });
         }
@@ -329,7 +388,11 @@ const USAGE_COLUMNS: [Column; 6] = [
 ];
 
 fn model_list(group: &Group) -> String {
-    let mut names: Vec<String> = group.models.iter().map(|(m, _)| short_model(m)).collect();
+    let mut names: Vec<String> = group
+        .models
+        .iter()
+        .map(|(m, _)| group.by.display(m))
+        .collect();
     names.sort_unstable();
     names.dedup();
     names
@@ -349,7 +412,8 @@ fn usage_table(
     screen: Screen,
 ) -> String {
     let mut columns = leading_columns.to_vec();
-    columns.push(column("Models", false, false));
+    let by = groups.first().map_or(By::Model, |g| g.by);
+    columns.push(column(by.title(), false, false));
     columns.extend(USAGE_COLUMNS);
     let blank = || vec![String::new(); leading_columns.len()];
     let mut rows = Vec::new();
@@ -361,7 +425,7 @@ fn usage_table(
         if breakdown {
             for (model, usage) in &group.models {
                 let mut cells = blank();
-                cells.push(format!("└─ {}", short_model(model)));
+                cells.push(format!("└─ {}", group.by.display(model)));
                 cells.extend(usage.cells());
                 rows.push((RowKind::Breakdown, cells));
             }
@@ -415,6 +479,66 @@ pub fn session_table(groups: &[Group], breakdown: bool, screen: Screen) -> Strin
         breakdown,
         screen,
     )
+}
+
+/// Cost and total tokens per period as bar charts, oldest period on the left.
+pub fn period_charts(groups: &[Group], screen: Screen) -> String {
+    let mut ordered: Vec<&Group> = groups.iter().collect();
+    ordered.sort_by(|a, b| a.key.cmp(&b.key));
+    let labels: Vec<String> = ordered.iter().map(|g| g.key.clone()).collect();
+    let costs: Vec<f64> = ordered.iter().map(|g| g.usage().cost).collect();
+    let tokens: Vec<f64> = ordered
+        .iter()
+        .map(|g| g.usage().total_tokens() as f64)
+        .collect();
+    format!(
+        "\n{}\n{}",
+        crate::chart::bars("Cost (USD)", &labels, &costs, screen.width, dollars),
+        crate::chart::bars("Total tokens", &labels, &tokens, screen.width, |v| {
+            thousands(v.round() as i64)
+        })
+    )
+}
+
+/// Messages per weekday (0 = Monday) and hour of the day, in the session's time zone.
+pub fn weekday_hours(client: &mut Client, scope: &Scope) -> Outcome<[[i64; 24]; 7]> {
+    let rows = client
+        .query(
+            "select extract(isodow from m.\"timestamp\")::int - 1, extract(hour from m.\"timestamp\")::int,
+                    count(*)
+             from cco.messages m
+             where ($1::text is null or m.\"timestamp\" >= $1::text::date)
+               and ($2::text is null or m.\"timestamp\" < $2::text::date + 1)
+               and ($3::text is null or m.project_id in
+                        (select p.id from cco.projects p where p.name = $3 or p.path = $3))
+             group by 1, 2",
+            &[&scope.since, &scope.until, &scope.project],
+        )
+        .map_err(|e| Failure::from_database(&e))?;
+    let mut counts = [[0_i64; 24]; 7];
+    for row in &rows {
+        let (day, hour): (i32, i32) = (row.get(0), row.get(1));
+        if let Some(cell) = counts
+            .get_mut(day as usize)
+            .and_then(|hours| hours.get_mut(hour as usize))
+        {
+            *cell = row.get(2);
+        }
+    }
+    Ok(counts)
+}
+
+/// The heat map's counts: a list of (weekday 1 = Monday, hour, messages), busy hours only.
+pub fn weekday_hours_json(counts: &[[i64; 24]; 7]) -> Value {
+    let mut cells = Vec::new();
+    for (day, hours) in counts.iter().enumerate() {
+        for (hour, &messages) in hours.iter().enumerate() {
+            if messages > 0 {
+                cells.push(json!({"weekday": day + 1, "hour": hour, "messages": messages}));
+            }
+        }
+    }
+    json!({ "heatmap": cells })
 }
 
 /// A 5-hour block (or a gap between blocks).
