@@ -14,6 +14,7 @@ pub mod settings;
 pub mod show;
 pub mod statusline;
 pub mod table;
+pub mod watch;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -82,9 +83,13 @@ enum Command {
 /// `cco load`, also the whole of `cco-load`.
 #[derive(Debug, Args)]
 pub struct LoadArgs {
-    /// Folder to load (default: ~/.claude/projects)
+    /// Folder to load (default: the projects folder of each of CLAUDE_CONFIG_DIR's folders,
+    /// else ~/.claude/projects)
     #[arg(long, value_name = "FOLDER")]
     dir: Option<PathBuf>,
+    /// Keep following the folders, loading what is written within a second
+    #[arg(long)]
+    watch: bool,
     /// Load as this user: an administrator's override, honoured only on a superuser's or an API
     /// login's connection; a developer connects with their own login, which cco.user_logins maps
     /// to their user id
@@ -243,8 +248,22 @@ fn run(cli: Cli) -> Outcome<()> {
     let dsn = cli.dsn.clone().or_else(|| settings.dsn.clone());
     match cli.command {
         Command::Load(args) => {
-            let dir = args.dir.unwrap_or_else(default_projects_dir);
-            let files = load::transcript_files(&dir)?;
+            let dirs = match args.dir {
+                Some(dir) => vec![dir],
+                None => watch::default_projects_dirs(),
+            };
+            if args.watch {
+                let target = watch::Target {
+                    dsn: dsn.as_deref(),
+                    user_id: args.user_id.as_deref(),
+                    quiet: args.quiet,
+                };
+                return watch::watch(&dirs, &target);
+            }
+            let mut files = Vec::new();
+            for dir in &dirs {
+                files.extend(load::transcript_files(dir)?);
+            }
             let mut client = connect::connect(dsn.as_deref())?;
             let totals =
                 load::load_files(&mut client, &files, args.user_id.as_deref(), args.quiet)?;
@@ -345,11 +364,6 @@ fn run_hook(dsn: Option<&str>, user_id: Option<&str>) -> Outcome<()> {
         Ok(())
     };
     hooked().map_err(hook::as_hook_failure)
-}
-
-fn default_projects_dir() -> PathBuf {
-    let home = std::env::var("HOME").unwrap_or_else(|_| ".".into());
-    PathBuf::from(home).join(".claude/projects")
 }
 
 /// The time zone of days and times: the flag, the configuration file, TZ, the system's, UTC.
