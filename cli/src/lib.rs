@@ -109,7 +109,7 @@ enum ReportKind {
         #[command(flatten)]
         args: ReportArgs,
         /// First day of a week
-        #[arg(long, value_enum, default_value_t = WeekStart::Sunday)]
+        #[arg(long, value_enum, default_value_t = WeekStart::Monday)]
         start_of_week: WeekStart,
     },
     /// Usage and cost per month

@@ -23,7 +23,7 @@ pub struct Scope {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Period {
     Day,
-    /// Weeks starting on Sunday (ccusage's default) or Monday.
+    /// Weeks starting on Monday (ccusage 20's default) or Sunday.
     Week {
         monday: bool,
     },
@@ -280,14 +280,18 @@ pub fn period_groups(
 }
 
 /// Usage per Claude Code session (a main transcript and its subagents) and model, by last
-/// activity.
+/// activity (the session's last API response).
 pub fn session_groups(client: &mut Client, scope: &Scope) -> Outcome<Vec<Group>> {
     let rows = client
         .query(
             "with usage as (
                  select coalesce(c.session_id, c.id::text) as session, p.path,
                         coalesce(u.model, 'unknown') as model, u.input_tokens, u.output_tokens,
-                        u.cache_creation_tokens, u.cache_read_tokens, u.cost, c.last_updated
+                        u.cache_creation_tokens, u.cache_read_tokens, u.cost,
+                        -- as ccusage: the time of the session's last API response
+                        (select max(m.\"timestamp\") from cco.messages m
+                         where m.conversation_id = c.id and m.project_id = c.project_id
+                           and m.token_count > 0) as last_updated
                  from cco.message_usage u
                  join cco.conversations c on c.id = u.conversation_id and c.project_id = u.project_id
                  join cco.projects p on p.id = u.project_id
