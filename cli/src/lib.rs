@@ -14,6 +14,7 @@ pub mod settings;
 pub mod show;
 pub mod statusline;
 pub mod table;
+pub mod views;
 pub mod watch;
 
 use std::path::PathBuf;
@@ -120,6 +121,10 @@ enum ReportKind {
     Blocks(ReportArgs),
     /// Messages by weekday and hour of the day, as a heat map
     Heatmap(ReportArgs),
+    /// Per tool, all time: calls, success rate, median and p95 time, last use
+    Tools(ReportArgs),
+    /// Per project, all time: conversations, messages, tokens, cost, tool calls
+    Projects(ReportArgs),
 }
 
 #[derive(Debug, Args)]
@@ -408,10 +413,23 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
             }),
         ),
         ReportKind::Monthly(args) => (args, Some(Period::Month)),
-        ReportKind::Session(args) | ReportKind::Blocks(args) | ReportKind::Heatmap(args) => {
-            (args, None)
-        }
+        ReportKind::Session(args)
+        | ReportKind::Blocks(args)
+        | ReportKind::Heatmap(args)
+        | ReportKind::Tools(args)
+        | ReportKind::Projects(args) => (args, None),
     };
+    let view = match kind {
+        ReportKind::Tools(_) => Some(&views::TOOLS),
+        ReportKind::Projects(_) => Some(&views::PROJECTS),
+        _ => None,
+    };
+    if view.is_some() && (args.since.is_some() || args.until.is_some()) {
+        return Err(Failure::new(
+            Kind::Usage,
+            "the tools and projects reports cover all time: --since and --until do not apply",
+        ));
+    }
     if (args.chart || args.team) && period.is_none() {
         return Err(Failure::new(
             Kind::Usage,
@@ -435,6 +453,18 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
     let screen = Screen::of_stdout();
     let descending = matches!(args.order, Order::Desc);
     let text = match (&kind, period) {
+        (ReportKind::Tools(_) | ReportKind::Projects(_), _) => {
+            let view = view.unwrap_or(&views::TOOLS);
+            let mut rows = view.rows(&mut client, scope.project.as_deref())?;
+            if descending {
+                rows.reverse();
+            }
+            if args.json {
+                json_text(&serde_json::Value::Array(rows))
+            } else {
+                view.table(&rows, screen)
+            }
+        }
         (ReportKind::Blocks(_), _) => {
             let mut blocks = report::blocks(&mut client, &scope)?;
             if descending {

@@ -91,6 +91,8 @@ def test_show_by_session_conversation_and_message(db, loaded):
 @pytest.mark.parametrize("name, args", [
     ("search", ("search", "edit the file", "--limit", "5")),
     ("show", ("show", SESSION)),
+    ("report-tools", ("report", "tools")),
+    ("report-projects", ("report", "projects")),
 ])
 def test_terminal_text_equals_the_golden_file(db, loaded, name, args):
     result = run(db, *args, "--timezone", "UTC")
@@ -103,3 +105,25 @@ def test_terminal_text_equals_the_golden_file(db, loaded, name, args):
             golden.write(text)
     with open(path, encoding="utf-8") as golden:
         assert text == golden.read()
+
+
+def test_tools_and_projects_equal_sql_over_the_tables(db, loaded):
+    result = run(db, "report", "tools", "--json")
+    assert result.returncode == 0, result.stderr
+    tools = {row["tool_name"]: row["executions"] for row in json.loads(result.stdout)}
+    expected = dict(db.admin.execute("select tool_name, count(*) from cco.tool_calls group by 1").fetchall())
+    assert tools == expected and sum(tools.values()) == 9
+    projects = json.loads(run(db, "report", "projects", "--json", "--project", "/Users/user/project").stdout)
+    assert len(projects) == 1
+    messages, tokens, cost = db.admin.execute(
+        """select count(*), sum(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens),
+                  sum(cco.usage_cost(model, "timestamp", input_tokens, output_tokens, cache_creation_tokens,
+                      cache_read_tokens, cache_creation_1h_tokens, web_search_requests, web_fetch_requests,
+                      speed, service_tier))
+           from cco.messages""").fetchone()
+    assert (projects[0]["messages"], projects[0]["total_tokens"]) == (messages, tokens)
+    assert projects[0]["cost"] == pytest.approx(float(cost), abs=1e-5)  # usage_cost rounds each response
+    wrong = run(db, "report", "tools", "--since", "20250101")
+    assert wrong.returncode == 2 and "cover all time" in wrong.stderr
+    no_project = run(db, "report", "tools", "--project", "x")
+    assert no_project.returncode == 2 and "--project does not apply" in no_project.stderr
