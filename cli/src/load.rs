@@ -3,7 +3,11 @@
 //! current size are skipped, and the database itself inserts only lines it does not have.
 
 use std::collections::HashMap;
+use std::io::IsTerminal;
 use std::path::Path;
+use std::time::{Duration, Instant};
+
+use indicatif::{ProgressBar, ProgressStyle};
 
 use postgres::Client;
 use serde_json::Value;
@@ -60,8 +64,9 @@ pub fn transcript_files(dir: &Path) -> Outcome<Vec<TranscriptFile>> {
         .map_err(|e| Failure::new(Kind::Input, format!("cannot read {}: {e}", dir.display())))
 }
 
-/// Loads what is new in `files`, printing a line per loaded file unless `quiet`; a file that
-/// fails is named on standard error and the others are loaded.
+/// Loads what is new in `files`, saying so per file unless `quiet` (on a terminal, with a
+/// progress bar: files, lines per second, time left); a file that fails is named on standard
+/// error and the others are loaded.
 pub fn load_files(
     client: &mut Client,
     files: &[TranscriptFile],
@@ -69,36 +74,112 @@ pub fn load_files(
     quiet: bool,
 ) -> Outcome<Totals> {
     let loaded_sizes = loaded_sizes(client, files)?;
-    let mut totals = Totals::default();
-    for (index, file) in files.iter().enumerate() {
+    let pending: Vec<(usize, &TranscriptFile)> = files
+        .iter()
+        .enumerate()
+        .filter(|(_, file)| loaded_sizes.get(&file.path.display().to_string()) != Some(&file.bytes))
+        .collect();
+    let mut totals = Totals {
+        unchanged: files.len() - pending.len(),
+        ..Totals::default()
+    };
+    let progress = Progress::new(&pending, quiet);
+    let started = Instant::now();
+    let mut lines = 0_u64;
+    for (done, &(index, file)) in pending.iter().enumerate() {
         let path = file.path.display().to_string();
-        if loaded_sizes.get(&path) == Some(&file.bytes) {
-            totals.unchanged += 1;
-            continue;
-        }
+        let position = format!("[{}/{}]", index + 1, files.len());
         match load_file(client, &file.path, user_id) {
-            Ok(report) => {
+            Ok((report, file_lines)) => {
                 totals.add(&report);
+                lines += file_lines;
                 if !quiet {
-                    println!(
-                        "[{}/{}] {path}: +{} messages, +{} tool calls, {} results matched, {} lines skipped",
-                        index + 1,
-                        files.len(),
+                    progress.say(&format!(
+                        "{position} {path}: +{} messages, +{} tool calls, {} results matched, {} lines skipped",
                         count(&report, "messages_inserted"),
                         count(&report, "tool_calls_inserted"),
                         count(&report, "tool_results_matched"),
                         count(&report, "lines_skipped"),
-                    );
+                    ));
                 }
             }
             Err(failure) if failure.kind == Kind::Connection => return Err(failure),
             Err(failure) => {
                 totals.failed += 1;
-                eprintln!("[{}/{}] {path}: {failure}", index + 1, files.len());
+                progress.warn(&format!("{position} {path}: {failure}"));
             }
         }
+        progress.advance(
+            file.bytes,
+            &rate_message(done + 1, pending.len(), lines, started.elapsed()),
+        );
     }
+    progress.finish();
     Ok(totals)
+}
+
+/// `12/40 files, 3,400 lines/s`.
+pub fn rate_message(done: usize, total: usize, lines: u64, elapsed: Duration) -> String {
+    let seconds = elapsed.as_secs_f64();
+    let rate = if seconds > 0.0 {
+        (lines as f64 / seconds).round() as i64
+    } else {
+        0
+    };
+    format!(
+        "{done}/{total} files, {} lines/s",
+        crate::format::thousands(rate)
+    )
+}
+
+/// Where a load says how far it is: a progress bar on a terminal, lines elsewhere.
+enum Progress {
+    Bar(ProgressBar),
+    Lines,
+}
+
+impl Progress {
+    fn new(pending: &[(usize, &TranscriptFile)], quiet: bool) -> Progress {
+        if quiet || !std::io::stdout().is_terminal() {
+            return Progress::Lines;
+        }
+        let bytes = pending.iter().map(|(_, file)| file.bytes).sum();
+        let bar = ProgressBar::new(bytes);
+        bar.set_style(
+            ProgressStyle::with_template(
+                "{bar:30} {binary_bytes}/{binary_total_bytes} {msg}, {eta} left",
+            )
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+        );
+        Progress::Bar(bar)
+    }
+
+    fn say(&self, line: &str) {
+        match self {
+            Progress::Bar(bar) => bar.println(line),
+            Progress::Lines => println!("{line}"),
+        }
+    }
+
+    fn warn(&self, line: &str) {
+        match self {
+            Progress::Bar(bar) => bar.suspend(|| eprintln!("{line}")),
+            Progress::Lines => eprintln!("{line}"),
+        }
+    }
+
+    fn advance(&self, bytes: u64, message: &str) {
+        if let Progress::Bar(bar) = self {
+            bar.set_message(message.to_owned());
+            bar.inc(bytes);
+        }
+    }
+
+    fn finish(&self) {
+        if let Progress::Bar(bar) = self {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// Sizes the database recorded for files it already loaded (conversations keep the byte length
@@ -121,12 +202,14 @@ pub fn loaded_sizes(
         .collect())
 }
 
-/// Loads one file in its own transaction and returns the database's report.
-pub fn load_file(client: &mut Client, path: &Path, user_id: Option<&str>) -> Outcome<Value> {
+/// Loads one file in its own transaction and returns the database's report and the file's
+/// number of lines.
+pub fn load_file(client: &mut Client, path: &Path, user_id: Option<&str>) -> Outcome<(Value, u64)> {
     let bytes = std::fs::read(path)
         .map_err(|e| Failure::new(Kind::Input, format!("cannot read {}: {e}", path.display())))?;
     // Transcripts are UTF-8; a damaged byte only spoils its own line, which the database skips.
     let text = String::from_utf8_lossy(&bytes);
+    let lines = bytes.iter().filter(|&&b| b == b'\n').count() as u64;
     let database = |e: postgres::Error| Failure::from_database(&e);
     let mut transaction = client.transaction().map_err(database)?;
     if let Some(user) = user_id {
@@ -166,6 +249,24 @@ pub fn load_file(client: &mut Client, path: &Path, user_id: Option<&str>) -> Out
             failure
         })?;
     transaction.commit().map_err(database)?;
-    serde_json::from_str(&row.get::<_, String>(0))
-        .map_err(|e| Failure::new(Kind::Database, e.to_string()))
+    let report = serde_json::from_str(&row.get::<_, String>(0))
+        .map_err(|e| Failure::new(Kind::Database, e.to_string()))?;
+    Ok((report, lines))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_rate_is_lines_per_second() {
+        assert_eq!(
+            rate_message(3, 40, 10_200, Duration::from_secs(3)),
+            "3/40 files, 3,400 lines/s"
+        );
+        assert_eq!(
+            rate_message(0, 1, 0, Duration::ZERO),
+            "0/1 files, 0 lines/s"
+        );
+    }
 }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -123,3 +124,27 @@ def test_a_login_loads_as_itself_and_user_id_is_an_administrators_override(db, t
         db.admin.execute("delete from cco.user_logins where login = %s", [login])
         db.admin.execute(f'drop owned by "{login}"')
         db.admin.execute(f'drop role "{login}"')
+
+
+def test_a_terminal_gets_a_progress_bar(db, tmp_path):
+    """On a terminal: files, lines per second and time left; elsewhere plain lines (above)."""
+    import pty
+    shutil.copytree(SAMPLE, tmp_path / "projects")
+    env = {**os.environ, "PGDATABASE": db.name}
+    pid, terminal = pty.fork()
+    if pid == 0:
+        os.execve(BINARY, [BINARY, "--dir", str(tmp_path / "projects")], env)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    text = output.decode("utf-8", "replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "[2/2]" in text and "2 files (2 loaded, 0 unchanged, 0 failed)" in text
+    assert re.search(r"[12]/2 files, [\d,]+ lines/s, \S+ left", text), text
