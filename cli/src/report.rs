@@ -262,21 +262,35 @@ pub fn period_groups(
             &[&scope.since, &scope.until, &scope.project, &period.sql_name()],
         )
         .map_err(|e| Failure::from_database(&e))?;
+    Ok(fold_groups(&rows, 1, |row| Group {
+        key: row.get(0),
+        by,
+        ..Group::default()
+    }))
+}
+
+/// Rows ordered by their group's key (column 0), each a model's (column `model`) usage in the
+/// five columns after it, as groups; `new_group` starts a group from its first row.
+fn fold_groups(
+    rows: &[postgres::Row],
+    model: usize,
+    new_group: impl Fn(&postgres::Row) -> Group,
+) -> Vec<Group> {
     let mut groups: Vec<Group> = Vec::new();
-    for row in &rows {
-        let key: String = row.get(0);
-        if groups.last().is_none_or(|g| g.key != key) {
-            groups.push(Group {
-                key,
-                by,
-                ..Group::default()
-            });
+    for row in rows {
+        if groups
+            .last()
+            .is_none_or(|g| g.key != row.get::<_, String>(0))
+        {
+            groups.push(new_group(row));
         }
         if let Some(group) = groups.last_mut() {
-            group.models.push((row.get(1), Usage::from_row(row, 2)));
+            group
+                .models
+                .push((row.get(model), Usage::from_row(row, model + 1)));
         }
     }
-    Ok(groups)
+    groups
 }
 
 /// Usage per Claude Code session (a main transcript and its subagents) and model, by last
@@ -313,25 +327,15 @@ pub fn session_groups(client: &mut Client, scope: &Scope) -> Outcome<Vec<Group>>
             &[&scope.since, &scope.until, &scope.project],
         )
         .map_err(|e| Failure::from_database(&e))?;
-    let mut groups: Vec<Group> = Vec::new();
-    for row in &rows {
-        let key: String = row.get(0);
-        if groups.last().is_none_or(|g| g.key != key) {
-            groups.push(Group {
-                key,
-                project_path: row.get(1),
-                last_activity: match (row.get(2), row.get(3)) {
-                    (Some(utc), Some(local)) => Some((utc, local)),
-                    _ => None,
-                },
-                ..Group::default()
-            });
-        }
-        if let Some(group) = groups.last_mut() {
-            group.models.push((row.get(4), Usage::from_row(row, 5)));
-        }
-    }
-    Ok(groups)
+    Ok(fold_groups(&rows, 4, |row| Group {
+        key: row.get(0),
+        project_path: row.get(1),
+        last_activity: match (row.get(2), row.get(3)) {
+            (Some(utc), Some(local)) => Some((utc, local)),
+            _ => None,
+        },
+        ..Group::default()
+    }))
 }
 
 fn totals(groups: &[Group]) -> Usage {

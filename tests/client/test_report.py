@@ -18,7 +18,8 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from conftest import scalar
-from test_costs import assistant, expected_daily, fixture_texts, litellm_prices, synthetic_texts, usage, user
+from test_costs import (assistant, best_responses, expected_daily, fixture_texts, litellm_prices,
+                        synthetic_texts, usage, user)
 
 ROOT = os.path.join(os.path.dirname(__file__), "..", "..")
 CCO = os.environ.get("CCO", os.path.join(ROOT, "target", "debug", "cco"))
@@ -44,12 +45,23 @@ def edge_texts() -> dict[str, str]:
     return {f"{SESSION}.jsonl": "".join(json.dumps(line, separators=(",", ":")) + "\n" for line in lines)}
 
 
-def run(db, *args, env_extra=None) -> subprocess.CompletedProcess:
+def run(db, *args, env_extra=None, stdin=None) -> subprocess.CompletedProcess:
+    """The cco command on the module's database, as if no terminal, no configuration file, no TZ."""
     if not os.path.exists(CCO):
         pytest.fail(f"{CCO} is missing: build it with cargo build -p cco-cli")
     env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "NO_COLOR", "TZ")}
     env.update({"PGDATABASE": db.name, "CCO_CONFIG": "/nonexistent/cco-config", **(env_extra or {})})
-    return subprocess.run([CCO, *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run([CCO, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
+
+
+def assert_golden(text: str, name: str) -> None:
+    """The text equals golden/<name>.txt (CCO_UPDATE_GOLDEN=1 writes it first)."""
+    path = os.path.join(GOLDEN, f"{name}.txt")
+    if os.environ.get("CCO_UPDATE_GOLDEN"):
+        with open(path, "w", encoding="utf-8") as golden:
+            golden.write(text)
+    with open(path, encoding="utf-8") as golden:
+        assert text == golden.read()
 
 
 def report(db, *args) -> dict:
@@ -188,24 +200,11 @@ def expected_blocks(sources) -> list[tuple[str, int, int]]:
     of its first response and ends five hours later, or at a pause of five hours."""
     responses = []
     for texts in sources.values():
-        best = {}
-        for text in texts.values():
-            for raw in text.splitlines():
-                try:
-                    line = json.loads(raw)
-                except ValueError:
-                    continue
-                message = line.get("message") if isinstance(line, dict) else None
-                if line.get("type") != "assistant" or not isinstance(message, dict) or not isinstance(message.get("usage"), dict):
-                    continue
-                u = message["usage"]
-                tokens = sum(u.get(k) or 0 for k in ("input_tokens", "output_tokens", "cache_creation_input_tokens",
-                                                     "cache_read_input_tokens"))
-                key = (message.get("id"), line.get("requestId"))
-                if key not in best or (u.get("output_tokens") or 0) > best[key][2]:
-                    best[key] = (line["timestamp"], tokens, u.get("output_tokens") or 0)
-        responses += [(datetime.datetime.fromisoformat(at.replace("Z", "+00:00")), tokens)
-                      for at, tokens, _ in best.values() if tokens > 0]
+        for at, _, u in best_responses(texts):
+            tokens = sum(u.get(k) or 0 for k in ("input_tokens", "output_tokens", "cache_creation_input_tokens",
+                                                 "cache_read_input_tokens"))
+            if tokens > 0:
+                responses.append((datetime.datetime.fromisoformat(at.replace("Z", "+00:00")), tokens))
     blocks: list = []
     five_hours = datetime.timedelta(hours=5)
     for at, tokens in sorted(responses):
@@ -278,9 +277,4 @@ def test_terminal_text_equals_the_golden_file(db, sources, name, args):
     assert "\x1b" not in result.stdout  # no colour when the output is not a terminal
     width = int(env.get("COLUMNS", 80))
     assert all(len(line) <= width for line in result.stdout.splitlines())
-    path = os.path.join(GOLDEN, f"report-{name}.txt")
-    if os.environ.get("CCO_UPDATE_GOLDEN"):
-        with open(path, "w", encoding="utf-8") as golden:
-            golden.write(result.stdout)
-    with open(path, encoding="utf-8") as golden:
-        assert result.stdout == golden.read()
+    assert_golden(result.stdout, f"report-{name}")

@@ -9,7 +9,7 @@ import re
 import pytest
 
 from conftest import scalar
-from test_report import GOLDEN, run
+from test_report import assert_golden, run
 
 SESSION = "b3edadab-bca0-4054-9b41-f7ffa6941260"
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")
@@ -98,13 +98,7 @@ def test_terminal_text_equals_the_golden_file(db, loaded, name, args):
     result = run(db, *args, "--timezone", "UTC")
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout
-    text = without_generated_ids(result.stdout)
-    path = os.path.join(GOLDEN, f"{name}.txt")
-    if os.environ.get("CCO_UPDATE_GOLDEN"):
-        with open(path, "w", encoding="utf-8") as golden:
-            golden.write(text)
-    with open(path, encoding="utf-8") as golden:
-        assert text == golden.read()
+    assert_golden(without_generated_ids(result.stdout), name)
 
 
 def test_tools_and_projects_equal_sql_over_the_tables(db, loaded):

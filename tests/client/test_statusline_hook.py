@@ -7,8 +7,6 @@ import json
 import os
 import re
 
-import pytest
-
 from conftest import scalar
 from test_costs import assistant, usage, user
 from test_report import GOLDEN, run
@@ -26,11 +24,7 @@ def recorded(name: str) -> str:
 
 
 def run_with_input(db, stdin: str, *args, env_extra=None):
-    import subprocess
-    from test_report import CCO
-    env = {key: value for key, value in os.environ.items() if key not in ("COLUMNS", "NO_COLOR", "TZ")}
-    env.update({"PGDATABASE": db.name, "CCO_CONFIG": "/nonexistent/cco-config", **(env_extra or {})})
-    return subprocess.run([CCO, *args], input=stdin, capture_output=True, text=True, env=env, timeout=60)
+    return run(db, *args, env_extra=env_extra, stdin=stdin)
 
 
 def dollars(value: float) -> str:

@@ -13,7 +13,7 @@ import pytest
 
 from conftest import scalar
 from test_costs import synthetic_texts
-from test_report import GOLDEN, TOKEN_FIELDS, report, run
+from test_report import TOKEN_FIELDS, assert_golden, report, run
 
 ALICE, BOB = "11111111-aaaa-4aaa-8aaa-111111111111", "22222222-bbbb-4bbb-8bbb-222222222222"
 PASSWORD = "team-login-password"
@@ -111,12 +111,7 @@ def test_pictures_equal_the_golden_files(db, team, name, args):
     assert result.returncode == 0, result.stderr
     assert "\x1b" not in result.stdout
     assert all(len(line) <= 80 for line in result.stdout.splitlines())
-    path = os.path.join(GOLDEN, f"report-{name}.txt")
-    if os.environ.get("CCO_UPDATE_GOLDEN"):
-        with open(path, "w", encoding="utf-8") as golden:
-            golden.write(result.stdout)
-    with open(path, encoding="utf-8") as golden:
-        assert result.stdout == golden.read()
+    assert_golden(result.stdout, f"report-{name}")
 
 
 def test_charts_and_team_only_where_they_apply(db, team):

@@ -4,7 +4,6 @@ followed too."""
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import time
