@@ -57,8 +57,8 @@ pub struct ActiveBlock {
 
 /// Reads the numbers in one statement. The session is found by its id or its transcript's path;
 /// today is the day in `zone`. The active block is computed from the last 24 hours of usage
-/// (`cco report blocks` computes it from all usage; the two differ only after more than 19
-/// hours of work without a 5-hour pause).
+/// (`cco report blocks` computes it from all usage; the two can differ only when those 24 hours
+/// hold no pause of 5 hours).
 pub fn status(client: &mut Client, input: &StatusInput, zone: &str) -> Outcome<Status> {
     let row = client
         .query_one(
