@@ -43,7 +43,7 @@ pub struct Cli {
 
 #[derive(Debug, Subcommand)]
 enum Command {
-    /// Load transcripts (default: ~/.claude/projects); only what is new is sent
+    /// Load transcripts (default: Claude Code's projects folders); only what is new is sent
     Load(LoadArgs),
     /// Usage and cost reports, as ccusage prints them
     Report {
@@ -197,6 +197,9 @@ struct ReportArgs {
     /// project you can read (daily, weekly, monthly)
     #[arg(long)]
     team: bool,
+    /// Accepted for ccusage's scripts; cco never downloads anything (prices are in the database)
+    #[arg(long = "offline", short = 'O')]
+    _offline: bool,
 }
 
 /// Runs `cco` with the process's arguments.
@@ -251,73 +254,15 @@ fn read_stdin() -> Outcome<String> {
 fn run(cli: Cli) -> Outcome<()> {
     let settings = settings::load()?;
     let dsn = cli.dsn.clone().or_else(|| settings.dsn.clone());
+    let dsn = dsn.as_deref();
     match cli.command {
-        Command::Load(args) => {
-            let dirs = match args.dir {
-                Some(dir) => vec![dir],
-                None => watch::default_projects_dirs(),
-            };
-            if args.watch {
-                let target = watch::Target {
-                    dsn: dsn.as_deref(),
-                    user_id: args.user_id.as_deref(),
-                    quiet: args.quiet,
-                };
-                return watch::watch(&dirs, &target);
-            }
-            let mut files = Vec::new();
-            for dir in &dirs {
-                files.extend(load::transcript_files(dir)?);
-            }
-            let mut client = connect::connect(dsn.as_deref())?;
-            let totals =
-                load::load_files(&mut client, &files, args.user_id.as_deref(), args.quiet)?;
-            println!("cco-load: {totals}");
-            if totals.failed > 0 {
-                return Err(Failure::new(Kind::Partial, ""));
-            }
-            Ok(())
-        }
-        Command::Report { report } => run_report(report, dsn.as_deref(), &settings),
+        Command::Load(args) => run_load(args, dsn),
+        Command::Report { report } => run_report(report, dsn, &settings),
         Command::Statusline { timezone } => {
-            let zone = time_zone(timezone.as_deref(), &settings);
-            let outcome = read_stdin()
-                .and_then(|text| statusline::StatusInput::parse(&text))
-                .and_then(|input| {
-                    let mut client = connect::connect(dsn.as_deref())?;
-                    let status = statusline::status(&mut client, &input, &zone)?;
-                    Ok(statusline::line(input.model.as_deref(), &status))
-                });
-            // Claude Code shows standard output only: a failure is said there too, briefly.
-            match outcome {
-                Ok(ref line) => println!("{line}"),
-                Err(ref failure) => println!("cco: {failure}"),
-            }
-            outcome.map(drop)
+            run_statusline(dsn, &time_zone(timezone.as_deref(), &settings))
         }
-        Command::Hook { user_id } => run_hook(dsn.as_deref(), user_id.as_deref()),
-        Command::Search(args) => {
-            let (since, _) = dates::day_range(args.since.as_deref(), None)
-                .map_err(|message| Failure::new(Kind::Usage, message))?;
-            let zone = time_zone(args.timezone.as_deref(), &settings);
-            let mut client = connect_in_zone(dsn.as_deref(), &zone)?;
-            let query = search::Query {
-                text: args.query,
-                project: args.project,
-                role: args.role,
-                tool: args.tool,
-                since,
-                limit: args.limit,
-            };
-            let hits = search::search(&mut client, &query)?;
-            if args.json {
-                print!("{}", json_text(&search::hits_json(&hits)));
-            } else {
-                let screen = Screen::of_stdout();
-                print!("{}", search::hits_text(&hits, screen.colour, screen.width));
-            }
-            Ok(())
-        }
+        Command::Hook { user_id } => run_hook(dsn, user_id.as_deref()),
+        Command::Search(args) => run_search(args, dsn, &settings),
         Command::Show {
             id,
             full,
@@ -325,7 +270,7 @@ fn run(cli: Cli) -> Outcome<()> {
             json,
         } => {
             let zone = time_zone(timezone.as_deref(), &settings);
-            let mut client = connect_in_zone(dsn.as_deref(), &zone)?;
+            let mut client = connect_in_zone(dsn, &zone)?;
             let conversation = show::find(&mut client, &id)?;
             let messages = show::messages(&mut client, &conversation)?;
             let subagents = show::subagents(&mut client, &conversation)?;
@@ -343,6 +288,71 @@ fn run(cli: Cli) -> Outcome<()> {
             Ok(())
         }
     }
+}
+
+fn run_load(args: LoadArgs, dsn: Option<&str>) -> Outcome<()> {
+    let dirs = match args.dir {
+        Some(dir) => vec![dir],
+        None => watch::default_projects_dirs(),
+    };
+    if args.watch {
+        let target = watch::Target {
+            dsn,
+            user_id: args.user_id.as_deref(),
+            quiet: args.quiet,
+        };
+        return watch::watch(&dirs, &target);
+    }
+    let mut files = Vec::new();
+    for dir in &dirs {
+        files.extend(load::transcript_files(dir)?);
+    }
+    let mut client = connect::connect(dsn)?;
+    let totals = load::load_files(&mut client, &files, args.user_id.as_deref(), args.quiet)?;
+    println!("cco-load: {totals}");
+    if totals.failed > 0 {
+        return Err(Failure::new(Kind::Partial, ""));
+    }
+    Ok(())
+}
+
+fn run_statusline(dsn: Option<&str>, zone: &str) -> Outcome<()> {
+    let outcome = read_stdin()
+        .and_then(|text| statusline::StatusInput::parse(&text))
+        .and_then(|input| {
+            let mut client = connect::connect(dsn)?;
+            let status = statusline::status(&mut client, &input, zone)?;
+            Ok(statusline::line(input.model.as_deref(), &status))
+        });
+    // Claude Code shows standard output only: a failure is said there too, briefly.
+    match outcome {
+        Ok(ref line) => println!("{line}"),
+        Err(ref failure) => println!("cco: {failure}"),
+    }
+    outcome.map(drop)
+}
+
+fn run_search(args: SearchArgs, dsn: Option<&str>, settings: &Settings) -> Outcome<()> {
+    let (since, _) = dates::day_range(args.since.as_deref(), None)
+        .map_err(|message| Failure::new(Kind::Usage, message))?;
+    let zone = time_zone(args.timezone.as_deref(), settings);
+    let mut client = connect_in_zone(dsn, &zone)?;
+    let query = search::Query {
+        text: args.query,
+        project: args.project,
+        role: args.role,
+        tool: args.tool,
+        since,
+        limit: args.limit,
+    };
+    let hits = search::search(&mut client, &query)?;
+    if args.json {
+        print!("{}", json_text(&search::hits_json(&hits)));
+    } else {
+        let screen = Screen::of_stdout();
+        print!("{}", search::hits_text(&hits, screen.colour, screen.width));
+    }
+    Ok(())
 }
 
 /// Loads the hook's transcript; a failure exits with 1 rather than 2 (see hook::as_hook_failure).

@@ -169,6 +169,7 @@ def test_project_and_order(db, sources):
     ascending = report(db, "daily", "--timezone", "UTC")["daily"]
     descending = report(db, "daily", "--timezone", "UTC", "--order", "desc")["daily"]
     assert descending == list(reversed(ascending)) and len(ascending) > 1
+    assert report(db, "daily", "--timezone", "UTC", "--offline")["daily"] == ascending  # ccusage's flag
     nobody = report(db, "daily", "--project", "/no/such/project")
     assert nobody["daily"] == [] and nobody["totals"]["totalCost"] == 0
 
