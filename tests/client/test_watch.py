@@ -1,9 +1,10 @@
 """`cco load --watch`: a transcript written in chunks (lines cut in the middle) is loaded within a
-second of each write, exactly once, across a restart of the watcher; new project folders are
-followed too."""
+second of each write, exactly once, across a restart of the watcher and a rotation (a new file
+renamed over it); new project folders are followed too."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import time
@@ -77,9 +78,17 @@ def test_a_growing_transcript_is_loaded_within_a_second_exactly_once(db, tmp_pat
         other.mkdir(parents=True)
         (other / "agent-new.jsonl").write_text(text, encoding="utf-8")
         delays.append(wait_for(db, "select count(*) from cco.conversations where file_path like '%agent-new.jsonl'", 1))
+        # Rotated: a new file renamed over the old one, holding the old lines and one more.
+        lines = text.splitlines(keepends=True)
+        extra = json.loads(lines[-2])
+        extra["uuid"] = "8c1f2e3d-4a5b-4c6d-8e7f-0000000000ff"
+        replacement = folder / "replacement.tmp"
+        replacement.write_text(text + json.dumps(extra) + "\n", encoding="utf-8")
+        os.replace(replacement, transcript)
+        delays.append(wait_for(db, count, uuid_lines(text) + 1))
     finally:
         stop(watcher)
-    assert scalar(db.admin, count) == uuid_lines(text) == 17
+    assert scalar(db.admin, count) == uuid_lines(text) + 1 == 18
     duplicates = scalar(db.admin, "select count(*) - count(distinct (conversation_id, external_id)) from cco.messages")
     assert duplicates == 0
     print(f"seconds from write to loaded: {[round(d, 3) for d in delays]}")
