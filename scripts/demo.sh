@@ -32,5 +32,9 @@ echo "== Running the demo in a throwaway PostgreSQL $major cluster"
     target/release/cco load --dir examples/claude-projects
     echo "-- and again: nothing new to load"
     target/release/cco load --dir examples/claude-projects --quiet
+    echo "-- the daily report, as ccusage prints it, from the database"
+    target/release/cco report daily --breakdown --timezone UTC
+    echo "-- a search over the messages"
+    target/release/cco search "discount" --limit 3 --timezone UTC
     psql -X -q -v ON_ERROR_STOP=1 -f examples/demo.sql
 '
