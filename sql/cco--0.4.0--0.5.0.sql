@@ -1069,3 +1069,9 @@ comment on function cco.verify_rank_index(regclass, boolean) is
     'Checks a cco_rank index like amcheck checks a B-tree: its root page, segments, posting blocks and their score bounds, per-project statistics, deleted lists, pending list and free-list queue; with heapallindexed, that every row of the table is in it with exactly its search vector. Raises index_corrupted (XX002) naming the page and the broken invariant, or returns what the index holds as jsonb. Locks the table against writes while it runs. For the index''s owner.';
 
 revoke execute on function cco.verify_rank_index(regclass, boolean) from public;
+
+-- Recent API responses by time, new in 0.5.0 (sql/02_indexes.sql): `cco statusline` reads the
+-- active usage block and today's cost on every prompt, from the last hours of responses only.
+create index messages_usage_time_idx
+    on cco.messages ("timestamp")
+    where token_count > 0;

@@ -3,6 +3,8 @@
 //! the line says what this session, today and the active 5-hour block cost, from the database,
 //! in one statement.
 
+use std::time::{Duration, SystemTime};
+
 use postgres::Client;
 use serde_json::Value;
 
@@ -60,18 +62,26 @@ pub struct ActiveBlock {
 /// (`cco report blocks` computes it from all usage; the two can differ only when those 24 hours
 /// hold no pause of 5 hours).
 pub fn status(client: &mut Client, input: &StatusInput, zone: &str) -> Outcome<Status> {
+    // A value, not an expression: the plan then reads the recent responses from
+    // messages_usage_time_idx (an expression would leave cco.usage_blocks' "since is null or"
+    // in the plan and scan every response).
+    let block_window = SystemTime::now() - Duration::from_secs(24 * 3600);
     let row = client
         .query_one(
             "with session as (
-                 select coalesce(sum(cco.response_cost(m.model, m.\"timestamp\", m.input_tokens,
-                            m.output_tokens, m.cache_creation_tokens, m.cache_read_tokens,
-                            m.cache_creation_1h_tokens, m.web_search_requests,
-                            m.web_fetch_requests, m.speed, m.service_tier)), 0) as cost
-                 from cco.messages m
-                 join cco.conversations c on c.id = m.conversation_id and c.project_id = m.project_id
-                 where m.token_count > 0
-                   and (c.session_id = $1 or c.file_path = $2
-                        or c.metadata @> jsonb_build_object('parent_session_id', $1::text))),
+                 -- each of the session's conversations through its own messages' index
+                 select coalesce(sum(s.cost), 0) as cost
+                 from cco.conversations c
+                 cross join lateral (
+                     select sum(cco.response_cost(m.model, m.\"timestamp\", m.input_tokens,
+                                m.output_tokens, m.cache_creation_tokens, m.cache_read_tokens,
+                                m.cache_creation_1h_tokens, m.web_search_requests,
+                                m.web_fetch_requests, m.speed, m.service_tier)) as cost
+                     from cco.messages m
+                     where m.conversation_id = c.id and m.project_id = c.project_id
+                       and m.token_count > 0) s
+                 where c.session_id = $1 or c.file_path = $2
+                    or c.metadata @> jsonb_build_object('parent_session_id', $1::text)),
              today as (
                  select coalesce(sum(cco.response_cost(m.model, m.\"timestamp\", m.input_tokens,
                             m.output_tokens, m.cache_creation_tokens, m.cache_read_tokens,
@@ -82,12 +92,17 @@ pub fn status(client: &mut Client, input: &StatusInput, zone: &str) -> Outcome<S
                    and m.\"timestamp\" >= date_trunc('day', now() at time zone $3) at time zone $3),
              block as (
                  select b.cost, b.remaining_minutes, b.burn_cost_per_hour
-                 from cco.usage_blocks(null, now() - interval '24 hours') b
+                 from cco.usage_blocks(null, $4) b
                  where b.is_active)
              select session.cost, today.cost, block.cost, block.remaining_minutes,
                     block.burn_cost_per_hour
              from session cross join today left join block on true",
-            &[&input.session_id, &input.transcript_path, &zone],
+            &[
+                &input.session_id,
+                &input.transcript_path,
+                &zone,
+                &block_window,
+            ],
         )
         .map_err(|e| match e.as_db_error() {
             Some(db) if db.code().code() == "22023" => Failure::new(
