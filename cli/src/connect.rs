@@ -10,15 +10,17 @@ use postgres_native_tls::MakeTlsConnector;
 
 use crate::failure::{Failure, Kind, Outcome};
 
-/// Connects to the database named by `connection` or, without it, by the libpq environment.
+/// Connects to the database named by `connection` or, without it, by the libpq environment (which
+/// also fills in what `connection` leaves out).
 pub fn connect(connection: Option<&str>) -> Outcome<Client> {
     let (mut config, ssl_mode) = match connection {
-        Some(text) => (
-            text.parse::<Config>().map_err(|e| {
+        Some(text) => {
+            let mut config = text.parse::<Config>().map_err(|e| {
                 Failure::new(Kind::Connection, format!("invalid connection string: {e}"))
-            })?,
-            ssl_mode_of(text),
-        ),
+            })?;
+            fill_from_environment(&mut config);
+            (config, ssl_mode_of(text))
+        }
         None => (
             config_from_environment(),
             env::var("PGSSLMODE").unwrap_or_default(),
@@ -58,21 +60,7 @@ fn ssl_mode_of(connection: &str) -> String {
 
 fn config_from_environment() -> Config {
     let mut config = Config::new();
-    let user = env::var("PGUSER")
-        .or_else(|_| env::var("USER"))
-        .unwrap_or_else(|_| "postgres".into());
-    config.host(&env::var("PGHOST").unwrap_or_else(|_| "/var/run/postgresql".into()));
-    config.port(
-        env::var("PGPORT")
-            .ok()
-            .and_then(|port| port.parse().ok())
-            .unwrap_or(5432),
-    );
-    config.dbname(&env::var("PGDATABASE").unwrap_or_else(|_| user.clone()));
-    if let Ok(password) = env::var("PGPASSWORD") {
-        config.password(password);
-    }
-    config.user(&user);
+    fill_from_environment(&mut config);
     if matches!(
         env::var("PGSSLMODE").as_deref(),
         Ok("require" | "verify-ca" | "verify-full")
@@ -82,6 +70,34 @@ fn config_from_environment() -> Config {
         config.ssl_mode(postgres::config::SslMode::Disable);
     }
     config
+}
+
+/// What the connection string leaves out comes from the libpq environment, as in libpq: host,
+/// port, user, password, database.
+fn fill_from_environment(config: &mut Config) {
+    if config.get_user().is_none() {
+        let user = env::var("PGUSER")
+            .or_else(|_| env::var("USER"))
+            .unwrap_or_else(|_| "postgres".into());
+        config.user(&user);
+    }
+    if config.get_hosts().is_empty() {
+        config.host(&env::var("PGHOST").unwrap_or_else(|_| "/var/run/postgresql".into()));
+    }
+    if config.get_ports().is_empty() {
+        if let Some(port) = env::var("PGPORT").ok().and_then(|port| port.parse().ok()) {
+            config.port(port);
+        }
+    }
+    if config.get_dbname().is_none() {
+        let user = config.get_user().unwrap_or("postgres").to_owned();
+        config.dbname(&env::var("PGDATABASE").unwrap_or(user));
+    }
+    if config.get_password().is_none() {
+        if let Ok(password) = env::var("PGPASSWORD") {
+            config.password(password);
+        }
+    }
 }
 
 #[cfg(test)]

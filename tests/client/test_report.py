@@ -279,3 +279,19 @@ def test_terminal_text_equals_the_golden_file(db, sources, name, args):
     width = int(env.get("COLUMNS", 80))
     assert all(len(line) <= width for line in result.stdout.splitlines())
     assert_golden(result.stdout, f"report-{name}")
+
+
+def test_the_configuration_file_names_the_database_and_the_time_zone(db, sources, tmp_path):
+    config = tmp_path / "config"
+    config.write_text(f"# cco\ndsn = dbname={db.name}\ntimezone = Asia/Kathmandu  # home\n", encoding="utf-8")
+    result = run(db, "report", "daily", "--project", EDGES_PROJECT, "--json",
+                 env_extra={"CCO_CONFIG": str(config), "PGDATABASE": "postgres"})
+    assert result.returncode == 0, result.stderr
+    days = [(e["period"], e["inputTokens"]) for e in json.loads(result.stdout)["daily"]]
+    assert days == [("2026-11-04", 100), ("2026-11-05", 200)]  # Kathmandu's days, the file's database
+    flag = run(db, "report", "daily", "--project", EDGES_PROJECT, "--json", "--timezone", "UTC",
+               env_extra={"CCO_CONFIG": str(config)})
+    assert [e["period"] for e in json.loads(flag.stdout)["daily"]] == ["2026-11-04"]  # the flag wins
+    config.write_text("dsn = x\nport 5432\n", encoding="utf-8")
+    wrong = run(db, "report", "daily", env_extra={"CCO_CONFIG": str(config)})
+    assert wrong.returncode == 2 and wrong.stderr == f"cco: {config}: line 2: expected `key = value`\n"
