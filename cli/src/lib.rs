@@ -200,6 +200,27 @@ struct ReportArgs {
     /// Accepted for ccusage's scripts; cco never downloads anything (prices are in the database)
     #[arg(long = "offline", short = 'O')]
     _offline: bool,
+    /// Leave out the optional columns (cache tokens, ...) whatever the width
+    #[arg(long)]
+    compact: bool,
+    /// Colour even when the output is not a terminal (FORCE_COLOR=1 does the same)
+    #[arg(long, conflicts_with = "no_color")]
+    color: bool,
+    /// No colour (NO_COLOR=1 does the same)
+    #[arg(long)]
+    no_color: bool,
+}
+
+impl ReportArgs {
+    /// Where the report's table goes, as the flags say.
+    fn screen(&self) -> Screen {
+        let colour = match (self.color, self.no_color) {
+            (true, _) => Some(true),
+            (_, true) => Some(false),
+            _ => None,
+        };
+        Screen::of_stdout(colour, self.compact)
+    }
 }
 
 /// Runs `cco` with the process's arguments.
@@ -349,7 +370,7 @@ fn run_search(args: SearchArgs, dsn: Option<&str>, settings: &Settings) -> Outco
     if args.json {
         print!("{}", json_text(&search::hits_json(&hits)));
     } else {
-        let screen = Screen::of_stdout();
+        let screen = Screen::of_stdout(None, false);
         print!("{}", search::hits_text(&hits, screen.colour, screen.width));
     }
     Ok(())
@@ -460,7 +481,7 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
     };
     let zone = time_zone(args.timezone.as_deref(), settings);
     let mut client = connect_in_zone(dsn, &zone)?;
-    let screen = Screen::of_stdout();
+    let screen = args.screen();
     let descending = matches!(args.order, Order::Desc);
     let text = match (&kind, period) {
         (ReportKind::Tools(_) | ReportKind::Projects(_), _) => {

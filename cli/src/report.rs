@@ -817,6 +817,7 @@ mod tests {
         let screen = Screen {
             width: 200,
             colour: false,
+            compact: false,
         };
         let plain = period_table(Period::Day, &groups(), false, screen);
         let broken_down = period_table(Period::Day, &groups(), true, screen);

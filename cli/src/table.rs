@@ -23,17 +23,21 @@ pub enum RowKind {
     Total,
 }
 
-/// Where the table goes: how wide it may be and whether it may use colour.
+/// Where the table goes: how wide it may be, whether it may use colour, and whether it should
+/// leave out the optional columns whatever the width (ccusage's `--compact`).
 #[derive(Debug, Clone, Copy)]
 pub struct Screen {
     pub width: usize,
     pub colour: bool,
+    pub compact: bool,
 }
 
 impl Screen {
-    /// Standard output as it is: a terminal's width and colour (unless NO_COLOR is set), else
-    /// `COLUMNS` or 80 columns and no colour, so piped output is the same everywhere.
-    pub fn of_stdout() -> Screen {
+    /// Standard output as it is: a terminal's width and colour, else `COLUMNS` or 80 columns
+    /// and no colour, so piped output is the same everywhere. Colour follows `colour` when given
+    /// (`--color`, `--no-color`), else `NO_COLOR` (none) and `FORCE_COLOR` (some) as ccusage reads
+    /// them.
+    pub fn of_stdout(colour: Option<bool>, compact: bool) -> Screen {
         use std::io::IsTerminal;
         let terminal = std::io::stdout().is_terminal();
         let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
@@ -42,9 +46,12 @@ impl Screen {
         } else {
             columns
         };
+        let set = |name: &str| std::env::var(name).is_ok_and(|v| !v.is_empty() && v != "0");
+        let colour = colour.unwrap_or_else(|| !set("NO_COLOR") && (terminal || set("FORCE_COLOR")));
         Screen {
             width: width.unwrap_or(80).max(20),
-            colour: terminal && std::env::var_os("NO_COLOR").is_none(),
+            colour,
+            compact,
         }
     }
 }
@@ -57,7 +64,12 @@ pub fn render(columns: &[Column], rows: &[(RowKind, Vec<String>)], screen: Scree
         .copied()
         .filter(|&i| !columns[i].optional)
         .collect();
-    for shown in [&all, &essential] {
+    let tries: &[&Vec<usize>] = if screen.compact {
+        &[&essential]
+    } else {
+        &[&all, &essential]
+    };
+    for shown in tries.iter().copied() {
         let text = draw(columns, rows, shown, None, false);
         if widest_line(&text) <= screen.width {
             return finish(if screen.colour {
@@ -181,6 +193,7 @@ mod tests {
             Screen {
                 width: 80,
                 colour: false,
+                compact: false,
             },
         );
         assert_eq!(
@@ -204,6 +217,7 @@ mod tests {
             Screen {
                 width: 30,
                 colour: false,
+                compact: false,
             },
         );
         assert!(!narrow.contains("Cache Read"));
@@ -214,6 +228,7 @@ mod tests {
             Screen {
                 width: 20,
                 colour: false,
+                compact: false,
             },
         );
         assert!(tiny.lines().all(|l| l.chars().count() <= 20), "{tiny}");
@@ -227,6 +242,7 @@ mod tests {
             Screen {
                 width: 80,
                 colour: false,
+                compact: false,
             },
         );
         let coloured = render(
@@ -235,6 +251,7 @@ mod tests {
             Screen {
                 width: 80,
                 colour: true,
+                compact: false,
             },
         );
         assert!(!plain.contains('\u{1b}'));

@@ -178,6 +178,7 @@ mod tests {
             Screen {
                 width: 120,
                 colour: false,
+                compact: false,
             },
         );
         assert!(

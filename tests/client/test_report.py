@@ -295,3 +295,19 @@ def test_the_configuration_file_names_the_database_and_the_time_zone(db, sources
     config.write_text("dsn = x\nport 5432\n", encoding="utf-8")
     wrong = run(db, "report", "daily", env_extra={"CCO_CONFIG": str(config)})
     assert wrong.returncode == 2 and wrong.stderr == f"cco: {config}: line 2: expected `key = value`\n"
+
+
+def test_compact_and_colour_as_ccusage_takes_them(db, sources):
+    wide = {"COLUMNS": "160"}
+    full = run(db, "report", "daily", "--timezone", "UTC", env_extra=wide)
+    compact = run(db, "report", "daily", "--timezone", "UTC", "--compact", env_extra=wide)
+    assert "Cache Create" in full.stdout and "Cache Create" not in compact.stdout
+    assert "Total Tokens" in compact.stdout
+    cases = (((), {}, False), (("--color",), {}, True), ((), {"FORCE_COLOR": "1"}, True),
+             (("--no-color",), {"FORCE_COLOR": "1"}, False), ((), {"FORCE_COLOR": "1", "NO_COLOR": "1"}, False),
+             (("--color",), {"NO_COLOR": "1"}, True))
+    for flags, env, coloured in cases:
+        result = run(db, "report", "monthly", "--timezone", "UTC", *flags, env_extra=env)
+        assert result.returncode == 0 and ("\x1b[" in result.stdout) == coloured, (flags, env)
+    both = run(db, "report", "monthly", "--color", "--no-color")
+    assert both.returncode == 2
