@@ -200,6 +200,9 @@ struct ReportArgs {
     /// Accepted for ccusage's scripts; cco never downloads anything (prices are in the database)
     #[arg(long = "offline", short = 'O')]
     _offline: bool,
+    /// Only the most recent N periods (1: today, this week, this month); daily, weekly, monthly
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=100_000))]
+    last: Option<i32>,
     /// Leave out the optional columns (cache tokens, ...) whatever the width
     #[arg(long)]
     compact: bool,
@@ -461,10 +464,10 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
             "the tools and projects reports cover all time: --since and --until do not apply",
         ));
     }
-    if (args.chart || args.team) && period.is_none() {
+    if (args.chart || args.team || args.last.is_some()) && period.is_none() {
         return Err(Failure::new(
             Kind::Usage,
-            "--chart and --team apply to the daily, weekly and monthly reports",
+            "--chart, --team and --last apply to the daily, weekly and monthly reports",
         ));
     }
     let by = if args.team {
@@ -478,6 +481,7 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
         since,
         until,
         project: args.project.clone(),
+        last: args.last,
     };
     let zone = time_zone(args.timezone.as_deref(), settings);
     let mut client = connect_in_zone(dsn, &zone)?;

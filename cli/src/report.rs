@@ -17,6 +17,8 @@ pub struct Scope {
     pub until: Option<String>,
     /// A project's name or path.
     pub project: Option<String>,
+    /// Only the last this many periods, the current one included (day, week and month reports).
+    pub last: Option<i32>,
 }
 
 /// How the day-based reports group days.
@@ -214,6 +216,19 @@ pub fn use_time_zone(client: &mut Client, zone: &str) -> Outcome<()> {
     Ok(())
 }
 
+/// The first day of the period (`$4`: day, week-sunday, week-monday, month) holding the date
+/// `date`, as SQL.
+fn period_start_sql(date: &str) -> String {
+    format!(
+        "case $4::text
+             when 'day' then {date}
+             when 'month' then date_trunc('month', {date})::date
+             when 'week-sunday' then {date} - extract(dow from {date})::int
+             else {date} - (extract(isodow from {date})::int - 1)
+         end"
+    )
+}
+
 /// Usage per period and model (or member), oldest first.
 pub fn period_groups(
     client: &mut Client,
@@ -237,6 +252,8 @@ pub fn period_groups(
              join cco.conversations c on c.id = u.conversation_id and c.project_id = u.project_id"
         }
     };
+    let period_start = period_start_sql("day");
+    let current_start = period_start_sql("current_date");
     let rows = client
         .query(
             &format!(
@@ -245,21 +262,31 @@ pub fn period_groups(
                  where ($1::text is null or u.day >= $1::text::date)
                    and ($2::text is null or u.day < $2::text::date + 1)
                    and ($3::text is null or u.project_id in
-                            (select p.id from cco.projects p where p.name = $3 or p.path = $3)))
-             select case $4::text
-                        when 'day' then to_char(day, 'YYYY-MM-DD')
-                        when 'month' then to_char(day, 'YYYY-MM')
-                        when 'week-sunday' then to_char(day - extract(dow from day)::int, 'YYYY-MM-DD')
-                        else to_char(day - (extract(isodow from day)::int - 1), 'YYYY-MM-DD')
-                    end as period,
+                            (select p.id from cco.projects p where p.name = $3 or p.path = $3))),
+             periods as (
+                 select {period_start} as period, usage.* from usage)
+             select to_char(period, case $4::text when 'month' then 'YYYY-MM' else 'YYYY-MM-DD' end),
                     item, sum(input_tokens)::bigint, sum(output_tokens)::bigint,
                     sum(cache_creation_tokens)::bigint, sum(cache_read_tokens)::bigint,
                     coalesce(sum(cost), 0)::float8
-             from usage
+             from periods
+             -- --last: the current period (of today in the session's time zone) and those before
+             where $5::int is null
+                or period >= case $4::text
+                                 when 'day' then {current_start} - ($5 - 1)
+                                 when 'month' then ({current_start} - ($5 - 1) * interval '1 month')::date
+                                 else {current_start} - ($5 - 1) * 7
+                             end
              group by 1, 2
              order by 1, sum(cost) desc nulls last, 2"
             ),
-            &[&scope.since, &scope.until, &scope.project, &period.sql_name()],
+            &[
+                &scope.since,
+                &scope.until,
+                &scope.project,
+                &period.sql_name(),
+                &scope.last,
+            ],
         )
         .map_err(|e| Failure::from_database(&e))?;
     Ok(fold_groups(&rows, 1, |row| Group {
@@ -383,6 +410,7 @@ const fn column(title: &'static str, numeric: bool, optional: bool) -> Column {
         title,
         numeric,
         optional,
+        spare: false,
     }
 }
 
@@ -421,7 +449,11 @@ fn usage_table(
 ) -> String {
     let mut columns = leading_columns.to_vec();
     let by = groups.first().map_or(By::Model, |g| g.by);
-    columns.push(column(by.title(), false, false));
+    // Rather no model list than numbers cut in two; a breakdown's lines need their names.
+    columns.push(Column {
+        spare: !breakdown,
+        ..column(by.title(), false, false)
+    });
     columns.extend(USAGE_COLUMNS);
     let blank = || vec![String::new(); leading_columns.len()];
     let mut rows = Vec::new();

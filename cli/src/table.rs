@@ -1,5 +1,6 @@
 //! Tables for the terminal: aligned columns, numbers on the right, a totals row, and a width
-//! they fit in. Too wide for it, a table first drops the columns marked optional, then wraps.
+//! they fit in. Too wide for it, a table first drops the columns marked optional, then the
+//! spare ones, then wraps.
 
 use comfy_table::{
     presets, Attribute, Cell, CellAlignment, Color, ContentArrangement, Table as Grid,
@@ -12,6 +13,8 @@ pub struct Column {
     pub numeric: bool,
     /// Dropped first when the table does not fit.
     pub optional: bool,
+    /// Dropped next, when the table would otherwise wrap (numbers cut over two lines).
+    pub spare: bool,
 }
 
 /// What a row is, for its style.
@@ -64,10 +67,15 @@ pub fn render(columns: &[Column], rows: &[(RowKind, Vec<String>)], screen: Scree
         .copied()
         .filter(|&i| !columns[i].optional)
         .collect();
+    let least: Vec<usize> = essential
+        .iter()
+        .copied()
+        .filter(|&i| !columns[i].spare)
+        .collect();
     let tries: &[&Vec<usize>] = if screen.compact {
-        &[&essential]
+        &[&essential, &least]
     } else {
-        &[&all, &essential]
+        &[&all, &essential, &least]
     };
     for shown in tries.iter().copied() {
         let text = draw(columns, rows, shown, None, false);
@@ -82,7 +90,7 @@ pub fn render(columns: &[Column], rows: &[(RowKind, Vec<String>)], screen: Scree
     finish(draw(
         columns,
         rows,
-        &essential,
+        &least,
         Some(screen.width),
         screen.colour,
     ))
@@ -159,16 +167,19 @@ mod tests {
             title: "Day",
             numeric: false,
             optional: false,
+            spare: false,
         },
         Column {
             title: "Cache Read",
             numeric: true,
             optional: true,
+            spare: false,
         },
         Column {
             title: "Cost",
             numeric: true,
             optional: false,
+            spare: false,
         },
     ];
 
@@ -232,6 +243,29 @@ mod tests {
             },
         );
         assert!(tiny.lines().all(|l| l.chars().count() <= 20), "{tiny}");
+    }
+
+    #[test]
+    fn drops_spare_columns_before_cutting_numbers() {
+        let mut columns = COLUMNS.to_vec();
+        columns.push(Column {
+            title: "Models",
+            numeric: false,
+            optional: false,
+            spare: true,
+        });
+        let mut rows = rows();
+        for (_, cells) in &mut rows {
+            cells.push("- a-rather-long-model-name".into());
+        }
+        let screen = Screen {
+            width: 30,
+            colour: false,
+            compact: false,
+        };
+        let text = render(&columns, &rows, screen);
+        assert!(!text.contains("Models") && text.contains("$1.00"), "{text}");
+        assert_eq!(text.lines().count(), 6, "no wrapped line: {text}");
     }
 
     #[test]

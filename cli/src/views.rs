@@ -107,6 +107,7 @@ impl ViewReport {
                 title,
                 numeric: !matches!(shown, Shown::Text | Shown::Time),
                 optional,
+                spare: false,
             })
             .collect();
         let lines: Vec<(RowKind, Vec<String>)> = rows

@@ -311,3 +311,21 @@ def test_compact_and_colour_as_ccusage_takes_them(db, sources):
         assert result.returncode == 0 and ("\x1b[" in result.stdout) == coloured, (flags, env)
     both = run(db, "report", "monthly", "--color", "--no-color")
     assert both.returncode == 2
+
+
+def test_last_keeps_the_current_periods(db, sources):
+    """--last N: the current period (today's, in the time zone) and the N - 1 before it."""
+    today = datetime.datetime.now(ZoneInfo("Asia/Kathmandu")).date()
+    months = [e["period"] for e in report(db, "monthly", "--timezone", "Asia/Kathmandu")["monthly"]]
+    this_month = today.replace(day=1)
+    previous = (this_month - datetime.timedelta(days=1)).replace(day=1)
+    for count, first in ((1, this_month), (2, previous)):
+        kept = [e["period"] for e in report(db, "monthly", "--timezone", "Asia/Kathmandu", "--last", str(count))["monthly"]]
+        assert kept == [m for m in months if m >= first.strftime("%Y-%m")], count
+    days = [e["period"] for e in report(db, "daily", "--timezone", "Asia/Kathmandu")["daily"]]
+    everything = report(db, "daily", "--timezone", "Asia/Kathmandu", "--last", "100000")["daily"]
+    assert [e["period"] for e in everything] == days
+    week_start = today - datetime.timedelta(days=today.weekday())
+    this_week = report(db, "weekly", "--timezone", "Asia/Kathmandu", "--last", "1")["weekly"]
+    assert all(e["period"] == week_start.isoformat() for e in this_week)
+    assert run(db, "report", "daily", "--last", "0").returncode == 2
