@@ -183,6 +183,14 @@ mod tests {
         },
     ];
 
+    fn screen(width: usize, colour: bool) -> Screen {
+        Screen {
+            width,
+            colour,
+            compact: false,
+        }
+    }
+
     fn rows() -> Vec<(RowKind, Vec<String>)> {
         vec![
             (
@@ -198,15 +206,7 @@ mod tests {
 
     #[test]
     fn aligns_numbers_right_and_keeps_every_column_when_it_fits() {
-        let text = render(
-            &COLUMNS,
-            &rows(),
-            Screen {
-                width: 80,
-                colour: false,
-                compact: false,
-            },
-        );
+        let text = render(&COLUMNS, &rows(), screen(80, false));
         assert_eq!(
             text,
             "\
@@ -222,26 +222,10 @@ mod tests {
 
     #[test]
     fn drops_optional_columns_then_wraps_when_narrow() {
-        let narrow = render(
-            &COLUMNS,
-            &rows(),
-            Screen {
-                width: 30,
-                colour: false,
-                compact: false,
-            },
-        );
+        let narrow = render(&COLUMNS, &rows(), screen(30, false));
         assert!(!narrow.contains("Cache Read"));
         assert!(narrow.lines().all(|l| l.chars().count() <= 30));
-        let tiny = render(
-            &COLUMNS,
-            &rows(),
-            Screen {
-                width: 20,
-                colour: false,
-                compact: false,
-            },
-        );
+        let tiny = render(&COLUMNS, &rows(), screen(20, false));
         assert!(tiny.lines().all(|l| l.chars().count() <= 20), "{tiny}");
     }
 
@@ -258,11 +242,7 @@ mod tests {
         for (_, cells) in &mut rows {
             cells.push("- a-rather-long-model-name".into());
         }
-        let screen = Screen {
-            width: 30,
-            colour: false,
-            compact: false,
-        };
+        let screen = screen(30, false);
         let text = render(&columns, &rows, screen);
         assert!(!text.contains("Models") && text.contains("$1.00"), "{text}");
         assert_eq!(text.lines().count(), 6, "no wrapped line: {text}");
@@ -270,24 +250,8 @@ mod tests {
 
     #[test]
     fn colour_only_when_asked() {
-        let plain = render(
-            &COLUMNS,
-            &rows(),
-            Screen {
-                width: 80,
-                colour: false,
-                compact: false,
-            },
-        );
-        let coloured = render(
-            &COLUMNS,
-            &rows(),
-            Screen {
-                width: 80,
-                colour: true,
-                compact: false,
-            },
-        );
+        let plain = render(&COLUMNS, &rows(), screen(80, false));
+        let coloured = render(&COLUMNS, &rows(), screen(80, true));
         assert!(!plain.contains('\u{1b}'));
         assert!(coloured.contains('\u{1b}'));
     }
