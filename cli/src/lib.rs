@@ -228,8 +228,32 @@ impl ReportArgs {
 
 /// Runs `cco` with the process's arguments.
 pub fn main_cco() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            let code = u8::try_from(error.exit_code()).unwrap_or(2);
+            // Wrong arguments exit with 2, which Claude Code reads from a Stop hook as "do not
+            // stop" (see hook::as_hook_failure): a hook's exit with 1.
+            let hooked = subcommand_of(std::env::args().skip(1)).as_deref() == Some("hook");
+            return ExitCode::from(if hooked && code == 2 { 1 } else { code });
+        }
+    };
     finish(run(cli), "cco")
+}
+
+/// The subcommand named on a command line: its first word that is neither an option nor the
+/// value of `--dsn`.
+fn subcommand_of(args: impl Iterator<Item = String>) -> Option<String> {
+    let mut args = args;
+    while let Some(arg) = args.next() {
+        if arg == "--dsn" {
+            args.next();
+        } else if !arg.starts_with('-') {
+            return Some(arg);
+        }
+    }
+    None
 }
 
 /// Runs `cco-load`, the command's first name: `cco load` with the same flags.
@@ -589,6 +613,20 @@ mod tests {
         assert_eq!(args.user_id.as_deref(), Some("u"));
         assert!(Cli::try_parse_from(["cco", "load", "--dir"]).is_err());
         assert!(Cli::try_parse_from(["cco", "load", "--bogus"]).is_err());
+    }
+
+    #[test]
+    fn finds_the_subcommand_after_the_global_options() {
+        let words = |line: &str| line.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            subcommand_of(words("--dsn host=x hook --bogus").into_iter()).as_deref(),
+            Some("hook")
+        );
+        assert_eq!(
+            subcommand_of(words("--dsn=host=x report daily").into_iter()).as_deref(),
+            Some("report")
+        );
+        assert_eq!(subcommand_of(words("--help").into_iter()), None);
     }
 
     #[test]

@@ -121,3 +121,7 @@ def test_the_hook_never_exits_with_2(db, tmp_path):
     user_id = run_with_input(db, recorded("hook-stop-input.json").replace("TRANSCRIPT", SAMPLE), "hook",
                              "--user-id", "not-a-uuid")
     assert user_id.returncode not in (0, 2)
+    bad_flag = run_with_input(db, "{}", "--dsn", "host=/nowhere", "hook", "--bogus")
+    assert bad_flag.returncode == 1 and "unexpected argument '--bogus'" in bad_flag.stderr
+    elsewhere = run(db, "report", "--bogus")
+    assert elsewhere.returncode == 2
