@@ -195,8 +195,11 @@ struct ReportArgs {
     chart: bool,
     /// Broken down by team member (who loaded the conversations) instead of model, over every
     /// project you can read (daily, weekly, monthly)
-    #[arg(long)]
+    #[arg(long, conflicts_with = "instances")]
     team: bool,
+    /// Broken down by project instead of model (daily, weekly, monthly)
+    #[arg(long, short)]
+    instances: bool,
     /// Accepted for ccusage's scripts; cco never downloads anything (prices are in the database)
     #[arg(long = "offline", short = 'O')]
     _offline: bool,
@@ -488,16 +491,16 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
             "the tools and projects reports cover all time: --since and --until do not apply",
         ));
     }
-    if (args.chart || args.team || args.last.is_some()) && period.is_none() {
+    if (args.chart || args.team || args.instances || args.last.is_some()) && period.is_none() {
         return Err(Failure::new(
             Kind::Usage,
-            "--chart, --team and --last apply to the daily, weekly and monthly reports",
+            "--chart, --team, --instances and --last apply to the daily, weekly and monthly reports",
         ));
     }
-    let by = if args.team {
-        report::By::Member
-    } else {
-        report::By::Model
+    let by = match (args.team, args.instances) {
+        (true, _) => report::By::Member,
+        (_, true) => report::By::Project,
+        _ => report::By::Model,
     };
     let (since, until) = dates::day_range(args.since.as_deref(), args.until.as_deref())
         .map_err(|message| Failure::new(Kind::Usage, message))?;

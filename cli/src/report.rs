@@ -130,6 +130,8 @@ pub enum By {
     /// Team members: who loaded the conversations (their login where the caller may read it,
     /// else their user id).
     Member,
+    /// Projects (ccusage's `--instances`), by name.
+    Project,
 }
 
 impl By {
@@ -138,6 +140,7 @@ impl By {
         match self {
             By::Model => ("modelsUsed", "modelBreakdowns", "modelName"),
             By::Member => ("members", "memberBreakdowns", "member"),
+            By::Project => ("projects", "projectBreakdowns", "project"),
         }
     }
 
@@ -145,13 +148,14 @@ impl By {
         match self {
             By::Model => "Models",
             By::Member => "Members",
+            By::Project => "Projects",
         }
     }
 
     fn display(self, name: &str) -> String {
         match self {
             By::Model => short_model(name),
-            By::Member => name.to_owned(),
+            By::Member | By::Project => name.to_owned(),
         }
     }
 }
@@ -241,6 +245,12 @@ pub fn period_groups(
             "select u.day::date as day, coalesce(u.model, 'unknown') as item, u.input_tokens,
                     u.output_tokens, u.cache_creation_tokens, u.cache_read_tokens, u.cost
              from cco.token_usage_daily u"
+        }
+        By::Project => {
+            "select u.day::date as day, p.name as item, u.input_tokens, u.output_tokens,
+                    u.cache_creation_tokens, u.cache_read_tokens, u.cost
+             from cco.token_usage_daily u
+             join cco.projects p on p.id = u.project_id"
         }
         By::Member => {
             "select u.day::date as day,

@@ -329,3 +329,21 @@ def test_last_keeps_the_current_periods(db, sources):
     this_week = report(db, "weekly", "--timezone", "Asia/Kathmandu", "--last", "1")["weekly"]
     assert all(e["period"] == week_start.isoformat() for e in this_week)
     assert run(db, "report", "daily", "--last", "0").returncode == 2
+
+
+def test_instances_break_down_by_project(db, sources):
+    value = report(db, "monthly", "--instances", "--timezone", "UTC")
+    reported: dict = {}
+    for entry in value["monthly"]:
+        assert entry["projects"] == sorted(b["project"] for b in entry["projectBreakdowns"])
+        for breakdown in entry["projectBreakdowns"]:
+            sums = reported.setdefault(breakdown["project"], [0, 0, 0, 0])
+            for i, field in enumerate(TOKEN_FIELDS):
+                sums[i] += breakdown[field]
+    rows = db.admin.execute(
+        """select p.name, sum(m.input_tokens), sum(m.output_tokens), sum(m.cache_creation_tokens),
+                  sum(m.cache_read_tokens)
+           from cco.messages m join cco.projects p on p.id = m.project_id
+           where m.token_count > 0 group by p.name""").fetchall()
+    assert reported == {name: [int(v) for v in values] for name, *values in rows}
+    assert run(db, "report", "daily", "--instances", "--team").returncode == 2
