@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds and installs cco (release build) and the cco-load command,
+# Installs what is missing, builds and installs cco (release build) and the cco command,
 # then runs the demo in a throwaway PostgreSQL cluster: CREATE EXTENSION cco, load the sample
 # transcripts the project ships (twice: the second run finds nothing new), and query them.
 # Usage: scripts/demo.sh                  (PostgreSQL 15, Debian's)
@@ -18,9 +18,9 @@ esac
 pg_config="$("$root_dir/scripts/postgres-builds.sh" bindir "$major")/pg_config"
 
 echo
-echo "== Building and installing cco into PostgreSQL $major, and cco-load (release builds, a few minutes the first time)"
+echo "== Building and installing cco into PostgreSQL $major, and the cco command (release builds, a few minutes the first time)"
 cargo pgrx install --sudo --release --pg-config "$pg_config" >/dev/null
-cargo build --release --quiet -p cco-load
+cargo build --release --quiet -p cco-cli
 
 echo
 echo "== Running the demo in a throwaway PostgreSQL $major cluster"
@@ -28,9 +28,13 @@ echo "== Running the demo in a throwaway PostgreSQL $major cluster"
     set -e
     psql -X -q -c "select version()" -At
     psql -X -q -c "set client_min_messages = warning; create extension cco cascade"
-    echo "-- loading the sample transcripts with cco-load"
-    target/release/cco-load --dir examples/claude-projects
+    echo "-- loading the sample transcripts with cco load"
+    target/release/cco load --dir examples/claude-projects
     echo "-- and again: nothing new to load"
-    target/release/cco-load --dir examples/claude-projects --quiet
+    target/release/cco load --dir examples/claude-projects --quiet
+    echo "-- the daily report, as ccusage prints it, from the database"
+    target/release/cco report daily --breakdown --timezone UTC
+    echo "-- a search over the messages"
+    target/release/cco search "discount" --limit 3 --timezone UTC
     psql -X -q -v ON_ERROR_STOP=1 -f examples/demo.sql
 '

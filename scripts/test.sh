@@ -27,7 +27,7 @@ stage() { printf '\n== [%4ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
 
 stage "Core and tools: cargo test"
 cargo test --workspace --exclude cco --quiet
-cargo build --quiet -p cco-load
+cargo build --quiet -p cco-cli
 
 # The cost tests compare cco with LiteLLM's price data; fetch the file as refresh-prices.sh does
 # unless LITELLM_PRICES names a copy.

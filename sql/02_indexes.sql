@@ -28,6 +28,13 @@ create index messages_project_conversation_idx
              cache_read_tokens, content_length, depth, parent_id, cache_creation_1h_tokens,
              web_search_requests, web_fetch_requests, speed, service_tier);
 
+-- API responses by time: the active usage block (cco.usage_blocks over the last hours, as
+-- `cco statusline` asks for it on every prompt) and today's cost read the recent responses
+-- without scanning the older ones.
+create index messages_usage_time_idx
+    on cco.messages ("timestamp")
+    where token_count > 0;
+
 -- The message carrying each API response's usage, by response id within a project: a load
 -- finds whether another file of the project (a subagent, a resumed session) counted it already.
 create index messages_response_idx

@@ -1070,14 +1070,13 @@ comment on function cco.verify_rank_index(regclass, boolean) is
 
 revoke execute on function cco.verify_rank_index(regclass, boolean) from public;
 
--- Citus (issue: scale out): cco.distribute and its helpers (sql/10_citus.sql). Functions Citus
--- cannot plan as SQL functions are PL/pgSQL now (message_thread, apply_summary_titles,
--- usage_blocks, lock_for_statistics); the statistics triggers read their transition tables before
--- any other table; the audit names a shard's table, not the shard; message_usage and
--- token_usage_daily compute each response's cost in a plain subquery;
--- any other table and may leave projects.last_activity to cco.refresh_project_activity; the
--- ranking may be summed over shards (sql/04_triggers.sql, 05_threads.sql, 06_search.sql,
--- 07_ingest.sql, 08_analytics.sql).
+-- Citus (scale-out): cco.distribute and its helpers (sql/10_citus.sql). Functions Citus cannot
+-- plan as SQL functions are PL/pgSQL now (message_thread, apply_summary_titles, usage_blocks,
+-- lock_for_statistics); the statistics triggers read their transition tables before any other
+-- table and, once distributed, leave projects.last_activity to cco.refresh_project_activity; the
+-- audit names a shard's table, not the shard; message_usage and token_usage_daily compute each
+-- response's cost in a plain subquery; the ranking may be summed over shards (sql/04_triggers.sql,
+-- 05_threads.sql, 06_search.sql, 07_ingest.sql, 08_analytics.sql).
 create function cco.maintains_project_activity() returns boolean
 language sql stable parallel safe
 as $$
@@ -1890,3 +1889,9 @@ $$;
 
 comment on function cco.forward_request_claims() is
     'On Citus, PostgREST''s db-pre-request: sets the request''s JWT claims again with SET LOCAL, which Citus passes on to the workers when citus.propagate_set_commands = local. See docs/citus.md.';
+
+-- Recent API responses by time, new in 0.5.0 (sql/02_indexes.sql): `cco statusline` reads the
+-- active usage block and today's cost on every prompt, from the last hours of responses only.
+create index messages_usage_time_idx
+    on cco.messages ("timestamp")
+    where token_count > 0;

@@ -234,8 +234,9 @@ def response_cost(prices: dict, model: str | None, u: dict) -> float | None:
     return tokens
 
 
-def expected_daily(texts: dict[str, str], prices: dict) -> dict:
-    """Per (UTC day, model): responses, tokens by kind, web requests, cost and unpriced responses."""
+def best_responses(texts: dict[str, str]) -> list[tuple[str, str | None, dict]]:
+    """(timestamp, model, usage) of each API response of one project, counted once: by (message.id,
+    requestId), on its line with the most output tokens; lines without the key each count."""
     best: dict = {}
     unkeyed = []
     for text in texts.values():
@@ -254,13 +255,18 @@ def expected_daily(texts: dict[str, str], prices: dict) -> dict:
                 unkeyed.append(entry)
             elif key not in best or (u.get("output_tokens") or 0) > (best[key][2].get("output_tokens") or 0):
                 best[key] = entry
+    return [*best.values(), *unkeyed]
+
+
+def expected_daily(texts: dict[str, str], prices: dict, zone: datetime.tzinfo = datetime.timezone.utc) -> dict:
+    """Per (day in `zone`, model): responses, tokens by kind, web requests, cost and unpriced responses."""
     daily: dict = defaultdict(lambda: defaultdict(float))
-    for at, model, u in [*best.values(), *unkeyed]:
+    for at, model, u in best_responses(texts):
         total = sum((u.get(k) or 0) for k in ("input_tokens", "output_tokens", "cache_creation_input_tokens",
                                               "cache_read_input_tokens"))
         if total == 0:
             continue  # cco stores no usage for a response without tokens
-        day = datetime.datetime.fromisoformat(at.replace("Z", "+00:00")).date()
+        day = datetime.datetime.fromisoformat(at.replace("Z", "+00:00")).astimezone(zone).date()
         row = daily[(day, model)]
         row["responses"] += 1
         row["input_tokens"] += u.get("input_tokens") or 0

@@ -1,8 +1,9 @@
-"""The cco-load command, run as a user would run it (from cron too)."""
+"""`cco load` under its first name, cco-load, run as a user would run it (from cron too)."""
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import subprocess
 
@@ -17,8 +18,8 @@ SAMPLE = os.path.join(ROOT, "examples", "claude-projects")
 
 def cco_load(db, *args, env_extra=None):
     if not os.path.exists(BINARY):
-        pytest.fail(f"{BINARY} is missing: build it with cargo build -p cco-load")
-    env = dict(os.environ, PGDATABASE=db.name, **(env_extra or {}))
+        pytest.fail(f"{BINARY} is missing: build it with cargo build -p cco-cli")
+    env = {**os.environ, "PGDATABASE": db.name, **(env_extra or {})}
     return subprocess.run([BINARY, *args], capture_output=True, text=True, env=env, timeout=300)
 
 
@@ -65,12 +66,36 @@ def test_a_grown_file_loads_only_its_new_lines(db, tmp_path):
 
 
 def test_errors_are_clear(db):
+    """One line each, and the exit codes the README documents."""
     missing = cco_load(db, "--dir", "/nonexistent/projects")
-    assert missing.returncode == 2 and "cannot read /nonexistent/projects" in missing.stderr
+    assert missing.returncode == 5 and missing.stderr.startswith("cco-load: cannot read /nonexistent/projects")
     bad = cco_load(db, "--bogus")
-    assert bad.returncode == 2 and "unknown argument --bogus" in bad.stderr and "Usage:" in bad.stderr
+    assert bad.returncode == 2 and "unexpected argument '--bogus'" in bad.stderr and "Usage:" in bad.stderr
     unreachable = cco_load(db, "--dir", SAMPLE, env_extra={"PGPORT": "1"})
-    assert unreachable.returncode == 2 and "cannot connect" in unreachable.stderr
+    assert unreachable.returncode == 3 and unreachable.stderr.startswith("cco-load: cannot connect")
+    assert unreachable.stderr.count("\n") == 1
+    wrong_dsn = cco_load(db, "--dir", SAMPLE, "--dsn", "host=/tmp port=notaport")
+    assert wrong_dsn.returncode == 3 and "invalid connection string" in wrong_dsn.stderr
+    assert wrong_dsn.stderr.count("\n") == 1
+    subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", "drop database if exists cco_loader_bare"], check=True)
+    subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", "create database cco_loader_bare"], check=True)
+    try:
+        bare = cco_load(db, "--dir", SAMPLE, env_extra={"PGDATABASE": "cco_loader_bare"})
+        assert bare.returncode == 4 and "no cco extension" in bare.stderr and bare.stderr.count("\n") == 1
+    finally:
+        subprocess.run(["psql", "-X", "-q", "-d", "postgres", "-c", "drop database cco_loader_bare"], check=True)
+
+
+def test_an_unreadable_file_is_named_and_the_others_load(db, tmp_path):
+    folder = tmp_path / "-home-dev-unreadable"
+    folder.mkdir()
+    sample = os.path.join(SAMPLE, "-home-dev-shop", "5b0c7a52-1d3e-4f6a-9b21-7c4e8d2f9a10.jsonl")
+    shutil.copy(sample, folder / "readable.jsonl")
+    (folder / "broken.jsonl").symlink_to(tmp_path / "gone.jsonl")  # listed, then unreadable
+    result = cco_load(db, "--dir", str(tmp_path), "--quiet")
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"{folder / 'broken.jsonl'}: cannot read" in result.stderr
+    assert "(1 loaded, 0 unchanged, 1 failed)" in result.stdout
 
 
 def test_a_login_loads_as_itself_and_user_id_is_an_administrators_override(db, tmp_path):
@@ -99,3 +124,27 @@ def test_a_login_loads_as_itself_and_user_id_is_an_administrators_override(db, t
         db.admin.execute("delete from cco.user_logins where login = %s", [login])
         db.admin.execute(f'drop owned by "{login}"')
         db.admin.execute(f'drop role "{login}"')
+
+
+def test_a_terminal_gets_a_progress_bar(db, tmp_path):
+    """On a terminal: files, lines per second and time left; elsewhere plain lines (above)."""
+    import pty
+    shutil.copytree(SAMPLE, tmp_path / "projects")
+    env = {**os.environ, "PGDATABASE": db.name}
+    pid, terminal = pty.fork()
+    if pid == 0:
+        os.execve(BINARY, [BINARY, "--dir", str(tmp_path / "projects")], env)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(terminal, 4096)
+        except OSError:
+            break
+        if not chunk:
+            break
+        output += chunk
+    _, status = os.waitpid(pid, 0)
+    text = output.decode("utf-8", "replace")
+    assert os.waitstatus_to_exitcode(status) == 0, text
+    assert "[2/2]" in text and "2 files (2 loaded, 0 unchanged, 0 failed)" in text
+    assert re.search(r"[12]/2 files, [\d,]+ lines/s, \S+ left", text), text

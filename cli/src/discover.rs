@@ -1,5 +1,6 @@
 //! Finding transcript files: every `*.jsonl` below the projects folder, including the
-//! `<session>/subagents/` folders of newer versions, in a stable order.
+//! `<session>/subagents/` folders of newer versions, in a stable order. Links to transcript
+//! files are followed.
 
 use std::fs;
 use std::io;
@@ -30,11 +31,23 @@ pub fn transcript_files(root: &Path) -> io::Result<Vec<TranscriptFile>> {
                 continue;
             };
             let path = entry.path();
+            let transcript = path.extension().is_some_and(|ext| ext == "jsonl");
             if kind.is_dir() {
                 folders.push(path);
-            } else if kind.is_file() && path.extension().is_some_and(|ext| ext == "jsonl") {
+            } else if kind.is_file() && transcript {
                 let bytes = entry.metadata().map(|m| m.len()).unwrap_or(0);
                 found.push(TranscriptFile { path, bytes });
+            } else if kind.is_symlink() && transcript {
+                // A linked transcript is followed (linked folders are not: they could loop); a
+                // dangling link is listed so that loading it names it.
+                match fs::metadata(&path) {
+                    Ok(target) if target.is_file() => found.push(TranscriptFile {
+                        path,
+                        bytes: target.len(),
+                    }),
+                    Ok(_) => {}
+                    Err(_) => found.push(TranscriptFile { path, bytes: 0 }),
+                }
             }
         }
     }
