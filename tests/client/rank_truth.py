@@ -59,6 +59,18 @@ def insert(connection, rng: random.Random, conversations: list, count: int) -> l
         [chosen, texts]).fetchall()]
 
 
+def delete_some(connection, rng: random.Random, most: int) -> None:
+    connection.execute("delete from cco.messages where id in (select id from cco.messages "
+                       "order by random() limit %s)", [rng.randint(1, most)])
+
+
+def rewrite_some(connection, rng: random.Random, most: int) -> None:
+    """New content (and so a new search vector) for a few random rows."""
+    connection.execute("update cco.messages set content = content || ' zanzibar deploy' "
+                       "where id in (select id from cco.messages order by random() limit %s)",
+                       [rng.randint(1, most)])
+
+
 MATCH = "select id::text from cco.messages where search_vector operator(cco.@@) cco.to_tsquery(%s)"
 
 

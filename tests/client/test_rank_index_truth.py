@@ -19,8 +19,8 @@ import psycopg
 import pytest
 
 from conftest import scalar, sqlstate_of
-from rank_truth import (MATCH, QUERIES, Server, check_everything, check_query, check_statistics, insert, one,
-                        server_bindir, setup_corpus, verify)
+from rank_truth import (MATCH, QUERIES, Server, check_everything, check_query, check_statistics, delete_some,
+                        insert, one, rewrite_some, server_bindir, setup_corpus, verify)
 
 
 def history(connection, rng: random.Random, conversations: list, check=check_everything, scale: int = 1) -> None:
@@ -251,12 +251,9 @@ def test_concurrent_writers_searchers_vacuum_and_merges_agree_with_the_table(db)
                     if choice < 0.3:
                         insert(connection, rng, conversations, rng.randint(1, 30))
                     elif choice < 0.4:
-                        connection.execute("delete from cco.messages where id in (select id from cco.messages "
-                                           "order by random() limit %s)", [rng.randint(1, 20)])
+                        delete_some(connection, rng, 20)
                     elif choice < 0.5:
-                        connection.execute("update cco.messages set content = content || ' zanzibar deploy' "
-                                           "where id in (select id from cco.messages order by random() limit %s)",
-                                           [rng.randint(1, 10)])
+                        rewrite_some(connection, rng, 10)
                     elif choice < 0.95:
                         # One snapshot for both ways of searching: they must agree exactly.
                         query = rng.choice(QUERIES)
@@ -340,12 +337,9 @@ def test_searches_on_a_standby_agree_with_its_table_while_the_primary_writes(bin
                         if choice < 0.5:
                             insert(connection, rng, conversations, rng.randint(1, 60))
                         elif choice < 0.7:
-                            connection.execute("delete from cco.messages where id in (select id from cco.messages "
-                                               "order by random() limit %s)", [rng.randint(1, 40)])
+                            delete_some(connection, rng, 40)
                         elif choice < 0.8:
-                            connection.execute("update cco.messages set content = content || ' zanzibar deploy' "
-                                               "where id in (select id from cco.messages order by random() limit %s)",
-                                               [rng.randint(1, 10)])
+                            rewrite_some(connection, rng, 10)
                         elif choice < 0.95:
                             connection.execute("vacuum cco.messages")
                         else:
