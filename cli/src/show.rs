@@ -42,6 +42,11 @@ pub struct Subagent {
     pub agent_id: String,
     pub title: Option<String>,
     pub messages: i32,
+    /// What the subagent was asked: its conversation's first user message.
+    pub first_prompt: Option<String>,
+    /// The message of the thread whose tool call (Task, Agent) launched the subagent, when the
+    /// thread holds it.
+    pub launched_by: Option<String>,
 }
 
 fn is_uuid(text: &str) -> bool {
@@ -133,19 +138,40 @@ pub fn messages(client: &mut Client, conversation: &Conversation) -> Outcome<Vec
         .collect())
 }
 
-/// The subagent conversations of the conversation's session.
+/// The subagent conversations of the conversation's session, each with the message that launched
+/// it. Claude Code starts a subagent with the tool call's `prompt` as its first user message, so
+/// the launching call is the thread's call with that prompt, the latest one started before the
+/// subagent's first message (a transcript names the agent only inside the tool result's
+/// `toolUseResult`, which cco does not keep). Subagents launched by no call of the thread (Claude
+/// Code's warm-up agents, or a thread loaded without its parent) have none.
 pub fn subagents(client: &mut Client, conversation: &Conversation) -> Outcome<Vec<Subagent>> {
     let Some(session) = &conversation.session_id else {
         return Ok(Vec::new());
     };
     let rows = client
         .query(
-            "select c.id::text, c.metadata->>'agent_id', c.title, c.message_count
+            "select c.id::text, c.metadata->>'agent_id', c.title, c.message_count,
+                    first_prompt.content, launch.message_id::text
              from cco.conversations c
+             left join lateral (
+                 select m.content, m.\"timestamp\"
+                 from cco.messages m
+                 where m.conversation_id = c.id and m.project_id = c.project_id
+                   and m.role = 'user'
+                 order by m.\"timestamp\", (m.metadata->>'line')::int, m.id
+                 limit 1) first_prompt on true
+             left join lateral (
+                 select t.message_id
+                 from cco.tool_calls t
+                 where t.conversation_id = $2::text::uuid and t.project_id = $3::text::uuid
+                   and t.input_data->>'prompt' = first_prompt.content
+                   and (t.started_at is null or t.started_at <= first_prompt.\"timestamp\")
+                 order by t.started_at desc nulls last, t.id
+                 limit 1) launch on true
              where c.metadata @> jsonb_build_object('parent_session_id', $1::text)
                and c.id <> $2::text::uuid
              order by c.created_at, c.id",
-            &[session, &conversation.id],
+            &[session, &conversation.id, &conversation.project_id],
         )
         .map_err(|e| Failure::from_database(&e))?;
     Ok(rows
@@ -155,6 +181,8 @@ pub fn subagents(client: &mut Client, conversation: &Conversation) -> Outcome<Ve
             agent_id: row.get::<_, Option<String>>(1).unwrap_or_default(),
             title: row.get(2),
             messages: row.get(3),
+            first_prompt: row.get(4),
+            launched_by: row.get(5),
         })
         .collect())
 }
@@ -199,20 +227,62 @@ pub fn thread_text(
         for tool in &message.tools {
             text.push_str(&format!("  ⚙ {} ({})\n", tool.name, tool.status));
         }
+        for agent in subagents
+            .iter()
+            .filter(|agent| agent.launched_by.as_deref() == Some(message.id.as_str()))
+        {
+            text.push_str(&format!("  ↳ {}", subagent_line(agent)));
+        }
     }
-    if !subagents.is_empty() {
-        text.push_str("\nSubagents of this session:\n");
-        for agent in subagents {
-            text.push_str(&format!(
-                "  ↳ agent {} · {} messages · {}\n    cco show {}\n",
-                agent.agent_id,
-                agent.messages,
-                agent.title.as_deref().unwrap_or("(untitled)"),
-                agent.id
-            ));
+    let elsewhere: Vec<&Subagent> = subagents
+        .iter()
+        .filter(|agent| {
+            agent
+                .launched_by
+                .as_ref()
+                .is_none_or(|id| !messages.iter().any(|m| &m.id == id))
+        })
+        .collect();
+    if !elsewhere.is_empty() {
+        text.push_str("\nSubagents of this session launched by no message shown:\n");
+        for agent in elsewhere {
+            text.push_str(&format!("  ↳ {}", subagent_line(agent)));
         }
     }
     text
+}
+
+/// Characters of a subagent's first prompt shown on its line.
+const PROMPT_CHARS: usize = 72;
+
+/// A subagent's summary, two lines: its agent id, message count and first prompt, then the command
+/// that shows it.
+fn subagent_line(agent: &Subagent) -> String {
+    let prompt = agent
+        .first_prompt
+        .as_deref()
+        .or(agent.title.as_deref())
+        .map(|prompt| one_line(prompt, PROMPT_CHARS))
+        .unwrap_or_else(|| "(no prompt)".into());
+    format!(
+        "subagent {} · {} message{} · {}\n    cco show {}\n",
+        agent.agent_id,
+        agent.messages,
+        if agent.messages == 1 { "" } else { "s" },
+        prompt,
+        agent.id
+    )
+}
+
+/// Text on one line of at most `max_chars` characters: whitespace runs become one space, and a
+/// cut ends with `…`.
+pub fn one_line(text: &str, max_chars: usize) -> String {
+    let joined = text.split_whitespace().collect::<Vec<_>>().join(" ");
+    if joined.chars().count() <= max_chars {
+        return joined;
+    }
+    let kept: String = joined.chars().take(max_chars.saturating_sub(1)).collect();
+    format!("{}…", kept.trim_end())
 }
 
 /// A message's lines as shown: tool results and thinking fold to their first line, anything
@@ -259,6 +329,7 @@ pub fn thread_json(
         })).collect::<Vec<_>>(),
         "subagents": subagents.iter().map(|a| json!({
             "conversation_id": a.id, "agent_id": a.agent_id, "title": a.title, "messages": a.messages,
+            "first_prompt": a.first_prompt, "launched_by_message_id": a.launched_by,
         })).collect::<Vec<_>>(),
     })
 }
@@ -318,17 +389,38 @@ mod tests {
         let text = thread_text(
             &conversation,
             &[message("m1", "Hello"), with_tool],
-            &[Subagent {
-                id: "c2".into(),
-                agent_id: "a1".into(),
-                title: None,
-                messages: 4,
-            }],
+            &[
+                Subagent {
+                    id: "c2".into(),
+                    agent_id: "a1".into(),
+                    title: None,
+                    messages: 4,
+                    first_prompt: Some("Explore\n  the   code".into()),
+                    launched_by: Some("m2".into()),
+                },
+                Subagent {
+                    id: "c3".into(),
+                    agent_id: "a2".into(),
+                    title: None,
+                    messages: 1,
+                    first_prompt: Some("Warmup".into()),
+                    launched_by: None,
+                },
+            ],
             false,
         );
         assert_eq!(
             text,
-            "shop · Fix the total\n2 messages, session s\n\n[2025-12-20 09:00:00] assistant (depth 1)\n  Hello\n\n▶ [2025-12-20 09:00:00] assistant (depth 1)\n  [tool: Task] explore\n  ⚙ Task (success)\n\nSubagents of this session:\n  ↳ agent a1 · 4 messages · (untitled)\n    cco show c2\n"
+            "shop · Fix the total\n2 messages, session s\n\n[2025-12-20 09:00:00] assistant (depth 1)\n  Hello\n\n▶ [2025-12-20 09:00:00] assistant (depth 1)\n  [tool: Task] explore\n  ⚙ Task (success)\n  ↳ subagent a1 · 4 messages · Explore the code\n    cco show c2\n\nSubagents of this session launched by no message shown:\n  ↳ subagent a2 · 1 message · Warmup\n    cco show c3\n"
         );
+    }
+
+    #[test]
+    fn a_prompt_is_shown_on_one_short_line() {
+        assert_eq!(one_line("a\n b\t c", 10), "a b c");
+        assert_eq!(one_line("abcdefghij", 10), "abcdefghij");
+        assert_eq!(one_line("abcde fghijk", 10), "abcde fgh…");
+        assert_eq!(one_line("abcd  efghijk", 6), "abcd…");
+        assert_eq!(one_line("", 5), "");
     }
 }

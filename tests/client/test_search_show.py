@@ -88,6 +88,49 @@ def test_show_by_session_conversation_and_message(db, loaded):
     assert missing.returncode == 5 and "no conversation, message or session" in missing.stderr
 
 
+def launches_in_the_transcript(fixtures_dir: str) -> dict[str, str]:
+    """Agent id -> the tool_use id that launched it, as the main transcript's tool results say
+    (`toolUseResult.agentId`), read from the raw JSONL."""
+    launches = {}
+    with open(os.path.join(fixtures_dir, f"{SESSION}.jsonl"), encoding="utf-8") as transcript:
+        for line in transcript:
+            entry = json.loads(line)
+            result = entry.get("toolUseResult")
+            if not isinstance(result, dict) or "agentId" not in result:
+                continue
+            for block in entry["message"]["content"]:
+                if block.get("type") == "tool_result":
+                    launches[result["agentId"]] = block["tool_use_id"]
+    return launches
+
+
+def test_show_marks_each_subagent_under_the_message_that_launched_it(db, loaded, fixtures_dir):
+    launches = launches_in_the_transcript(fixtures_dir)
+    assert list(launches) == ["a434715"]
+    shown = json.loads(run(db, "show", SESSION, "--json").stdout)
+    by_agent = {agent["agent_id"]: agent for agent in shown["subagents"]}
+    for agent_id, agent in by_agent.items():
+        if agent_id in launches:
+            launcher = scalar(db.admin, "select message_id::text from cco.tool_calls where external_id = %s",
+                              [launches[agent_id]])
+            assert agent["launched_by_message_id"] == launcher
+            assert launcher in [m["id"] for m in shown["messages"]]
+        else:
+            assert agent["launched_by_message_id"] is None
+        first = scalar(db.admin, """select content from cco.messages where conversation_id = %s and role = 'user'
+                                    order by "timestamp", (metadata->>'line')::int limit 1""",
+                       [agent["conversation_id"]])
+        assert agent["first_prompt"] == first
+    text = run(db, "show", SESSION, "--timezone", "UTC").stdout
+    task_message = text.index("[tool: Task] Add content to test file")
+    marker = text.index("↳ subagent a434715 · 8 messages · Read the file at")
+    assert task_message < marker < text.index("\n\n", task_message)
+    assert text.count("↳ subagent ") == len(by_agent)
+    # From the subagent's side, nothing is launched inside its own thread.
+    inside = run(db, "show", by_agent["a434715"]["conversation_id"], "--timezone", "UTC").stdout
+    assert "a434715" not in inside
+
+
 @pytest.mark.parametrize("name, args", [
     ("search", ("search", "edit the file", "--limit", "5")),
     ("show", ("show", SESSION)),
