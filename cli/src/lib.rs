@@ -37,6 +37,11 @@ pub struct Cli {
     #[arg(long, global = true, value_name = "CONNECTION")]
     dsn: Option<String>,
 
+    /// The configuration file (default: $CCO_CONFIG, else ~/.config/cco/config); cco's format of
+    /// `key = value` lines, not ccusage's JSON
+    #[arg(long, global = true, value_name = "FILE")]
+    config: Option<PathBuf>,
+
     #[command(subcommand)]
     command: Command,
 }
@@ -55,6 +60,8 @@ enum Command {
         /// Time zone of "today" (default: as for reports)
         #[arg(long, short = 'z')]
         timezone: Option<String>,
+        #[command(flatten)]
+        _ccusage: StatuslineCompatibility,
     },
     /// Messages matching a query, best first
     Search(SearchArgs),
@@ -154,6 +161,52 @@ struct SearchArgs {
     json: bool,
 }
 
+/// ccusage 20's statusline flags that have no meaning in cco, accepted so that a `settings.json`
+/// written for ccusage works unchanged (see the README's table).
+#[derive(Debug, Args)]
+struct StatuslineCompatibility {
+    /// Accepted for ccusage's command lines; cco never downloads anything
+    #[arg(long = "offline", short = 'O', overrides_with = "_no_offline")]
+    _offline: bool,
+    /// Accepted for ccusage's command lines; cco never downloads anything
+    #[arg(long = "no-offline")]
+    _no_offline: bool,
+    /// Accepted for ccusage's command lines; the burn rate is always shown as text
+    #[arg(long = "visual-burn-rate", short = 'B', value_name = "STYLE", num_args = 0..=1,
+          default_missing_value = "text",
+          value_parser = ["off", "emoji", "text", "emoji-text"])]
+    _visual_burn_rate: Option<String>,
+    /// Accepted for ccusage's command lines; the session's cost is always cco's (from the database)
+    #[arg(long = "cost-source", value_name = "SOURCE", num_args = 0..=1, default_missing_value = "auto",
+          value_parser = ["auto", "ccusage", "cc", "both"])]
+    _cost_source: Option<String>,
+    /// Accepted for ccusage's command lines; cco answers from the database, uncached
+    #[arg(long = "cache", overrides_with = "_no_cache")]
+    _cache: bool,
+    /// Accepted for ccusage's command lines; cco answers from the database, uncached
+    #[arg(long = "no-cache")]
+    _no_cache: bool,
+    /// Accepted for ccusage's command lines; cco answers from the database, uncached
+    #[arg(long = "refresh-interval", value_name = "SECONDS", num_args = 0..=1)]
+    _refresh_interval: Option<String>,
+    /// Accepted for ccusage's command lines; cco's line shows no context usage
+    #[arg(long = "context-low-threshold", value_name = "PERCENT", num_args = 0..=1)]
+    _context_low_threshold: Option<String>,
+    /// Accepted for ccusage's command lines; cco's line shows no context usage
+    #[arg(long = "context-medium-threshold", value_name = "PERCENT", num_args = 0..=1)]
+    _context_medium_threshold: Option<String>,
+    /// Accepted for ccusage's command lines; cco prices every response in the database
+    #[arg(long = "debug", short = 'd')]
+    _debug: bool,
+}
+
+#[derive(Debug, Clone, Copy, ValueEnum)]
+enum CostMode {
+    Auto,
+    Calculate,
+    Display,
+}
+
 #[derive(Debug, Clone, Copy, ValueEnum)]
 enum WeekStart {
     Sunday,
@@ -201,8 +254,52 @@ struct ReportArgs {
     #[arg(long, short)]
     instances: bool,
     /// Accepted for ccusage's scripts; cco never downloads anything (prices are in the database)
-    #[arg(long = "offline", short = 'O')]
+    #[arg(long = "offline", short = 'O', overrides_with = "_no_offline")]
     _offline: bool,
+    /// Accepted for ccusage's scripts; cco never downloads anything (prices are in the database)
+    #[arg(long = "no-offline")]
+    _no_offline: bool,
+    /// No cost: the tables without their cost columns, the JSON without its cost fields
+    #[arg(long)]
+    no_cost: bool,
+    /// With --instances: show projects by other names, `name=Alias,other=Other alias` (a name
+    /// is a project's name or path)
+    #[arg(long, value_name = "ALIASES")]
+    project_aliases: Option<String>,
+    /// session: only this Claude Code session
+    #[arg(long, value_name = "SESSION")]
+    id: Option<String>,
+    /// blocks: only the active block
+    #[arg(long, short = 'a')]
+    active: bool,
+    /// blocks: only the blocks of the last 3 days (and the active one)
+    #[arg(long, short = 'r')]
+    recent: bool,
+    /// blocks: hours per block; cco's blocks are 5 hours (cco.usage_blocks), the only length
+    /// accepted
+    #[arg(long, short = 'n', value_name = "HOURS", num_args = 0..=1, default_missing_value = "5")]
+    session_length: Option<f64>,
+    /// Accepted for ccusage's scripts; cco always calculates each response's cost from its
+    /// tokens and the prices in the database
+    #[arg(long = "mode", short = 'm', value_enum, num_args = 0..=1, default_missing_value = "auto")]
+    _mode: Option<CostMode>,
+    /// Accepted for ccusage's scripts; cco prices in the database and has no pricing mismatches
+    /// to show
+    #[arg(long = "debug", short = 'd')]
+    _debug: bool,
+    /// Accepted with --debug for ccusage's scripts
+    #[arg(long = "debug-samples", value_name = "N", num_args = 0..=1)]
+    _debug_samples: Option<u32>,
+    /// Accepted for ccusage's scripts; the database does the work
+    #[arg(long = "single-thread")]
+    _single_thread: bool,
+    /// Accepted for ccusage's scripts; cco holds Claude Code's transcripts only, all included
+    #[arg(long = "all")]
+    _all: bool,
+    /// Accepted for ccusage's scripts; cco holds Claude Code's transcripts only, so there is one
+    /// agent and no per-agent breakdown
+    #[arg(long = "by-agent")]
+    _by_agent: bool,
     /// Only the most recent N periods (1: today, this week, this month); daily, weekly, monthly
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(i32).range(1..=100_000))]
     last: Option<i32>,
@@ -225,7 +322,7 @@ impl ReportArgs {
             (_, true) => Some(false),
             _ => None,
         };
-        Screen::of_stdout(colour, self.compact)
+        Screen::of_stdout(colour, self.compact, self.no_cost)
     }
 }
 
@@ -277,6 +374,7 @@ pub fn main_cco_load() -> ExitCode {
     let args = CcoLoad::parse();
     let cli = Cli {
         dsn: args.dsn,
+        config: None,
         command: Command::Load(args.load),
     };
     finish(run(cli), "cco-load")
@@ -303,13 +401,13 @@ fn read_stdin() -> Outcome<String> {
 }
 
 fn run(cli: Cli) -> Outcome<()> {
-    let settings = settings::load()?;
+    let settings = settings::load(cli.config.as_deref())?;
     let dsn = cli.dsn.clone().or_else(|| settings.dsn.clone());
     let dsn = dsn.as_deref();
     match cli.command {
         Command::Load(args) => run_load(args, dsn),
         Command::Report { report } => run_report(report, dsn, &settings),
-        Command::Statusline { timezone } => {
+        Command::Statusline { timezone, .. } => {
             run_statusline(dsn, &time_zone(timezone.as_deref(), &settings))
         }
         Command::Hook { user_id } => run_hook(dsn, user_id.as_deref()),
@@ -400,7 +498,7 @@ fn run_search(args: SearchArgs, dsn: Option<&str>, settings: &Settings) -> Outco
     if args.json {
         print!("{}", json_text(&search::hits_json(&hits)));
     } else {
-        let screen = Screen::of_stdout(None, false);
+        let screen = Screen::of_stdout(None, false, false);
         print!("{}", search::hits_text(&hits, screen.colour, screen.width));
     }
     Ok(())
@@ -497,6 +595,37 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
             "--chart, --team, --instances and --last apply to the daily, weekly and monthly reports",
         ));
     }
+    let is_blocks = matches!(kind, ReportKind::Blocks(_));
+    if (args.active || args.recent || args.session_length.is_some()) && !is_blocks {
+        return Err(Failure::new(
+            Kind::Usage,
+            "--active, --recent and --session-length apply to the blocks report",
+        ));
+    }
+    if args.session_length.is_some_and(|hours| hours != 5.0) {
+        return Err(Failure::new(
+            Kind::Usage,
+            "--session-length: cco's blocks are 5 hours long (cco.usage_blocks), the only length it reports",
+        ));
+    }
+    if args.id.is_some() && !matches!(kind, ReportKind::Session(_)) {
+        return Err(Failure::new(
+            Kind::Usage,
+            "--id applies to the session report",
+        ));
+    }
+    let aliases = match &args.project_aliases {
+        Some(_) if !args.instances => {
+            return Err(Failure::new(
+                Kind::Usage,
+                "--project-aliases applies with --instances",
+            ))
+        }
+        Some(text) => {
+            report::project_aliases(text).map_err(|message| Failure::new(Kind::Usage, message))?
+        }
+        None => Vec::new(),
+    };
     let by = match (args.team, args.instances) {
         (true, _) => report::By::Member,
         (_, true) => report::By::Project,
@@ -514,6 +643,12 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
     let mut client = connect_in_zone(dsn, &zone)?;
     let screen = args.screen();
     let descending = matches!(args.order, Order::Desc);
+    let as_json = |mut value: serde_json::Value| {
+        if args.no_cost {
+            report::without_costs(&mut value);
+        }
+        json_text(&value)
+    };
     let text = match (&kind, period) {
         (ReportKind::Tools(_) | ReportKind::Projects(_), _) => {
             let view = view.unwrap_or(&views::TOOLS);
@@ -522,18 +657,25 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
                 rows.reverse();
             }
             if args.json {
-                json_text(&serde_json::Value::Array(rows))
+                as_json(serde_json::Value::Array(rows))
             } else {
                 view.table(&rows, screen)
             }
         }
         (ReportKind::Blocks(_), _) => {
             let mut blocks = report::blocks(&mut client, &scope)?;
+            if args.active {
+                blocks.retain(|block| block.is_active);
+            }
+            if args.recent {
+                let cutoff = report::days_ago_utc(&mut client, 3)?;
+                report::keep_recent(&mut blocks, &cutoff);
+            }
             if descending {
                 blocks.reverse();
             }
             if args.json {
-                json_text(&report::blocks_json(&blocks))
+                as_json(report::blocks_json(&blocks))
             } else {
                 report::blocks_table(&blocks, screen)
             }
@@ -541,18 +683,19 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
         (ReportKind::Heatmap(_), _) => {
             let counts = report::weekday_hours(&mut client, &scope)?;
             if args.json {
-                json_text(&report::weekday_hours_json(&counts))
+                as_json(report::weekday_hours_json(&counts))
             } else {
                 chart::heatmap(&counts, "messages")
             }
         }
         (_, Some(period)) => {
             let mut groups = report::period_groups(&mut client, period, &scope, by)?;
+            report::rename_projects(&mut groups, &aliases);
             if descending {
                 groups.reverse();
             }
             if args.json {
-                json_text(&report::period_json(period, &groups))
+                as_json(report::period_json(period, &groups))
             } else {
                 let mut text = report::period_table(period, &groups, args.breakdown, screen);
                 if args.chart {
@@ -563,11 +706,14 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
         }
         _ => {
             let mut groups = report::session_groups(&mut client, &scope)?;
+            if let Some(session) = &args.id {
+                groups.retain(|group| &group.key == session);
+            }
             if descending {
                 groups.reverse();
             }
             if args.json {
-                json_text(&report::session_json(&groups))
+                as_json(report::session_json(&groups))
             } else {
                 report::session_table(&groups, args.breakdown, screen)
             }
@@ -640,5 +786,41 @@ mod tests {
         };
         assert_eq!(time_zone(Some("UTC"), &settings), "UTC");
         assert_eq!(time_zone(None, &settings), "Asia/Kathmandu");
+    }
+
+    #[test]
+    fn ccusage_flags_are_accepted() {
+        let parses = |line: &str| Cli::try_parse_from(line.split(' ')).is_ok();
+        for line in [
+            "cco report daily --no-cost --no-offline --mode calculate --debug --debug-samples 3 --single-thread --all --by-agent",
+            "cco report daily -m -d --debug-samples --offline --no-offline",
+            "cco report monthly --instances --project-aliases shop=Shop,api=API",
+            "cco report session --id 22222222-0000-0000-0000-000000000001 --no-cost",
+            "cco report blocks --active --recent --session-length 5",
+            "cco report blocks -n",
+            "cco report blocks -a -r -n 5 --mode display",
+            "cco --config /tmp/cco.conf report weekly",
+            "cco statusline --offline --no-offline -B emoji --cost-source both --cache --no-cache --refresh-interval 2 --context-low-threshold 40 --context-medium-threshold 70 --debug --config /x",
+            "cco statusline --visual-burn-rate --cost-source --refresh-interval",
+        ] {
+            assert!(parses(line), "{line}");
+        }
+        for line in [
+            "cco report daily --mode exact",
+            "cco statusline -B loud",
+            "cco statusline --cost-source other",
+        ] {
+            assert!(!parses(line), "{line}");
+        }
+        let cli =
+            Cli::try_parse_from(["cco", "report", "session", "--no-cost", "--id", "s"]).unwrap();
+        let Command::Report {
+            report: ReportKind::Session(args),
+        } = cli.command
+        else {
+            panic!("not session")
+        };
+        assert!(args.no_cost && args.screen().no_cost);
+        assert_eq!(args.id.as_deref(), Some("s"));
     }
 }

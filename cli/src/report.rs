@@ -541,14 +541,75 @@ pub fn period_charts(groups: &[Group], screen: Screen) -> String {
         .iter()
         .map(|g| g.usage().total_tokens() as f64)
         .collect();
+    let token_chart = crate::chart::bars("Total tokens", &labels, &tokens, screen.width, |v| {
+        thousands(v.round() as i64)
+    });
+    if screen.no_cost {
+        return format!("\n{token_chart}");
+    }
     format!(
-        "\n{}\n{}",
+        "\n{}\n{token_chart}",
         crate::chart::bars("Cost (USD)", &labels, &costs, screen.width, dollars),
-        crate::chart::bars("Total tokens", &labels, &tokens, screen.width, |v| {
-            thousands(v.round() as i64)
-        })
     )
 }
+
+/// The JSON without money (ccusage's `--no-cost`): every cost field left out, at any depth.
+pub fn without_costs(value: &mut Value) {
+    match value {
+        Value::Object(map) => {
+            map.retain(|key, _| !COST_FIELDS.contains(&key.as_str()));
+            map.values_mut().for_each(without_costs);
+        }
+        Value::Array(items) => items.iter_mut().for_each(without_costs),
+        _ => {}
+    }
+}
+
+/// ccusage's `--project-aliases`: `name=Alias,other=Other alias` as (name, alias) pairs.
+pub fn project_aliases(text: &str) -> Result<Vec<(String, String)>, String> {
+    text.split(',')
+        .filter(|pair| !pair.trim().is_empty())
+        .map(|pair| match pair.split_once('=') {
+            Some((name, alias)) if !name.trim().is_empty() && !alias.trim().is_empty() => {
+                Ok((name.trim().to_owned(), alias.trim().to_owned()))
+            }
+            _ => Err(format!(
+                "--project-aliases: `{pair}` is not `name=alias` (pairs separated by commas)"
+            )),
+        })
+        .collect()
+}
+
+/// The projects of a report by project (`--instances`) named by their aliases.
+pub fn rename_projects(groups: &mut [Group], aliases: &[(String, String)]) {
+    for group in groups.iter_mut().filter(|group| group.by == By::Project) {
+        for (name, _) in &mut group.models {
+            if let Some((_, alias)) = aliases.iter().find(|(project, _)| project == name) {
+                *name = alias.clone();
+            }
+        }
+    }
+}
+
+/// The time `days` days ago, UTC, in the ISO form of `Block::start`, by the database's clock.
+pub fn days_ago_utc(client: &mut Client, days: i32) -> Outcome<String> {
+    let row = client
+        .query_one(
+            "select to_char((now() - make_interval(days => $1)) at time zone 'UTC',
+                            'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')",
+            &[&days],
+        )
+        .map_err(|e| Failure::from_database(&e))?;
+    Ok(row.get(0))
+}
+
+/// ccusage's `blocks --recent`: the blocks that start at `cutoff` or later, and the active one.
+pub fn keep_recent(blocks: &mut Vec<Block>, cutoff: &str) {
+    blocks.retain(|block| block.is_active || block.start.as_str() >= cutoff);
+}
+
+/// The JSON fields of the reports that hold money.
+const COST_FIELDS: [&str; 4] = ["totalCost", "cost", "costUSD", "costPerHour"];
 
 /// Messages per weekday (0 = Monday) and hour of the day, in the session's time zone.
 pub fn weekday_hours(client: &mut Client, scope: &Scope) -> Outcome<[[i64; 24]; 7]> {
@@ -773,9 +834,28 @@ pub fn blocks_table(blocks: &[Block], screen: Screen) -> String {
     ));
     let mut text = render(&columns, &rows, screen);
     if let Some(active) = blocks.iter().find(|b| b.is_active) {
-        text.push_str(&active_block_text(active));
+        text.push_str(&if screen.no_cost {
+            active_block_tokens_text(active)
+        } else {
+            active_block_text(active)
+        });
     }
     text
+}
+
+/// The active block as `active_block_text` says it, without money (`--no-cost`).
+pub fn active_block_tokens_text(block: &Block) -> String {
+    let Some(burn) = block.burn else {
+        return active_block_text(block);
+    };
+    format!(
+        "Active block {} to {}: {} left\n  Burn rate:  {} tokens/min\n  Projection: {} tokens by the block's end\n",
+        block.local_start,
+        block.local_end,
+        hours_minutes(burn.remaining_minutes),
+        thousands(burn.tokens_per_minute.round() as i64),
+        thousands(burn.projected_tokens),
+    )
 }
 
 /// The active block in three lines: time left, burn rate, projection.
@@ -860,6 +940,7 @@ mod tests {
             width: 200,
             colour: false,
             compact: false,
+            no_cost: false,
         };
         let plain = period_table(Period::Day, &groups(), false, screen);
         let broken_down = period_table(Period::Day, &groups(), true, screen);
@@ -894,5 +975,97 @@ mod tests {
             active_block_text(&block),
             "Active block 2025-12-20 13:45 to 2025-12-20 18:45: 2h 05m left\n  Burn rate:  1,234 tokens/min, $2.50/hour\n  Projection: 400,000 tokens, $9.00 by the block's end\n"
         );
+    }
+
+    fn active_block() -> Block {
+        Block {
+            start: "2025-12-20T08:00:00.000Z".into(),
+            end: "2025-12-20T13:00:00.000Z".into(),
+            last_entry: None,
+            local_start: "2025-12-20 08:00".into(),
+            local_end: "2025-12-20 13:00".into(),
+            is_active: true,
+            is_gap: false,
+            entries: 3,
+            usage: usage(1, 1, 1.0),
+            models: vec![],
+            burn: Some(BurnRate {
+                tokens_per_minute: 10.0,
+                cost_per_hour: 2.5,
+                projected_tokens: 4_000,
+                projected_cost: 9.0,
+                remaining_minutes: 60,
+            }),
+        }
+    }
+
+    #[test]
+    fn no_cost_leaves_money_out_of_tables_charts_and_json() {
+        let screen = Screen {
+            width: 200,
+            colour: false,
+            compact: false,
+            no_cost: true,
+        };
+        let table = period_table(Period::Day, &groups(), true, screen);
+        assert!(!table.contains('$') && !table.contains("Cost") && table.contains("1,475"));
+        let charts = period_charts(&groups(), screen);
+        assert!(!charts.contains("Cost") && charts.contains("Total tokens"));
+        let blocks = blocks_table(&[active_block()], screen);
+        assert!(!blocks.contains('$') && blocks.contains("4,000 tokens by the block's end"));
+        let mut value = period_json(Period::Day, &groups());
+        without_costs(&mut value);
+        let text = value.to_string();
+        assert!(!text.contains("Cost") && !text.contains("\"cost\""));
+        assert_eq!(value["totals"]["inputTokens"], 1051);
+        let mut block = blocks_json(&[active_block()]);
+        without_costs(&mut block);
+        assert!(!block.to_string().contains("cost") && !block.to_string().contains("Cost"));
+        assert_eq!(block["blocks"][0]["burnRate"]["tokensPerMinute"], 10.0);
+    }
+
+    #[test]
+    fn project_aliases_are_read_and_applied_to_projects_only() {
+        assert_eq!(
+            project_aliases("shop=Shop front, /w/api = API,").unwrap(),
+            [
+                ("shop".to_owned(), "Shop front".to_owned()),
+                ("/w/api".to_owned(), "API".to_owned())
+            ]
+        );
+        assert!(project_aliases("shop").unwrap_err().contains("`shop`"));
+        assert!(project_aliases("=x").is_err());
+        let aliases = project_aliases("claude-opus-4-5-20251101=Opus").unwrap();
+        let mut by_model = groups();
+        rename_projects(&mut by_model, &aliases);
+        assert_eq!(by_model[0].models[0].0, "claude-opus-4-5-20251101");
+        let mut by_project: Vec<Group> = groups()
+            .into_iter()
+            .map(|g| Group {
+                by: By::Project,
+                ..g
+            })
+            .collect();
+        rename_projects(&mut by_project, &aliases);
+        assert_eq!(by_project[0].models[0].0, "Opus");
+        assert_eq!(by_project[0].models[1].0, "claude-haiku-4-5-20251001");
+    }
+
+    #[test]
+    fn recent_blocks_start_at_the_cutoff_or_are_active() {
+        let old = Block {
+            is_active: false,
+            start: "2025-12-10T08:00:00.000Z".into(),
+            ..active_block()
+        };
+        let recent = Block {
+            is_active: false,
+            start: "2025-12-18T08:00:00.000Z".into(),
+            ..active_block()
+        };
+        let mut blocks = vec![old.clone(), recent, active_block()];
+        keep_recent(&mut blocks, "2025-12-18T08:00:00.000Z");
+        assert_eq!(blocks.len(), 2);
+        assert!(blocks.iter().all(|b| b.start != old.start));
     }
 }

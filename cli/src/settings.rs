@@ -1,9 +1,10 @@
-//! The configuration file: `$CCO_CONFIG`, else `$XDG_CONFIG_HOME/cco/config`, else
-//! `~/.config/cco/config`. Lines of `key = value`; `#` starts a comment. Keys:
-//! `dsn` (a connection string or URL, used when `--dsn` is not given) and `timezone` (an IANA
-//! name, used when `--timezone` is not given). A missing file is no error.
+//! The configuration file: the one `--config` names, else `$CCO_CONFIG`, else
+//! `$XDG_CONFIG_HOME/cco/config`, else `~/.config/cco/config`. Lines of `key = value`; `#` starts
+//! a comment. Keys: `dsn` (a connection string or URL, used when `--dsn` is not given) and
+//! `timezone` (an IANA name, used when `--timezone` is not given). A missing file is no error,
+//! unless `--config` names it.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 
 use crate::failure::{Failure, Kind, Outcome};
 
@@ -26,15 +27,18 @@ pub fn settings_path() -> Option<PathBuf> {
     Some(base.join("cco").join("config"))
 }
 
-/// Reads the configuration file, if there is one.
-pub fn load() -> Outcome<Settings> {
-    let Some(path) = settings_path() else {
+/// Reads the configuration file: `named` (`--config`), which must exist, else the one of
+/// `settings_path`, if there is one.
+pub fn load(named: Option<&Path>) -> Outcome<Settings> {
+    let Some(path) = named.map(Path::to_path_buf).or_else(settings_path) else {
         return Ok(Settings::default());
     };
     match std::fs::read_to_string(&path) {
         Ok(text) => parse(&text)
             .map_err(|message| Failure::new(Kind::Usage, format!("{}: {message}", path.display()))),
-        Err(error) if error.kind() == std::io::ErrorKind::NotFound => Ok(Settings::default()),
+        Err(error) if error.kind() == std::io::ErrorKind::NotFound && named.is_none() => {
+            Ok(Settings::default())
+        }
         Err(error) => Err(Failure::new(
             Kind::Input,
             format!("cannot read {}: {error}", path.display()),
@@ -93,5 +97,13 @@ mod tests {
         assert!(parse("colour = yes")
             .unwrap_err()
             .contains("unknown key `colour`"));
+    }
+
+    #[test]
+    fn a_named_file_must_exist() {
+        let missing = Path::new("/nonexistent/cco-config-named");
+        let failure = load(Some(missing)).unwrap_err();
+        assert_eq!(failure.kind, Kind::Input);
+        assert!(failure.message.contains("cco-config-named"));
     }
 }

@@ -33,6 +33,8 @@ pub struct Screen {
     pub width: usize,
     pub colour: bool,
     pub compact: bool,
+    /// Leave out the cost columns (ccusage's `--no-cost`).
+    pub no_cost: bool,
 }
 
 impl Screen {
@@ -40,7 +42,7 @@ impl Screen {
     /// and no colour, so piped output is the same everywhere. Colour follows `colour` when given
     /// (`--color`, `--no-color`), else `NO_COLOR` (none) and `FORCE_COLOR` (some) as ccusage reads
     /// them.
-    pub fn of_stdout(colour: Option<bool>, compact: bool) -> Screen {
+    pub fn of_stdout(colour: Option<bool>, compact: bool, no_cost: bool) -> Screen {
         use std::io::IsTerminal;
         let terminal = std::io::stdout().is_terminal();
         let columns = std::env::var("COLUMNS").ok().and_then(|c| c.parse().ok());
@@ -55,13 +57,21 @@ impl Screen {
             width: width.unwrap_or(80).max(20),
             colour,
             compact,
+            no_cost,
         }
     }
 }
 
+/// A column of money, left out by `--no-cost`.
+pub fn is_cost(column: &Column) -> bool {
+    column.title.starts_with("Cost")
+}
+
 /// The table as text, ending with a newline.
 pub fn render(columns: &[Column], rows: &[(RowKind, Vec<String>)], screen: Screen) -> String {
-    let all: Vec<usize> = (0..columns.len()).collect();
+    let all: Vec<usize> = (0..columns.len())
+        .filter(|&i| !(screen.no_cost && is_cost(&columns[i])))
+        .collect();
     let essential: Vec<usize> = all
         .iter()
         .copied()
@@ -188,6 +198,7 @@ mod tests {
             width,
             colour,
             compact: false,
+            no_cost: false,
         }
     }
 

@@ -180,6 +180,7 @@ mod tests {
                 width: 120,
                 colour: false,
                 compact: false,
+                no_cost: false,
             },
         );
         assert!(

@@ -347,3 +347,112 @@ def test_instances_break_down_by_project(db, sources):
            where m.token_count > 0 group by p.name""").fetchall()
     assert reported == {name: [int(v) for v in values] for name, *values in rows}
     assert run(db, "report", "daily", "--instances", "--team").returncode == 2
+
+
+def without_costs(value):
+    """The JSON with every cost field left out, computed here."""
+    if isinstance(value, dict):
+        return {k: without_costs(v) for k, v in value.items() if k not in ("totalCost", "cost", "costUSD", "costPerHour")}
+    if isinstance(value, list):
+        return [without_costs(v) for v in value]
+    return value
+
+
+def steady(value):
+    """A report's JSON without what moves with the clock: the active block's burn rate and projection
+    (its minutes left and the rate change from one run to the next)."""
+    value = json.loads(json.dumps(value))
+    for block in value.get("blocks", []):
+        if block["isActive"]:
+            block["burnRate"] = block["projection"] = None
+    return value
+
+
+def json_keys(value):
+    if isinstance(value, dict):
+        for key, inner in value.items():
+            yield key
+            yield from json_keys(inner)
+    elif isinstance(value, list):
+        for inner in value:
+            yield from json_keys(inner)
+
+
+@pytest.mark.parametrize("kind", ["daily", "weekly", "monthly", "session", "blocks"])
+def test_no_cost_leaves_money_out(db, sources, kind):
+    full = steady(report(db, kind, "--timezone", "UTC", "--breakdown"))
+    plain = steady(report(db, kind, "--timezone", "UTC", "--breakdown", "--no-cost"))
+    assert plain == without_costs(full) and plain != full
+    assert not any("cost" in key.lower() for key in json_keys(plain))
+    text = run(db, "report", kind, "--timezone", "UTC", "--no-cost", env_extra={"COLUMNS": "200"})
+    assert text.returncode == 0 and "$" not in text.stdout and "Cost" not in text.stdout
+    assert "Total" in text.stdout
+
+
+def test_ccusage_flags_without_meaning_in_cco_change_nothing(db, sources):
+    """--mode, --debug, --debug-samples, --single-thread, --all, --by-agent, --no-offline: accepted,
+    the report is the same."""
+    for kind in ("daily", "session", "blocks"):
+        plain = steady(report(db, kind, "--timezone", "UTC"))
+        for flags in (("--mode", "calculate"), ("-m", "display"), ("--mode",), ("--debug", "--debug-samples", "3"),
+                      ("-d",), ("--single-thread",), ("--all",), ("--by-agent",), ("--offline", "--no-offline")):
+            assert steady(report(db, kind, "--timezone", "UTC", *flags)) == plain, (kind, flags)
+    assert steady(report(db, "blocks", "--timezone", "UTC", "--session-length", "5")) == \
+        steady(report(db, "blocks", "--timezone", "UTC"))
+    wrong = run(db, "report", "blocks", "--session-length", "3")
+    assert wrong.returncode == 2 and "5 hours long" in wrong.stderr
+    for args in (("daily", "--active"), ("session", "--recent"), ("daily", "--id", SESSION),
+                 ("daily", "--project-aliases", "a=b"), ("daily", "--mode", "exact")):
+        assert run(db, "report", *args).returncode == 2, args
+
+
+def test_session_id_keeps_that_session(db, sources):
+    sessions = report(db, "session", "--timezone", "UTC")["session"]
+    assert len(sessions) > 1
+    for entry in sessions:
+        only = report(db, "session", "--timezone", "UTC", "--id", entry["sessionId"])
+        assert only["session"] == [entry]
+        assert only["totals"]["totalTokens"] == entry["totalTokens"]
+    assert report(db, "session", "--id", "no-such-session")["session"] == []
+
+
+def test_blocks_active_and_recent(db, sources):
+    blocks = steady(report(db, "blocks", "--timezone", "UTC"))["blocks"]
+    active = steady(report(db, "blocks", "--timezone", "UTC", "--active"))["blocks"]
+    assert active == [b for b in blocks if b["isActive"]] and len(active) == 1  # loaded by an earlier test
+    cutoff = (datetime.datetime.now(datetime.timezone.utc) - datetime.timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+    recent = steady(report(db, "blocks", "--timezone", "UTC", "--recent"))["blocks"]
+    assert recent == [b for b in blocks if b["isActive"] or b["startTime"] >= cutoff]
+    assert len(recent) < len(blocks)  # the fixtures' blocks are older than 3 days
+
+
+def test_project_aliases_rename_the_projects_of_instances(db, sources):
+    plain = report(db, "monthly", "--instances", "--timezone", "UTC")
+    names = sorted({b["project"] for e in plain["monthly"] for b in e["projectBreakdowns"]})
+    assert len(names) >= 2
+    aliases = {names[0]: "First Alias", names[1]: "Second"}
+    aliased = report(db, "monthly", "--instances", "--timezone", "UTC", "--project-aliases",
+                     ",".join(f"{name}={alias}" for name, alias in aliases.items()))
+    renamed = json.loads(json.dumps(plain))
+    for entry in renamed["monthly"]:
+        for breakdown in entry["projectBreakdowns"]:
+            breakdown["project"] = aliases.get(breakdown["project"], breakdown["project"])
+        entry["projects"] = sorted(b["project"] for b in entry["projectBreakdowns"])
+    assert [e["projects"] for e in aliased["monthly"]] == [e["projects"] for e in renamed["monthly"]]
+    assert aliased == renamed
+    text = run(db, "report", "monthly", "--instances", "--timezone", "UTC", "--project-aliases", f"{names[0]}=First Alias")
+    assert text.returncode == 0 and "First Alias" in text.stdout
+    wrong = run(db, "report", "monthly", "--instances", "--project-aliases", "nothing")
+    assert wrong.returncode == 2 and "is not `name=alias`" in wrong.stderr
+
+
+def test_config_names_the_configuration_file(db, sources, tmp_path):
+    config = tmp_path / "named-config"
+    config.write_text("timezone = Asia/Kathmandu\n", encoding="utf-8")
+    named = run(db, "--config", str(config), "report", "daily", "--project", EDGES_PROJECT, "--json")
+    assert named.returncode == 0, named.stderr
+    assert json.loads(named.stdout) == report(db, "daily", "--project", EDGES_PROJECT, "--timezone", "Asia/Kathmandu")
+    after = run(db, "report", "daily", "--project", EDGES_PROJECT, "--json", "--config", str(config))
+    assert after.stdout == named.stdout
+    missing = run(db, "report", "daily", "--config", str(tmp_path / "missing"))
+    assert missing.returncode == 5 and "missing" in missing.stderr

@@ -125,3 +125,18 @@ def test_the_hook_never_exits_with_2(db, tmp_path):
     assert bad_flag.returncode == 1 and "unexpected argument '--bogus'" in bad_flag.stderr
     elsewhere = run(db, "report", "--bogus")
     assert elsewhere.returncode == 2
+
+
+def test_the_statusline_accepts_ccusage_flags(db):
+    """ccusage 20's statusline flags, accepted so that a settings.json written for ccusage works: the
+    line is the same as without them."""
+    plain = run_with_input(db, recorded("statusline-input.json"), "statusline", "--timezone", "UTC")
+    flagged = run_with_input(db, recorded("statusline-input.json"), "statusline", "--timezone", "UTC",
+                             "--offline", "--no-offline", "-B", "emoji-text", "--cost-source", "both", "--cache",
+                             "--no-cache", "--refresh-interval", "5", "--context-low-threshold", "40",
+                             "--context-medium-threshold", "70", "--debug")
+    assert flagged.returncode == plain.returncode == 0, flagged.stderr
+    # The block's time left and burn rate may move between the two runs by a minute: compare the costs.
+    assert flagged.stdout.split("|")[:2] == plain.stdout.split("|")[:2]
+    wrong = run_with_input(db, recorded("statusline-input.json"), "statusline", "--cost-source", "guess")
+    assert wrong.returncode == 2
