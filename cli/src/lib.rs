@@ -275,6 +275,10 @@ struct ReportArgs {
     /// blocks: only the blocks of the last 3 days (and the active one)
     #[arg(long, short = 'r')]
     recent: bool,
+    /// blocks: judge the active block's projection against this many tokens, or `max` (the most
+    /// a finished block used): ok, warning over 80%, exceeds over 100%
+    #[arg(long, short = 't', value_name = "TOKENS|max", value_parser = report::token_limit)]
+    token_limit: Option<report::TokenLimit>,
     /// blocks: hours per block; cco's blocks are 5 hours (cco.usage_blocks), the only length
     /// accepted
     #[arg(long, short = 'n', value_name = "HOURS", num_args = 0..=1, default_missing_value = "5")]
@@ -596,10 +600,12 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
         ));
     }
     let is_blocks = matches!(kind, ReportKind::Blocks(_));
-    if (args.active || args.recent || args.session_length.is_some()) && !is_blocks {
+    if (args.active || args.recent || args.session_length.is_some() || args.token_limit.is_some())
+        && !is_blocks
+    {
         return Err(Failure::new(
             Kind::Usage,
-            "--active, --recent and --session-length apply to the blocks report",
+            "--active, --recent, --session-length and --token-limit apply to the blocks report",
         ));
     }
     if args.session_length.is_some_and(|hours| hours != 5.0) {
@@ -674,10 +680,21 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
             if descending {
                 blocks.reverse();
             }
+            let limit = args
+                .token_limit
+                .and_then(|limit| report::limit_status(&blocks, limit));
             if args.json {
-                as_json(report::blocks_json(&blocks))
+                let mut value = report::blocks_json(&blocks);
+                if let Some(status) = &limit {
+                    report::with_limit_status(&mut value, status);
+                }
+                as_json(value)
             } else {
-                report::blocks_table(&blocks, screen)
+                let mut text = report::blocks_table(&blocks, screen);
+                if let Some(status) = &limit {
+                    text.push_str(&report::limit_status_text(status));
+                }
+                text
             }
         }
         (ReportKind::Heatmap(_), _) => {
@@ -798,7 +815,8 @@ mod tests {
             "cco report session --id 22222222-0000-0000-0000-000000000001 --no-cost",
             "cco report blocks --active --recent --session-length 5",
             "cco report blocks -n",
-            "cco report blocks -a -r -n 5 --mode display",
+            "cco report blocks -a -r -n 5 --mode display -t max",
+            "cco report blocks --token-limit 500000",
             "cco --config /tmp/cco.conf report weekly",
             "cco statusline --offline --no-offline -B emoji --cost-source both --cache --no-cache --refresh-interval 2 --context-low-threshold 40 --context-medium-threshold 70 --debug --config /x",
             "cco statusline --visual-burn-rate --cost-source --refresh-interval",
@@ -807,6 +825,7 @@ mod tests {
         }
         for line in [
             "cco report daily --mode exact",
+            "cco report blocks --token-limit lots",
             "cco statusline -B loud",
             "cco statusline --cost-source other",
         ] {

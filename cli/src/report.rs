@@ -789,6 +789,98 @@ pub fn blocks_json(blocks: &[Block]) -> Value {
     json!({ "blocks": entries })
 }
 
+/// ccusage's `blocks --token-limit`: a number of tokens, or `max`, the most tokens a finished
+/// block used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TokenLimit {
+    Tokens(i64),
+    Max,
+}
+
+/// Reads `--token-limit`: a positive whole number of tokens, or `max`.
+pub fn token_limit(text: &str) -> Result<TokenLimit, String> {
+    if text.eq_ignore_ascii_case("max") {
+        return Ok(TokenLimit::Max);
+    }
+    match text.replace(['_', ','], "").parse::<i64>() {
+        Ok(tokens) if tokens > 0 => Ok(TokenLimit::Tokens(tokens)),
+        _ => Err(format!(
+            "`{text}` is neither a positive number of tokens nor `max`"
+        )),
+    }
+}
+
+/// The active block's projection against a token limit.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct LimitStatus {
+    pub limit: i64,
+    pub projected: i64,
+    pub percent: f64,
+    /// `ok`, `warning` (the projection is over 80% of the limit) or `exceeds` (over the limit).
+    pub status: &'static str,
+}
+
+/// Share of the limit above which a projection is a warning.
+const LIMIT_WARNING_PERCENT: f64 = 80.0;
+
+/// The active block's projected tokens against `limit`; none without an active block with a
+/// projection, or with `max` when no finished block used any tokens.
+pub fn limit_status(blocks: &[Block], limit: TokenLimit) -> Option<LimitStatus> {
+    let burn = blocks.iter().find(|b| b.is_active)?.burn?;
+    let limit = match limit {
+        TokenLimit::Tokens(tokens) => tokens,
+        TokenLimit::Max => blocks
+            .iter()
+            .filter(|b| !b.is_active && !b.is_gap)
+            .map(|b| b.usage.total_tokens())
+            .max()
+            .filter(|&most| most > 0)?,
+    };
+    let percent = burn.projected_tokens as f64 * 100.0 / limit as f64;
+    let status = if burn.projected_tokens > limit {
+        "exceeds"
+    } else if percent > LIMIT_WARNING_PERCENT {
+        "warning"
+    } else {
+        "ok"
+    };
+    Some(LimitStatus {
+        limit,
+        projected: burn.projected_tokens,
+        percent,
+        status,
+    })
+}
+
+/// The blocks' JSON with ccusage's `tokenLimitStatus` on the active block.
+pub fn with_limit_status(value: &mut Value, status: &LimitStatus) {
+    let Some(blocks) = value["blocks"].as_array_mut() else {
+        return;
+    };
+    for block in blocks.iter_mut().filter(|b| b["isActive"] == true) {
+        block["tokenLimitStatus"] = json!({
+            "limit": status.limit,
+            "projectedUsage": status.projected,
+            "percentUsed": status.percent,
+            "status": status.status,
+        });
+    }
+}
+
+/// The line below the active block that says how its projection stands to the limit.
+pub fn limit_status_text(status: &LimitStatus) -> String {
+    format!(
+        "  Token limit: {} tokens, projected {:.1}%: {}\n",
+        thousands(status.limit),
+        status.percent,
+        match status.status {
+            "exceeds" => "EXCEEDS LIMIT",
+            "warning" => "WARNING",
+            _ => "ok",
+        }
+    )
+}
+
 /// The blocks as a table, and the active block's burn rate and projection below it.
 pub fn blocks_table(blocks: &[Block], screen: Screen) -> String {
     let columns = [
@@ -1067,5 +1159,41 @@ mod tests {
         keep_recent(&mut blocks, "2025-12-18T08:00:00.000Z");
         assert_eq!(blocks.len(), 2);
         assert!(blocks.iter().all(|b| b.start != old.start));
+    }
+
+    #[test]
+    fn the_token_limit_judges_the_active_blocks_projection() {
+        assert_eq!(token_limit("500000"), Ok(TokenLimit::Tokens(500_000)));
+        assert_eq!(token_limit("5_000"), Ok(TokenLimit::Tokens(5_000)));
+        assert_eq!(token_limit("MAX"), Ok(TokenLimit::Max));
+        assert!(token_limit("0").is_err() && token_limit("lots").is_err());
+        let finished = Block {
+            is_active: false,
+            usage: usage(2_000, 500, 1.0),
+            ..active_block()
+        };
+        let blocks = [finished, active_block()];
+        let status = |limit| limit_status(&blocks, limit).unwrap();
+        assert_eq!(status(TokenLimit::Tokens(10_000)).status, "ok");
+        assert_eq!(status(TokenLimit::Tokens(4_500)).status, "warning");
+        assert_eq!(status(TokenLimit::Tokens(4_000)).status, "warning");
+        assert_eq!(status(TokenLimit::Tokens(3_999)).status, "exceeds");
+        let max = status(TokenLimit::Max);
+        assert_eq!((max.limit, max.projected), (2_610, 4_000));
+        assert_eq!(max.status, "exceeds");
+        assert_eq!(
+            limit_status_text(&max),
+            "  Token limit: 2,610 tokens, projected 153.3%: EXCEEDS LIMIT\n"
+        );
+        assert!(limit_status(&blocks[..1], TokenLimit::Tokens(1)).is_none());
+        assert!(limit_status(&blocks[1..], TokenLimit::Max).is_none());
+        let mut value = blocks_json(&blocks);
+        with_limit_status(&mut value, &max);
+        assert!(value["blocks"][0].get("tokenLimitStatus").is_none());
+        assert_eq!(value["blocks"][1]["tokenLimitStatus"]["status"], "exceeds");
+        assert_eq!(
+            value["blocks"][1]["tokenLimitStatus"]["projectedUsage"],
+            4_000
+        );
     }
 }

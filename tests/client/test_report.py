@@ -456,3 +456,24 @@ def test_config_names_the_configuration_file(db, sources, tmp_path):
     assert after.stdout == named.stdout
     missing = run(db, "report", "daily", "--config", str(tmp_path / "missing"))
     assert missing.returncode == 5 and "missing" in missing.stderr
+
+
+def test_token_limit_judges_the_active_blocks_projection(db, sources):
+    """blocks --token-limit N|max: ccusage's tokenLimitStatus on the active block, computed here from
+    the report's own projection (the active block is the one test_the_active_block_... loaded)."""
+    plain = report(db, "blocks", "--timezone", "UTC")["blocks"]
+    most = max(b["totalTokens"] for b in plain if not b["isActive"] and not b["isGap"])
+    for flag, limit in (("100", 100), ("1000000000", 1_000_000_000), ("max", most)):
+        blocks = report(db, "blocks", "--timezone", "UTC", "--token-limit", flag)["blocks"]
+        active = [b for b in blocks if b["isActive"]]
+        assert len(active) == 1 and all("tokenLimitStatus" not in b for b in blocks if not b["isActive"])
+        status = active[0]["tokenLimitStatus"]
+        projected = active[0]["projection"]["totalTokens"]
+        assert (status["limit"], status["projectedUsage"]) == (limit, projected)
+        assert status["percentUsed"] == pytest.approx(projected * 100 / limit)
+        expected = "exceeds" if projected > limit else "warning" if projected * 100 / limit > 80 else "ok"
+        assert status["status"] == expected
+    text = run(db, "report", "blocks", "--timezone", "UTC", "--token-limit", "100")
+    assert text.returncode == 0 and "Token limit: 100 tokens, projected" in text.stdout and "EXCEEDS LIMIT" in text.stdout
+    for args in (("blocks", "--token-limit", "lots"), ("daily", "--token-limit", "100")):
+        assert run(db, "report", *args).returncode == 2, args
