@@ -297,6 +297,10 @@ struct ReportArgs {
     /// Accepted for ccusage's scripts; the database does the work
     #[arg(long = "single-thread")]
     _single_thread: bool,
+    /// Several reports from one command: daily, weekly, monthly, session, separated by commas
+    /// (daily, weekly, monthly, session)
+    #[arg(long, value_name = "REPORTS", value_parser = sections)]
+    sections: Option<Sections>,
     /// Accepted for ccusage's scripts; cco holds Claude Code's transcripts only, all included
     #[arg(long = "all")]
     _all: bool,
@@ -614,6 +618,20 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
             "--session-length: cco's blocks are 5 hours long (cco.usage_blocks), the only length it reports",
         ));
     }
+    if args.sections.is_some()
+        && !matches!(
+            kind,
+            ReportKind::Daily(_)
+                | ReportKind::Weekly { .. }
+                | ReportKind::Monthly(_)
+                | ReportKind::Session(_)
+        )
+    {
+        return Err(Failure::new(
+            Kind::Usage,
+            "--sections applies to the daily, weekly, monthly and session reports",
+        ));
+    }
     if args.id.is_some() && !matches!(kind, ReportKind::Session(_)) {
         return Err(Failure::new(
             Kind::Usage,
@@ -705,39 +723,160 @@ fn run_report(kind: ReportKind, dsn: Option<&str>, settings: &Settings) -> Outco
                 chart::heatmap(&counts, "messages")
             }
         }
-        (_, Some(period)) => {
-            let mut groups = report::period_groups(&mut client, period, &scope, by)?;
-            report::rename_projects(&mut groups, &aliases);
-            if descending {
-                groups.reverse();
-            }
-            if args.json {
-                as_json(report::period_json(period, &groups))
-            } else {
-                let mut text = report::period_table(period, &groups, args.breakdown, screen);
-                if args.chart {
-                    text.push_str(&report::period_charts(&groups, screen));
-                }
-                text
-            }
-        }
         _ => {
-            let mut groups = report::session_groups(&mut client, &scope)?;
-            if let Some(session) = &args.id {
-                groups.retain(|group| &group.key == session);
-            }
-            if descending {
-                groups.reverse();
+            let sections = match &args.sections {
+                Some(Sections(sections)) => sections.clone(),
+                None => vec![Section::of(period)],
+            };
+            let monday = match &kind {
+                ReportKind::Weekly { start_of_week, .. } => {
+                    matches!(start_of_week, WeekStart::Monday)
+                }
+                _ => true,
+            };
+            let mut values = Vec::new();
+            let mut texts = Vec::new();
+            for section in &sections {
+                let request = UsageRequest {
+                    period: section.period(monday),
+                    scope: &scope,
+                    by,
+                    aliases: &aliases,
+                    args,
+                    screen,
+                };
+                let (value, text) = usage_report(&mut client, &request)?;
+                values.push((section.name(), value));
+                texts.push(match sections.len() {
+                    1 => text,
+                    _ => format!("{}\n{text}", section.title()),
+                });
             }
             if args.json {
-                as_json(report::session_json(&groups))
+                as_json(report::merged_sections(values))
             } else {
-                report::session_table(&groups, args.breakdown, screen)
+                texts.join("\n")
             }
         }
     };
     print!("{text}");
     Ok(())
+}
+
+/// A report of `--sections`: ccusage 20's names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Section {
+    Daily,
+    Weekly,
+    Monthly,
+    Session,
+}
+
+impl Section {
+    /// The section of a period's report, or the session report's.
+    fn of(period: Option<Period>) -> Section {
+        match period {
+            Some(Period::Day) => Section::Daily,
+            Some(Period::Week { .. }) => Section::Weekly,
+            Some(Period::Month) => Section::Monthly,
+            None => Section::Session,
+        }
+    }
+
+    fn period(self, monday: bool) -> Option<Period> {
+        match self {
+            Section::Daily => Some(Period::Day),
+            Section::Weekly => Some(Period::Week { monday }),
+            Section::Monthly => Some(Period::Month),
+            Section::Session => None,
+        }
+    }
+
+    fn name(self) -> &'static str {
+        match self {
+            Section::Daily => "daily",
+            Section::Weekly => "weekly",
+            Section::Monthly => "monthly",
+            Section::Session => "session",
+        }
+    }
+
+    fn title(self) -> &'static str {
+        match self {
+            Section::Daily => "Daily",
+            Section::Weekly => "Weekly",
+            Section::Monthly => "Monthly",
+            Section::Session => "Session",
+        }
+    }
+}
+
+/// The reports `--sections` names, in its order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+struct Sections(Vec<Section>);
+
+/// Reads `--sections`: report names separated by commas, each once.
+fn sections(text: &str) -> Result<Sections, String> {
+    let mut sections = Vec::new();
+    for name in text.split(',').map(str::trim) {
+        let section = match name {
+            "daily" => Section::Daily,
+            "weekly" => Section::Weekly,
+            "monthly" => Section::Monthly,
+            "session" => Section::Session,
+            other => {
+                return Err(format!(
+                    "`{other}` is not a section (daily, weekly, monthly, session)"
+                ))
+            }
+        };
+        if !sections.contains(&section) {
+            sections.push(section);
+        }
+    }
+    Ok(Sections(sections))
+}
+
+/// What a day, week, month or session report is asked.
+struct UsageRequest<'a> {
+    period: Option<Period>,
+    scope: &'a Scope,
+    by: report::By,
+    aliases: &'a [(String, String)],
+    args: &'a ReportArgs,
+    screen: Screen,
+}
+
+/// A day, week or month report (`period`) or the session report, as JSON and as text.
+fn usage_report(
+    client: &mut Client,
+    request: &UsageRequest,
+) -> Outcome<(serde_json::Value, String)> {
+    let args = request.args;
+    let descending = matches!(args.order, Order::Desc);
+    let Some(period) = request.period else {
+        let mut groups = report::session_groups(client, request.scope)?;
+        if let Some(session) = &args.id {
+            groups.retain(|group| &group.key == session);
+        }
+        if descending {
+            groups.reverse();
+        }
+        return Ok((
+            report::session_json(&groups),
+            report::session_table(&groups, args.breakdown, request.screen),
+        ));
+    };
+    let mut groups = report::period_groups(client, period, request.scope, request.by)?;
+    report::rename_projects(&mut groups, request.aliases);
+    if descending {
+        groups.reverse();
+    }
+    let mut text = report::period_table(period, &groups, args.breakdown, request.screen);
+    if args.chart {
+        text.push_str(&report::period_charts(&groups, request.screen));
+    }
+    Ok((report::period_json(period, &groups), text))
 }
 
 fn json_text(value: &serde_json::Value) -> String {
@@ -817,6 +956,7 @@ mod tests {
             "cco report blocks -n",
             "cco report blocks -a -r -n 5 --mode display -t max",
             "cco report blocks --token-limit 500000",
+            "cco report daily --sections daily,monthly,session",
             "cco --config /tmp/cco.conf report weekly",
             "cco statusline --offline --no-offline -B emoji --cost-source both --cache --no-cache --refresh-interval 2 --context-low-threshold 40 --context-medium-threshold 70 --debug --config /x",
             "cco statusline --visual-burn-rate --cost-source --refresh-interval",
@@ -826,6 +966,7 @@ mod tests {
         for line in [
             "cco report daily --mode exact",
             "cco report blocks --token-limit lots",
+            "cco report daily --sections daily,blocks",
             "cco statusline -B loud",
             "cco statusline --cost-source other",
         ] {
@@ -841,5 +982,16 @@ mod tests {
         };
         assert!(args.no_cost && args.screen().no_cost);
         assert_eq!(args.id.as_deref(), Some("s"));
+    }
+
+    #[test]
+    fn sections_are_read_in_order_once() {
+        assert_eq!(
+            sections("monthly, daily,monthly").unwrap(),
+            Sections(vec![Section::Monthly, Section::Daily])
+        );
+        assert!(sections("daily,blocks").unwrap_err().contains("`blocks`"));
+        assert_eq!(Section::of(Some(Period::Month)), Section::Monthly);
+        assert_eq!(Section::Session.period(true), None);
     }
 }

@@ -565,6 +565,25 @@ pub fn without_costs(value: &mut Value) {
     }
 }
 
+/// ccusage's `--sections` JSON: each report's list under its name, and the totals once (the first
+/// report's: every report sums the same responses).
+pub fn merged_sections(sections: Vec<(&str, Value)>) -> Value {
+    let mut merged = serde_json::Map::new();
+    let mut totals = None;
+    for (name, mut value) in sections {
+        if let Some(list) = value.get_mut(name).map(Value::take) {
+            merged.insert(name.to_owned(), list);
+        }
+        if totals.is_none() {
+            totals = value.get_mut("totals").map(Value::take);
+        }
+    }
+    if let Some(totals) = totals {
+        merged.insert("totals".into(), totals);
+    }
+    Value::Object(merged)
+}
+
 /// ccusage's `--project-aliases`: `name=Alias,other=Other alias` as (name, alias) pairs.
 pub fn project_aliases(text: &str) -> Result<Vec<(String, String)>, String> {
     text.split(',')
@@ -1195,5 +1214,17 @@ mod tests {
             value["blocks"][1]["tokenLimitStatus"]["projectedUsage"],
             4_000
         );
+    }
+
+    #[test]
+    fn sections_share_one_totals() {
+        let daily = period_json(Period::Day, &groups());
+        let monthly = period_json(Period::Month, &groups());
+        let merged = merged_sections(vec![("daily", daily.clone()), ("monthly", monthly.clone())]);
+        assert_eq!(merged["daily"], daily["daily"]);
+        assert_eq!(merged["monthly"], monthly["monthly"]);
+        assert_eq!(merged["totals"], daily["totals"]);
+        assert_eq!(merged.as_object().unwrap().len(), 3);
+        assert_eq!(merged_sections(vec![("daily", daily.clone())]), daily);
     }
 }

@@ -477,3 +477,23 @@ def test_token_limit_judges_the_active_blocks_projection(db, sources):
     assert text.returncode == 0 and "Token limit: 100 tokens, projected" in text.stdout and "EXCEEDS LIMIT" in text.stdout
     for args in (("blocks", "--token-limit", "lots"), ("daily", "--token-limit", "100")):
         assert run(db, "report", *args).returncode == 2, args
+
+
+def test_sections_give_several_reports_from_one_command(db, sources):
+    """--sections (ccusage 20): each report's list under its name, the totals once; the text is each
+    report's table under its name."""
+    merged = report(db, "daily", "--timezone", "UTC", "--sections", "daily,monthly,session")
+    alone = {kind: report(db, kind, "--timezone", "UTC") for kind in ("daily", "monthly", "session")}
+    assert list(merged) == ["daily", "monthly", "session", "totals"]
+    for kind, value in alone.items():
+        assert merged[kind] == value[kind]
+        assert value["totals"]["totalTokens"] == merged["totals"]["totalTokens"]
+    assert merged["totals"] == alone["daily"]["totals"]
+    weekly = report(db, "weekly", "--timezone", "UTC", "--start-of-week", "sunday", "--sections", "weekly")
+    assert weekly == report(db, "weekly", "--timezone", "UTC", "--start-of-week", "sunday")
+    text = run(db, "report", "monthly", "--timezone", "UTC", "--sections", "monthly,daily")
+    tables = [run(db, "report", kind, "--timezone", "UTC").stdout for kind in ("monthly", "daily")]
+    assert text.returncode == 0 and text.stdout == f"Monthly\n{tables[0]}\nDaily\n{tables[1]}"
+    for args in (("daily", "--sections", "daily,blocks"), ("blocks", "--sections", "daily")):
+        wrong = run(db, "report", *args)
+        assert wrong.returncode == 2 and "section" in wrong.stderr, args
