@@ -117,7 +117,7 @@ enum ReportKind {
         #[command(flatten)]
         args: ReportArgs,
         /// First day of a week
-        #[arg(long, value_enum, default_value_t = WeekStart::Monday)]
+        #[arg(long, short = 'w', value_enum, default_value_t = WeekStart::Monday)]
         start_of_week: WeekStart,
     },
     /// Usage and cost per month
@@ -957,6 +957,7 @@ mod tests {
             "cco report blocks -a -r -n 5 --mode display -t max",
             "cco report blocks --token-limit 500000",
             "cco report daily --sections daily,monthly,session",
+            "cco report weekly -w sunday",
             "cco --config /tmp/cco.conf report weekly",
             "cco statusline --offline --no-offline -B emoji --cost-source both --cache --no-cache --refresh-interval 2 --context-low-threshold 40 --context-medium-threshold 70 --debug --config /x",
             "cco statusline --visual-burn-rate --cost-source --refresh-interval",

@@ -489,7 +489,7 @@ def test_sections_give_several_reports_from_one_command(db, sources):
         assert merged[kind] == value[kind]
         assert value["totals"]["totalTokens"] == merged["totals"]["totalTokens"]
     assert merged["totals"] == alone["daily"]["totals"]
-    weekly = report(db, "weekly", "--timezone", "UTC", "--start-of-week", "sunday", "--sections", "weekly")
+    weekly = report(db, "weekly", "--timezone", "UTC", "-w", "sunday", "--sections", "weekly")
     assert weekly == report(db, "weekly", "--timezone", "UTC", "--start-of-week", "sunday")
     text = run(db, "report", "monthly", "--timezone", "UTC", "--sections", "monthly,daily")
     tables = [run(db, "report", kind, "--timezone", "UTC").stdout for kind in ("monthly", "daily")]
