@@ -336,7 +336,7 @@ impl ReportArgs {
 
 /// Runs `cco` with the process's arguments.
 pub fn main_cco() -> ExitCode {
-    let cli = match Cli::try_parse() {
+    let cli = match Cli::try_parse_from(with_ccusage_short_forms(std::env::args().collect())) {
         Ok(cli) => cli,
         Err(error) => {
             let _ = error.print();
@@ -348,6 +348,26 @@ pub fn main_cco() -> ExitCode {
         }
     };
     finish(run(cli), "cco")
+}
+
+/// ccusage's `session -i SESSION` is `--id` there, while `-i` is `--instances` on cco's reports
+/// (where it does not apply to sessions): on `report session`, `-i` is read as `--id`.
+fn with_ccusage_short_forms(mut args: Vec<String>) -> Vec<String> {
+    let mut words = Vec::new();
+    let mut rest = args.iter().skip(1);
+    while let Some(arg) = rest.next() {
+        if arg == "--dsn" || arg == "--config" {
+            rest.next();
+        } else if !arg.starts_with('-') {
+            words.push(arg.as_str());
+        }
+    }
+    if words.starts_with(&["report", "session"]) {
+        for arg in args.iter_mut().filter(|arg| *arg == "-i") {
+            *arg = "--id".into();
+        }
+    }
+    args
 }
 
 /// The subcommand named on a command line: its first word that is neither an option nor the
@@ -994,5 +1014,22 @@ mod tests {
         assert!(sections("daily,blocks").unwrap_err().contains("`blocks`"));
         assert_eq!(Section::of(Some(Period::Month)), Section::Monthly);
         assert_eq!(Section::Session.period(true), None);
+    }
+
+    #[test]
+    fn session_i_is_ccusages_id() {
+        let words = |line: &str| line.split(' ').map(str::to_owned).collect::<Vec<_>>();
+        assert_eq!(
+            with_ccusage_short_forms(words("cco report session -i s1 --json")),
+            words("cco report session --id s1 --json")
+        );
+        assert_eq!(
+            with_ccusage_short_forms(words("cco --dsn host=x report session -i s1")),
+            words("cco --dsn host=x report session --id s1")
+        );
+        assert_eq!(
+            with_ccusage_short_forms(words("cco report daily -i")),
+            words("cco report daily -i")
+        );
     }
 }

@@ -412,6 +412,7 @@ def test_session_id_keeps_that_session(db, sources):
     for entry in sessions:
         only = report(db, "session", "--timezone", "UTC", "--id", entry["sessionId"])
         assert only["session"] == [entry]
+        assert report(db, "session", "--timezone", "UTC", "-i", entry["sessionId"]) == only  # ccusage's short form
         assert only["totals"]["totalTokens"] == entry["totalTokens"]
     assert report(db, "session", "--id", "no-such-session")["session"] == []
 
