@@ -1895,3 +1895,172 @@ comment on function cco.forward_request_claims() is
 create index messages_usage_time_idx
     on cco.messages ("timestamp")
     where token_count > 0;
+
+-- Citus plans the analytics views and cco.search_projects (docs/citus.md): each table aggregated
+-- by project_id in a subquery joined afterwards, instead of lateral and correlated subqueries. The
+-- same results on a single server; the comments are unchanged.
+create or replace view cco.project_analytics with (security_invoker = true) as
+select p.id                                  as project_id,
+       p.name,
+       p.path,
+       coalesce(c.conversations, 0)          as conversations,
+       coalesce(c.active_conversations, 0)   as active_conversations,
+       coalesce(c.completed_conversations, 0) as completed_conversations,
+       coalesce(c.messages, 0)               as messages,
+       coalesce(c.total_tokens, 0)           as total_tokens,
+       m.cost,
+       coalesce(m.active_days, 0)            as active_days,
+       coalesce(m.active_weeks, 0)           as active_weeks,
+       m.first_message_at,
+       m.last_message_at,
+       coalesce(t.distinct_tools, 0)         as distinct_tools,
+       coalesce(t.tool_calls, 0)             as tool_calls,
+       t.avg_tool_ms,
+       coalesce(m.messages_last_24h, 0)      as messages_last_24h,
+       coalesce(m.messages_last_7d, 0)       as messages_last_7d,
+       coalesce(m.messages_last_30d, 0)      as messages_last_30d
+from cco.projects p
+left join (
+    select project_id,
+           count(*)                                         as conversations,
+           count(*) filter (where status = 'active')       as active_conversations,
+           count(*) filter (where status = 'completed')    as completed_conversations,
+           coalesce(sum(message_count), 0)                  as messages,
+           coalesce(sum(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens), 0) as total_tokens
+    from cco.conversations
+    group by project_id
+) c on c.project_id = p.id
+left join (
+    select q.project_id,
+           count(distinct date_trunc('day', q.quarter))   as active_days,
+           count(distinct date_trunc('week', q.quarter))  as active_weeks,
+           min(q.first_at)                                 as first_message_at,
+           max(q.last_at)                                  as last_message_at,
+           coalesce(sum(q.last_24h), 0)::bigint            as messages_last_24h,
+           coalesce(sum(q.last_7d), 0)::bigint             as messages_last_7d,
+           coalesce(sum(q.last_30d), 0)::bigint            as messages_last_30d,
+           round(sum(q.cost)::numeric, 6)                  as cost
+    from (
+        -- One pass over messages_project_conversation_idx in quarter hours, then days: a day in
+        -- the session's time zone is a costly computation per message, cheap per quarter hour.
+        -- Exact for every time zone offset that is a whole number of quarter hours (all in use
+        -- since the 1970s), as day boundaries then fall between quarters. The bounds of the
+        -- recent windows are computed once (subqueries), not once per message.
+        select m.project_id,
+               date_bin('15 minutes', m."timestamp", timestamptz '2000-01-01 00:00+00') as quarter,
+               min(m."timestamp")                                                           as first_at,
+               max(m."timestamp")                                                           as last_at,
+               count(*) filter (where m."timestamp" > (select now() - interval '24 hours')) as last_24h,
+               count(*) filter (where m."timestamp" > (select now() - interval '7 days'))   as last_7d,
+               count(*) filter (where m."timestamp" > (select now() - interval '30 days'))  as last_30d,
+               sum(cco.response_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
+                                     m.cache_creation_tokens, m.cache_read_tokens,
+                                     m.cache_creation_1h_tokens, m.web_search_requests,
+                                     m.web_fetch_requests, m.speed, m.service_tier))
+                   filter (where m.token_count > 0)                                         as cost
+        from cco.messages m
+        group by m.project_id, 2
+    ) q
+    group by q.project_id
+) m on m.project_id = p.id
+left join (
+    select project_id, count(distinct tool_name) as distinct_tools, count(*) as tool_calls,
+           round(avg(execution_time_ms), 1) as avg_tool_ms
+    from cco.tool_calls
+    group by project_id
+) t on t.project_id = p.id;
+
+create or replace view cco.user_activity_analytics with (security_invoker = true) as
+with memberships as (
+    select p.id as project_id, p.owner_id as user_id, 'owner'::text as role from cco.projects p
+    where p.owner_id is not null
+    union
+    select pm.project_id, pm.user_id, pm.role from cco.project_members pm
+)
+select ms.project_id,
+       ms.user_id,
+       ms.role,
+       coalesce(a.conversations, 0)   as conversations,
+       coalesce(a.messages, 0)        as messages,
+       coalesce(a.tokens, 0)          as tokens,
+       a.first_activity,
+       a.last_activity
+from memberships ms
+left join (
+    select c.project_id,
+           c.created_by,
+           count(*)                                                                    as conversations,
+           sum(c.message_count)                                                        as messages,
+           sum(c.input_tokens + c.output_tokens + c.cache_creation_tokens + c.cache_read_tokens) as tokens,
+           min(c.created_at)                                                           as first_activity,
+           max(c.last_updated)                                                         as last_activity
+    from cco.conversations c
+    group by c.project_id, c.created_by
+) a on a.project_id = ms.project_id and a.created_by = ms.user_id;
+
+create or replace function cco.search_projects(
+    search_query text,
+    limit_count integer default 50,
+    offset_count integer default 0)
+returns table (id uuid, name text, description text, path text, last_activity timestamptz,
+               conversation_count bigint, rank real, headline text)
+language plpgsql stable security invoker parallel safe
+as $$
+#variable_conflict use_column
+begin
+    perform cco.check_page(limit_count, offset_count, 1000);
+    return query
+    with query as (
+        select cco.to_tsquery(search_query) as tsquery, cco.query_terms(search_query) as terms
+    ),
+    projects_seen as (
+        select count(*) as documents,
+               coalesce(avg(cco.search_length(p.search_vector)), 0) as average_length
+        from cco.projects p
+    ),
+    term_frequencies as (
+        select array_agg(f.projects order by t.position) as frequencies
+        from query q
+        cross join lateral unnest(q.terms) with ordinality as t(term, position)
+        cross join lateral (
+            select count(*) as projects from cco.projects p
+            where p.search_vector operator(cco.@@) cco.lexeme_tsquery(t.term)
+        ) as f
+    ),
+    title_matches as (
+        -- conversations whose title matches: a project about the query talks about it
+        select c.project_id, count(*) as conversations
+        from query q
+        join cco.conversations c on c.search_vector operator(cco.@@) q.tsquery
+        group by c.project_id
+    ),
+    ranked as (
+        select p.id, p.name, p.description, p.path, p.last_activity,
+               (coalesce(cco.rank(case when p.search_vector operator(cco.@@) q.tsquery then p.search_vector end,
+                                  q.terms, f.frequencies, s.documents, s.average_length), 0)
+                + 0.5 * ln(1 + coalesce(tm.conversations, 0)))::real as score
+        from cco.projects p
+        cross join query q
+        cross join projects_seen s
+        cross join term_frequencies f
+        left join title_matches tm on tm.project_id = p.id
+        where p.search_vector operator(cco.@@) q.tsquery or tm.project_id is not null
+        order by score desc, p.last_activity desc nulls last, p.id
+        limit limit_count offset offset_count
+    ),
+    -- The page's conversation counts in one aggregate (Citus refuses a correlated subquery here)
+    conversation_counts as (
+        select c.project_id, count(*) as conversations
+        from cco.conversations c
+        where c.project_id = any (array(select r.id from ranked r))
+        group by c.project_id
+    )
+    select r.id, r.name, r.description, r.path, r.last_activity,
+           coalesce(cc.conversations, 0),
+           r.score,
+           cco.highlight(concat_ws(' — ', r.name, r.description, r.path), search_query)
+    from ranked r
+    left join conversation_counts cc on cc.project_id = r.id
+    order by r.score desc, r.last_activity desc nulls last, r.id;
+end
+$$;
