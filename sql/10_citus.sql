@@ -190,7 +190,8 @@ begin
     -- The identity and membership helpers run inside the queries on the shards, where Citus
     -- refuses a nested query on another table unless told: they read only reference tables
     -- (logins, projects, memberships), whose copy on the same node never moves.
-    -- So do the analytics aggregates' price lookups (the price list, a reference table too),
+    -- So do the analytics aggregates' and usage blocks' price lookups (the price list, a
+    -- reference table too: a one-project cco.usage_blocks runs wholly on that project's shard),
     -- and the depth rebuild after a reply is re-rooted, which reads its conversation by id
     -- from every shard: Citus warns that such a nested query may miss rows of a shard that is
     -- being moved (docs/citus.md).
@@ -199,7 +200,7 @@ begin
         where p.pronamespace = 'cco'::regnamespace
           and p.proname in ('current_user_id', 'readable_project_ids', 'writable_project_ids',
                             'owned_project_ids', 'summarize_messages_add', 'response_cost',
-                            'rebuild_thread_depths')
+                            'rebuild_thread_depths', 'compute_usage_blocks')
         order by p.oid)
     loop
         execute format('alter function %s set citus.allow_nested_distributed_execution = on',

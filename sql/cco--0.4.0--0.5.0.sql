@@ -2064,3 +2064,91 @@ begin
     order by r.score desc, r.last_activity desc nulls last, r.id;
 end
 $$;
+
+-- Citus: a cco.usage_blocks call within one project runs wholly on that project's shard, where
+-- the block computation's price lookups (the price list, a reference table) need the same
+-- permission for a nested query as the other price lookups (sql/10_citus.sql).
+create or replace function cco.prepare_distribution() returns text[]
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    -- "( SELECT cco.f() AS f)" as PostgreSQL prints an initPlan call in a policy
+    init_plan_call constant text := '\( SELECT (cco\.\w+\(\)) AS \w+\)';
+    policy record;
+    key record;
+    distributed_function regprocedure;
+    removed_keys text[] := '{}';
+begin
+    for policy in
+        select p.tablename, p.policyname, p.qual, p.with_check
+        from pg_policies p where p.schemaname = 'cco'
+    loop
+        execute format('alter policy %I on cco.%I %s %s', policy.policyname, policy.tablename,
+            case when policy.qual is not null
+                 then format('using (%s)', regexp_replace(policy.qual, init_plan_call, '\1', 'g'))
+                 else '' end,
+            case when policy.with_check is not null
+                 then format('with check (%s)', regexp_replace(policy.with_check, init_plan_call, '\1', 'g'))
+                 else '' end);
+    end loop;
+
+    if not exists (select 1 from pg_constraint
+                   where conrelid = 'cco.audit_log'::regclass and conname = 'audit_log_pkey'
+                     and cardinality(conkey) = 2) then
+        alter table cco.audit_log drop constraint audit_log_pkey;
+        alter table cco.audit_log alter column project_id set not null;
+        alter table cco.audit_log add constraint audit_log_pkey primary key (id, project_id);
+    end if;
+
+    -- cco.distributed tells these functions they run on Citus: the statistics triggers leave
+    -- projects.last_activity alone, the ranking sums the shards' counts.
+    foreach distributed_function in array array[
+        'cco.messages_count_inserted()', 'cco.messages_count_deleted()',
+        'cco.messages_count_updated()', 'cco.message_ranking(text, uuid[])']::regprocedure[]
+    loop
+        execute format('alter function %s set cco.distributed = on', distributed_function);
+    end loop;
+    -- The identity and membership helpers run inside the queries on the shards, where Citus
+    -- refuses a nested query on another table unless told: they read only reference tables
+    -- (logins, projects, memberships), whose copy on the same node never moves.
+    -- So do the analytics aggregates' and usage blocks' price lookups (the price list, a
+    -- reference table too: a one-project cco.usage_blocks runs wholly on that project's shard),
+    -- and the depth rebuild after a reply is re-rooted, which reads its conversation by id
+    -- from every shard: Citus warns that such a nested query may miss rows of a shard that is
+    -- being moved (docs/citus.md).
+    foreach distributed_function in array array(
+        select p.oid::regprocedure from pg_proc p
+        where p.pronamespace = 'cco'::regnamespace
+          and p.proname in ('current_user_id', 'readable_project_ids', 'writable_project_ids',
+                            'owned_project_ids', 'summarize_messages_add', 'response_cost',
+                            'rebuild_thread_depths', 'compute_usage_blocks')
+        order by p.oid)
+    loop
+        execute format('alter function %s set citus.allow_nested_distributed_execution = on',
+                       distributed_function);
+    end loop;
+    -- Citus plans a query on distributed tables only with its parameters' values.
+    alter function cco.search_messages(text, uuid[], uuid[], text[], integer, integer)
+        set plan_cache_mode = force_custom_plan;
+
+    -- These write or grant on reference tables after distributed ones in one transaction, which
+    -- Citus does only over one connection per node.
+    alter function cco.refresh_project_activity() set citus.multi_shard_modify_mode = 'sequential';
+    alter function cco.grant_api_access(regrole) set citus.multi_shard_modify_mode = 'sequential';
+
+    for key in
+        select c.conname, c.conrelid::regclass as table_name, pg_get_constraintdef(c.oid) as definition
+        from pg_constraint c
+        join pg_class t on t.oid = c.conrelid
+        where c.contype = 'f' and t.relnamespace = 'cco'::regnamespace
+        order by c.conname
+    loop
+        removed_keys := removed_keys || format('alter table %s add constraint %I %s',
+            key.table_name, key.conname,
+            replace(key.definition, 'ON DELETE SET NULL (parent_id)', ''));
+        execute format('alter table %s drop constraint %I', key.table_name, key.conname);
+    end loop;
+    return removed_keys;
+end
+$$;

@@ -6,8 +6,7 @@ synthetic rows into it and into this suite's single server, and compares what bo
 
 Citus is not part of cco and is not installed by its scripts: the module runs only when the
 server's installation has Citus (`citus` in pg_available_extensions), and is skipped otherwise.
-What does not work on Citus yet is asserted as such (strict xfail, with the error), so the day it
-works the test says so.
+What does not work on Citus yet is listed in docs/citus.md.
 """
 
 from __future__ import annotations
@@ -431,6 +430,17 @@ def test_search_projects_is_the_same(loaded):
 def test_usage_blocks_are_the_same(loaded):
     blocks = both(loaded, "select block_start, entries, input_tokens, output_tokens, cost "
                           "from cco.usage_blocks() order by block_start")
+    assert blocks[0] == blocks[1]
+    assert blocks[0]
+
+
+@pytest.mark.parametrize("projects", ["array(select id from cco.projects)",
+                                      "array(select id from cco.projects where name = 'synthetic 2')",
+                                      "array(select id from cco.projects where path = '/Users/user/project')"])
+def test_usage_blocks_of_some_projects_are_the_same(loaded, projects):
+    """Within one project Citus runs the whole call on that project's shard."""
+    blocks = both(loaded, "select block_start, entries, input_tokens, output_tokens, cost "
+                          f"from cco.usage_blocks({projects}) order by block_start")
     assert blocks[0] == blocks[1]
     assert blocks[0]
 
