@@ -215,6 +215,11 @@ begin
     alter function cco.refresh_project_activity() set citus.multi_shard_modify_mode = 'sequential';
     alter function cco.grant_api_access(regrole) set citus.multi_shard_modify_mode = 'sequential';
 
+    -- It would notify on the worker, where no client listens, and PostgreSQL cannot prepare (two-phase
+    -- commit, which Citus uses for writes on several nodes) a transaction that notified. Dropped
+    -- before the tables are distributed: distributing messages copies its rows into the shards.
+    drop trigger messages_notify_inserted on cco.messages;
+
     for key in
         select c.conname, c.conrelid::regclass as table_name, pg_get_constraintdef(c.oid) as definition
         from pg_constraint c
@@ -232,7 +237,7 @@ end
 $$;
 
 comment on function cco.prepare_distribution() is
-    'Part of cco.distribute, run on every node: rewrites the policies without subqueries, puts project_id in audit_log''s key, leaves projects.last_activity to cco.refresh_project_activity, makes the ranking sum the shards, and takes off the foreign keys, returning the statements that put them back.';
+    'Part of cco.distribute, run on every node: rewrites the policies without subqueries, puts project_id in audit_log''s key, leaves projects.last_activity to cco.refresh_project_activity, makes the ranking sum the shards, drops the cco_messages notification trigger, and takes off the foreign keys, returning the statements that put them back.';
 
 revoke execute on function cco.prepare_distribution() from public;
 
@@ -284,6 +289,14 @@ begin
         raise exception 'preparing worker %:% failed: %', failure.nodename, failure.nodeport, failure.result;
     end loop;
 
+    -- A database that already holds rows (a restored dump) has them copied into the shards, each
+    -- table's rows as stored, where a reply may precede its parent: the copy keeps the rows and
+    -- their derived columns as they are, with the tables' own triggers off until it is done.
+    foreach data_table in array array['projects', 'project_members', 'conversations', 'messages',
+                                      'tool_calls', 'transcript_summaries'] loop
+        execute format('alter table cco.%I disable trigger user', data_table);
+    end loop;
+
     perform create_reference_table('cco.user_logins');
     perform create_reference_table('cco.model_pricing');
     perform create_reference_table('cco.projects');
@@ -294,14 +307,14 @@ begin
                                          colocate_with => 'cco.conversations');
     end loop;
     perform create_distributed_table('cco.search_history', 'user_id');
+    foreach data_table in array array['projects', 'project_members', 'conversations', 'messages',
+                                      'tool_calls', 'transcript_summaries'] loop
+        execute format('alter table cco.%I enable trigger user', data_table);
+    end loop;
 
     foreach restore_key in array removed_keys loop
         execute restore_key;
     end loop;
-
-    -- It would notify on the worker, where no client listens, and PostgreSQL cannot prepare (two-phase
-    -- commit, which Citus uses for writes on several nodes) a transaction that notified.
-    drop trigger messages_notify_inserted on cco.messages;
 
     create trigger messages_reroot_replies
         before delete on cco.messages

@@ -2065,9 +2065,12 @@ begin
 end
 $$;
 
--- Citus: a cco.usage_blocks call within one project runs wholly on that project's shard, where
--- the block computation's price lookups (the price list, a reference table) need the same
--- permission for a nested query as the other price lookups (sql/10_citus.sql).
+-- Citus, distribution (sql/10_citus.sql): a cco.usage_blocks call within one project runs wholly
+-- on that project's shard, where the block computation's price lookups (the price list, a
+-- reference table) need the same permission for a nested query as the other price lookups; the
+-- notification trigger is dropped before the tables are distributed, and their own triggers are
+-- off while cco.distribute copies the rows a database already holds (a restored dump) into the
+-- shards, where a reply may come before its parent.
 create or replace function cco.prepare_distribution() returns text[]
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -2137,6 +2140,11 @@ begin
     alter function cco.refresh_project_activity() set citus.multi_shard_modify_mode = 'sequential';
     alter function cco.grant_api_access(regrole) set citus.multi_shard_modify_mode = 'sequential';
 
+    -- It would notify on the worker, where no client listens, and PostgreSQL cannot prepare (two-phase
+    -- commit, which Citus uses for writes on several nodes) a transaction that notified. Dropped
+    -- before the tables are distributed: distributing messages copies its rows into the shards.
+    drop trigger messages_notify_inserted on cco.messages;
+
     for key in
         select c.conname, c.conrelid::regclass as table_name, pg_get_constraintdef(c.oid) as definition
         from pg_constraint c
@@ -2150,5 +2158,100 @@ begin
         execute format('alter table %s drop constraint %I', key.table_name, key.conname);
     end loop;
     return removed_keys;
+end
+$$;
+
+comment on function cco.prepare_distribution() is
+    'Part of cco.distribute, run on every node: rewrites the policies without subqueries, puts project_id in audit_log''s key, leaves projects.last_activity to cco.refresh_project_activity, makes the ranking sum the shards, drops the cco_messages notification trigger, and takes off the foreign keys, returning the statements that put them back.';
+
+create or replace function cco.distribute(shard_count integer default 32) returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    removed_keys text[];
+    restore_key text;
+    failure record;
+    data_table text;
+begin
+    if not exists (select 1 from pg_extension where extname = 'citus') then
+        raise exception 'cco.distribute needs the citus extension, which is not installed in this database'
+            using errcode = 'feature_not_supported',
+                  hint = 'Install Citus from its own packages, add citus to shared_preload_libraries, '
+                         'create extension citus, then add the worker nodes.';
+    end if;
+    if shard_count is null or shard_count not between 1 and 64000 then
+        raise exception 'shard_count must be between 1 and 64000, not %', shard_count
+            using errcode = 'invalid_parameter_value';
+    end if;
+    if not cco.on_citus_coordinator() then
+        raise exception 'cco.distribute runs on the Citus coordinator'
+            using errcode = 'object_not_in_prerequisite_state';
+    end if;
+    -- Reference tables need a copy on the coordinator: the audit entries of projects and
+    -- memberships are written from it.
+    if not exists (select 1 from pg_dist_node where groupid = 0) then
+        raise exception 'the coordinator is not in the Citus metadata'
+            using errcode = 'object_not_in_prerequisite_state',
+                  hint = 'Run select citus_set_coordinator_host(''<its host>'', <its port>) first.';
+    end if;
+    if exists (select 1 from pg_dist_partition where logicalrelid = 'cco.messages'::regclass) then
+        raise exception 'cco is already distributed'
+            using errcode = 'object_not_in_prerequisite_state';
+    end if;
+
+    perform set_config('citus.enable_unsafe_triggers', 'on', true);
+    perform set_config('citus.shard_count', shard_count::text, true);
+    -- the foreign keys go back after the tables were filled: one connection per node
+    perform set_config('citus.multi_shard_modify_mode', 'sequential', true);
+
+    removed_keys := cco.prepare_distribution();
+    for failure in
+        select * from run_command_on_workers('select cco.prepare_distribution()') where not success
+    loop
+        raise exception 'preparing worker %:% failed: %', failure.nodename, failure.nodeport, failure.result;
+    end loop;
+
+    -- A database that already holds rows (a restored dump) has them copied into the shards, each
+    -- table's rows as stored, where a reply may precede its parent: the copy keeps the rows and
+    -- their derived columns as they are, with the tables' own triggers off until it is done.
+    foreach data_table in array array['projects', 'project_members', 'conversations', 'messages',
+                                      'tool_calls', 'transcript_summaries'] loop
+        execute format('alter table cco.%I disable trigger user', data_table);
+    end loop;
+
+    perform create_reference_table('cco.user_logins');
+    perform create_reference_table('cco.model_pricing');
+    perform create_reference_table('cco.projects');
+    perform create_reference_table('cco.project_members');
+    perform create_distributed_table('cco.conversations', 'project_id');
+    foreach data_table in array array['messages', 'tool_calls', 'transcript_summaries', 'audit_log'] loop
+        perform create_distributed_table(format('cco.%I', data_table), 'project_id',
+                                         colocate_with => 'cco.conversations');
+    end loop;
+    perform create_distributed_table('cco.search_history', 'user_id');
+    foreach data_table in array array['projects', 'project_members', 'conversations', 'messages',
+                                      'tool_calls', 'transcript_summaries'] loop
+        execute format('alter table cco.%I enable trigger user', data_table);
+    end loop;
+
+    foreach restore_key in array removed_keys loop
+        execute restore_key;
+    end loop;
+
+    create trigger messages_reroot_replies
+        before delete on cco.messages
+        for each row execute function cco.messages_reroot_replies();
+
+    drop trigger projects_audit on cco.projects;
+    create trigger projects_audit
+        after insert or update or delete on cco.projects
+        for each row when (cco.on_citus_coordinator())
+        execute function cco.audit_row_change('id', 'id', 'last_activity', 'updated_at');
+    drop trigger project_members_audit on cco.project_members;
+    create trigger project_members_audit
+        after insert or update or delete on cco.project_members
+        for each row when (cco.on_citus_coordinator())
+        execute function cco.audit_row_change('user_id', 'project_id');
 end
 $$;
