@@ -349,12 +349,20 @@ begin
         where p.search_vector operator(cco.@@) q.tsquery or tm.project_id is not null
         order by score desc, p.last_activity desc nulls last, p.id
         limit limit_count offset offset_count
+    ),
+    -- The page's conversation counts in one aggregate (Citus refuses a correlated subquery here)
+    conversation_counts as (
+        select c.project_id, count(*) as conversations
+        from cco.conversations c
+        where c.project_id = any (array(select r.id from ranked r))
+        group by c.project_id
     )
     select r.id, r.name, r.description, r.path, r.last_activity,
-           (select count(*) from cco.conversations c where c.project_id = r.id),
+           coalesce(cc.conversations, 0),
            r.score,
            cco.highlight(concat_ws(' — ', r.name, r.description, r.path), search_query)
     from ranked r
+    left join conversation_counts cc on cc.project_id = r.id
     order by r.score desc, r.last_activity desc nulls last, r.id;
 end
 $$;

@@ -312,37 +312,43 @@ left join (
 comment on view cco.conversation_analytics is
     'Per conversation: messages by role, content length, tokens (total, per message, by kind), first and last message, duration and active minutes (gaps over 30 minutes left out), tools and their outcomes, thread shape (roots, depth) and cost.';
 
+-- Each table is aggregated by project_id on its own, then joined to the projects: Citus plans
+-- that (each aggregate runs on the shards), where it refuses one lateral subquery per project.
+-- A filter on project_id reaches into every aggregate, so one project's row reads only its rows.
 create view cco.project_analytics with (security_invoker = true) as
 select p.id                                  as project_id,
        p.name,
        p.path,
-       c.conversations,
-       c.active_conversations,
-       c.completed_conversations,
-       c.messages,
-       c.total_tokens,
+       coalesce(c.conversations, 0)          as conversations,
+       coalesce(c.active_conversations, 0)   as active_conversations,
+       coalesce(c.completed_conversations, 0) as completed_conversations,
+       coalesce(c.messages, 0)               as messages,
+       coalesce(c.total_tokens, 0)           as total_tokens,
        m.cost,
-       m.active_days,
-       m.active_weeks,
+       coalesce(m.active_days, 0)            as active_days,
+       coalesce(m.active_weeks, 0)           as active_weeks,
        m.first_message_at,
        m.last_message_at,
-       t.distinct_tools,
-       t.tool_calls,
+       coalesce(t.distinct_tools, 0)         as distinct_tools,
+       coalesce(t.tool_calls, 0)             as tool_calls,
        t.avg_tool_ms,
-       m.messages_last_24h,
-       m.messages_last_7d,
-       m.messages_last_30d
+       coalesce(m.messages_last_24h, 0)      as messages_last_24h,
+       coalesce(m.messages_last_7d, 0)       as messages_last_7d,
+       coalesce(m.messages_last_30d, 0)      as messages_last_30d
 from cco.projects p
-cross join lateral (
-    select count(*)                                         as conversations,
+left join (
+    select project_id,
+           count(*)                                         as conversations,
            count(*) filter (where status = 'active')       as active_conversations,
            count(*) filter (where status = 'completed')    as completed_conversations,
            coalesce(sum(message_count), 0)                  as messages,
            coalesce(sum(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens), 0) as total_tokens
-    from cco.conversations where project_id = p.id
-) c
-cross join lateral (
-    select count(distinct date_trunc('day', q.quarter))   as active_days,
+    from cco.conversations
+    group by project_id
+) c on c.project_id = p.id
+left join (
+    select q.project_id,
+           count(distinct date_trunc('day', q.quarter))   as active_days,
            count(distinct date_trunc('week', q.quarter))  as active_weeks,
            min(q.first_at)                                 as first_message_at,
            max(q.last_at)                                  as last_message_at,
@@ -356,7 +362,8 @@ cross join lateral (
         -- Exact for every time zone offset that is a whole number of quarter hours (all in use
         -- since the 1970s), as day boundaries then fall between quarters. The bounds of the
         -- recent windows are computed once (subqueries), not once per message.
-        select date_bin('15 minutes', m."timestamp", timestamptz '2000-01-01 00:00+00') as quarter,
+        select m.project_id,
+               date_bin('15 minutes', m."timestamp", timestamptz '2000-01-01 00:00+00') as quarter,
                min(m."timestamp")                                                           as first_at,
                max(m."timestamp")                                                           as last_at,
                count(*) filter (where m."timestamp" > (select now() - interval '24 hours')) as last_24h,
@@ -368,15 +375,16 @@ cross join lateral (
                                      m.web_fetch_requests, m.speed, m.service_tier))
                    filter (where m.token_count > 0)                                         as cost
         from cco.messages m
-        where m.project_id = p.id
-        group by 1
+        group by m.project_id, 2
     ) q
-) m
-cross join lateral (
-    select count(distinct tool_name) as distinct_tools, count(*) as tool_calls,
+    group by q.project_id
+) m on m.project_id = p.id
+left join (
+    select project_id, count(distinct tool_name) as distinct_tools, count(*) as tool_calls,
            round(avg(execution_time_ms), 1) as avg_tool_ms
-    from cco.tool_calls where project_id = p.id
-) t;
+    from cco.tool_calls
+    group by project_id
+) t on t.project_id = p.id;
 
 comment on view cco.project_analytics is
     'Per project: conversations (total, active, completed), messages, tokens, cost, active days and weeks, first and last message, tools, and messages in the last 24 hours, 7 and 30 days.';
@@ -475,6 +483,8 @@ group by 1, 2, m.project_id;
 comment on view cco.hourly_activity is
     'Per day of the week (1 = Monday), hour of the day (in the session''s time zone) and project, over the last 7 days: messages, conversations and output tokens.';
 
+-- The conversations are aggregated by project and creator, then joined to the memberships (no
+-- lateral subquery, which Citus refuses next to the memberships of its reference tables).
 create view cco.user_activity_analytics with (security_invoker = true) as
 with memberships as (
     select p.id as project_id, p.owner_id as user_id, 'owner'::text as role from cco.projects p
@@ -491,15 +501,17 @@ select ms.project_id,
        a.first_activity,
        a.last_activity
 from memberships ms
-left join lateral (
-    select count(*)                                                                    as conversations,
+left join (
+    select c.project_id,
+           c.created_by,
+           count(*)                                                                    as conversations,
            sum(c.message_count)                                                        as messages,
            sum(c.input_tokens + c.output_tokens + c.cache_creation_tokens + c.cache_read_tokens) as tokens,
            min(c.created_at)                                                           as first_activity,
            max(c.last_updated)                                                         as last_activity
     from cco.conversations c
-    where c.project_id = ms.project_id and c.created_by = ms.user_id
-) a on true;
+    group by c.project_id, c.created_by
+) a on a.project_id = ms.project_id and a.created_by = ms.user_id;
 
 comment on view cco.user_activity_analytics is
     'Per project member (the owner included): role, and the conversations they created or loaded with their messages, tokens and first and last activity.';

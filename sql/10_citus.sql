@@ -190,7 +190,8 @@ begin
     -- The identity and membership helpers run inside the queries on the shards, where Citus
     -- refuses a nested query on another table unless told: they read only reference tables
     -- (logins, projects, memberships), whose copy on the same node never moves.
-    -- So do the analytics aggregates' price lookups (the price list, a reference table too),
+    -- So do the analytics aggregates' and usage blocks' price lookups (the price list, a
+    -- reference table too: a one-project cco.usage_blocks runs wholly on that project's shard),
     -- and the depth rebuild after a reply is re-rooted, which reads its conversation by id
     -- from every shard: Citus warns that such a nested query may miss rows of a shard that is
     -- being moved (docs/citus.md).
@@ -199,7 +200,7 @@ begin
         where p.pronamespace = 'cco'::regnamespace
           and p.proname in ('current_user_id', 'readable_project_ids', 'writable_project_ids',
                             'owned_project_ids', 'summarize_messages_add', 'response_cost',
-                            'rebuild_thread_depths')
+                            'rebuild_thread_depths', 'compute_usage_blocks')
         order by p.oid)
     loop
         execute format('alter function %s set citus.allow_nested_distributed_execution = on',
@@ -213,6 +214,11 @@ begin
     -- Citus does only over one connection per node.
     alter function cco.refresh_project_activity() set citus.multi_shard_modify_mode = 'sequential';
     alter function cco.grant_api_access(regrole) set citus.multi_shard_modify_mode = 'sequential';
+
+    -- It would notify on the worker, where no client listens, and PostgreSQL cannot prepare (two-phase
+    -- commit, which Citus uses for writes on several nodes) a transaction that notified. Dropped
+    -- before the tables are distributed: distributing messages copies its rows into the shards.
+    drop trigger messages_notify_inserted on cco.messages;
 
     for key in
         select c.conname, c.conrelid::regclass as table_name, pg_get_constraintdef(c.oid) as definition
@@ -231,7 +237,7 @@ end
 $$;
 
 comment on function cco.prepare_distribution() is
-    'Part of cco.distribute, run on every node: rewrites the policies without subqueries, puts project_id in audit_log''s key, leaves projects.last_activity to cco.refresh_project_activity, makes the ranking sum the shards, and takes off the foreign keys, returning the statements that put them back.';
+    'Part of cco.distribute, run on every node: rewrites the policies without subqueries, puts project_id in audit_log''s key, leaves projects.last_activity to cco.refresh_project_activity, makes the ranking sum the shards, drops the cco_messages notification trigger, and takes off the foreign keys, returning the statements that put them back.';
 
 revoke execute on function cco.prepare_distribution() from public;
 
@@ -283,6 +289,14 @@ begin
         raise exception 'preparing worker %:% failed: %', failure.nodename, failure.nodeport, failure.result;
     end loop;
 
+    -- A database that already holds rows (a restored dump) has them copied into the shards, each
+    -- table's rows as stored, where a reply may precede its parent: the copy keeps the rows and
+    -- their derived columns as they are, with the tables' own triggers off until it is done.
+    foreach data_table in array array['projects', 'project_members', 'conversations', 'messages',
+                                      'tool_calls', 'transcript_summaries'] loop
+        execute format('alter table cco.%I disable trigger user', data_table);
+    end loop;
+
     perform create_reference_table('cco.user_logins');
     perform create_reference_table('cco.model_pricing');
     perform create_reference_table('cco.projects');
@@ -293,14 +307,14 @@ begin
                                          colocate_with => 'cco.conversations');
     end loop;
     perform create_distributed_table('cco.search_history', 'user_id');
+    foreach data_table in array array['projects', 'project_members', 'conversations', 'messages',
+                                      'tool_calls', 'transcript_summaries'] loop
+        execute format('alter table cco.%I enable trigger user', data_table);
+    end loop;
 
     foreach restore_key in array removed_keys loop
         execute restore_key;
     end loop;
-
-    -- It would notify on the worker, where no client listens, and PostgreSQL cannot prepare (two-phase
-    -- commit, which Citus uses for writes on several nodes) a transaction that notified.
-    drop trigger messages_notify_inserted on cco.messages;
 
     create trigger messages_reroot_replies
         before delete on cco.messages

@@ -1895,3 +1895,363 @@ comment on function cco.forward_request_claims() is
 create index messages_usage_time_idx
     on cco.messages ("timestamp")
     where token_count > 0;
+
+-- Citus plans the analytics views and cco.search_projects (docs/citus.md): each table aggregated
+-- by project_id in a subquery joined afterwards, instead of lateral and correlated subqueries. The
+-- same results on a single server; the comments are unchanged.
+create or replace view cco.project_analytics with (security_invoker = true) as
+select p.id                                  as project_id,
+       p.name,
+       p.path,
+       coalesce(c.conversations, 0)          as conversations,
+       coalesce(c.active_conversations, 0)   as active_conversations,
+       coalesce(c.completed_conversations, 0) as completed_conversations,
+       coalesce(c.messages, 0)               as messages,
+       coalesce(c.total_tokens, 0)           as total_tokens,
+       m.cost,
+       coalesce(m.active_days, 0)            as active_days,
+       coalesce(m.active_weeks, 0)           as active_weeks,
+       m.first_message_at,
+       m.last_message_at,
+       coalesce(t.distinct_tools, 0)         as distinct_tools,
+       coalesce(t.tool_calls, 0)             as tool_calls,
+       t.avg_tool_ms,
+       coalesce(m.messages_last_24h, 0)      as messages_last_24h,
+       coalesce(m.messages_last_7d, 0)       as messages_last_7d,
+       coalesce(m.messages_last_30d, 0)      as messages_last_30d
+from cco.projects p
+left join (
+    select project_id,
+           count(*)                                         as conversations,
+           count(*) filter (where status = 'active')       as active_conversations,
+           count(*) filter (where status = 'completed')    as completed_conversations,
+           coalesce(sum(message_count), 0)                  as messages,
+           coalesce(sum(input_tokens + output_tokens + cache_creation_tokens + cache_read_tokens), 0) as total_tokens
+    from cco.conversations
+    group by project_id
+) c on c.project_id = p.id
+left join (
+    select q.project_id,
+           count(distinct date_trunc('day', q.quarter))   as active_days,
+           count(distinct date_trunc('week', q.quarter))  as active_weeks,
+           min(q.first_at)                                 as first_message_at,
+           max(q.last_at)                                  as last_message_at,
+           coalesce(sum(q.last_24h), 0)::bigint            as messages_last_24h,
+           coalesce(sum(q.last_7d), 0)::bigint             as messages_last_7d,
+           coalesce(sum(q.last_30d), 0)::bigint            as messages_last_30d,
+           round(sum(q.cost)::numeric, 6)                  as cost
+    from (
+        -- One pass over messages_project_conversation_idx in quarter hours, then days: a day in
+        -- the session's time zone is a costly computation per message, cheap per quarter hour.
+        -- Exact for every time zone offset that is a whole number of quarter hours (all in use
+        -- since the 1970s), as day boundaries then fall between quarters. The bounds of the
+        -- recent windows are computed once (subqueries), not once per message.
+        select m.project_id,
+               date_bin('15 minutes', m."timestamp", timestamptz '2000-01-01 00:00+00') as quarter,
+               min(m."timestamp")                                                           as first_at,
+               max(m."timestamp")                                                           as last_at,
+               count(*) filter (where m."timestamp" > (select now() - interval '24 hours')) as last_24h,
+               count(*) filter (where m."timestamp" > (select now() - interval '7 days'))   as last_7d,
+               count(*) filter (where m."timestamp" > (select now() - interval '30 days'))  as last_30d,
+               sum(cco.response_cost(m.model, m."timestamp", m.input_tokens, m.output_tokens,
+                                     m.cache_creation_tokens, m.cache_read_tokens,
+                                     m.cache_creation_1h_tokens, m.web_search_requests,
+                                     m.web_fetch_requests, m.speed, m.service_tier))
+                   filter (where m.token_count > 0)                                         as cost
+        from cco.messages m
+        group by m.project_id, 2
+    ) q
+    group by q.project_id
+) m on m.project_id = p.id
+left join (
+    select project_id, count(distinct tool_name) as distinct_tools, count(*) as tool_calls,
+           round(avg(execution_time_ms), 1) as avg_tool_ms
+    from cco.tool_calls
+    group by project_id
+) t on t.project_id = p.id;
+
+create or replace view cco.user_activity_analytics with (security_invoker = true) as
+with memberships as (
+    select p.id as project_id, p.owner_id as user_id, 'owner'::text as role from cco.projects p
+    where p.owner_id is not null
+    union
+    select pm.project_id, pm.user_id, pm.role from cco.project_members pm
+)
+select ms.project_id,
+       ms.user_id,
+       ms.role,
+       coalesce(a.conversations, 0)   as conversations,
+       coalesce(a.messages, 0)        as messages,
+       coalesce(a.tokens, 0)          as tokens,
+       a.first_activity,
+       a.last_activity
+from memberships ms
+left join (
+    select c.project_id,
+           c.created_by,
+           count(*)                                                                    as conversations,
+           sum(c.message_count)                                                        as messages,
+           sum(c.input_tokens + c.output_tokens + c.cache_creation_tokens + c.cache_read_tokens) as tokens,
+           min(c.created_at)                                                           as first_activity,
+           max(c.last_updated)                                                         as last_activity
+    from cco.conversations c
+    group by c.project_id, c.created_by
+) a on a.project_id = ms.project_id and a.created_by = ms.user_id;
+
+create or replace function cco.search_projects(
+    search_query text,
+    limit_count integer default 50,
+    offset_count integer default 0)
+returns table (id uuid, name text, description text, path text, last_activity timestamptz,
+               conversation_count bigint, rank real, headline text)
+language plpgsql stable security invoker parallel safe
+as $$
+#variable_conflict use_column
+begin
+    perform cco.check_page(limit_count, offset_count, 1000);
+    return query
+    with query as (
+        select cco.to_tsquery(search_query) as tsquery, cco.query_terms(search_query) as terms
+    ),
+    projects_seen as (
+        select count(*) as documents,
+               coalesce(avg(cco.search_length(p.search_vector)), 0) as average_length
+        from cco.projects p
+    ),
+    term_frequencies as (
+        select array_agg(f.projects order by t.position) as frequencies
+        from query q
+        cross join lateral unnest(q.terms) with ordinality as t(term, position)
+        cross join lateral (
+            select count(*) as projects from cco.projects p
+            where p.search_vector operator(cco.@@) cco.lexeme_tsquery(t.term)
+        ) as f
+    ),
+    title_matches as (
+        -- conversations whose title matches: a project about the query talks about it
+        select c.project_id, count(*) as conversations
+        from query q
+        join cco.conversations c on c.search_vector operator(cco.@@) q.tsquery
+        group by c.project_id
+    ),
+    ranked as (
+        select p.id, p.name, p.description, p.path, p.last_activity,
+               (coalesce(cco.rank(case when p.search_vector operator(cco.@@) q.tsquery then p.search_vector end,
+                                  q.terms, f.frequencies, s.documents, s.average_length), 0)
+                + 0.5 * ln(1 + coalesce(tm.conversations, 0)))::real as score
+        from cco.projects p
+        cross join query q
+        cross join projects_seen s
+        cross join term_frequencies f
+        left join title_matches tm on tm.project_id = p.id
+        where p.search_vector operator(cco.@@) q.tsquery or tm.project_id is not null
+        order by score desc, p.last_activity desc nulls last, p.id
+        limit limit_count offset offset_count
+    ),
+    -- The page's conversation counts in one aggregate (Citus refuses a correlated subquery here)
+    conversation_counts as (
+        select c.project_id, count(*) as conversations
+        from cco.conversations c
+        where c.project_id = any (array(select r.id from ranked r))
+        group by c.project_id
+    )
+    select r.id, r.name, r.description, r.path, r.last_activity,
+           coalesce(cc.conversations, 0),
+           r.score,
+           cco.highlight(concat_ws(' — ', r.name, r.description, r.path), search_query)
+    from ranked r
+    left join conversation_counts cc on cc.project_id = r.id
+    order by r.score desc, r.last_activity desc nulls last, r.id;
+end
+$$;
+
+-- Citus, distribution (sql/10_citus.sql): a cco.usage_blocks call within one project runs wholly
+-- on that project's shard, where the block computation's price lookups (the price list, a
+-- reference table) need the same permission for a nested query as the other price lookups; the
+-- notification trigger is dropped before the tables are distributed, and their own triggers are
+-- off while cco.distribute copies the rows a database already holds (a restored dump) into the
+-- shards, where a reply may come before its parent.
+create or replace function cco.prepare_distribution() returns text[]
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    -- "( SELECT cco.f() AS f)" as PostgreSQL prints an initPlan call in a policy
+    init_plan_call constant text := '\( SELECT (cco\.\w+\(\)) AS \w+\)';
+    policy record;
+    key record;
+    distributed_function regprocedure;
+    removed_keys text[] := '{}';
+begin
+    for policy in
+        select p.tablename, p.policyname, p.qual, p.with_check
+        from pg_policies p where p.schemaname = 'cco'
+    loop
+        execute format('alter policy %I on cco.%I %s %s', policy.policyname, policy.tablename,
+            case when policy.qual is not null
+                 then format('using (%s)', regexp_replace(policy.qual, init_plan_call, '\1', 'g'))
+                 else '' end,
+            case when policy.with_check is not null
+                 then format('with check (%s)', regexp_replace(policy.with_check, init_plan_call, '\1', 'g'))
+                 else '' end);
+    end loop;
+
+    if not exists (select 1 from pg_constraint
+                   where conrelid = 'cco.audit_log'::regclass and conname = 'audit_log_pkey'
+                     and cardinality(conkey) = 2) then
+        alter table cco.audit_log drop constraint audit_log_pkey;
+        alter table cco.audit_log alter column project_id set not null;
+        alter table cco.audit_log add constraint audit_log_pkey primary key (id, project_id);
+    end if;
+
+    -- cco.distributed tells these functions they run on Citus: the statistics triggers leave
+    -- projects.last_activity alone, the ranking sums the shards' counts.
+    foreach distributed_function in array array[
+        'cco.messages_count_inserted()', 'cco.messages_count_deleted()',
+        'cco.messages_count_updated()', 'cco.message_ranking(text, uuid[])']::regprocedure[]
+    loop
+        execute format('alter function %s set cco.distributed = on', distributed_function);
+    end loop;
+    -- The identity and membership helpers run inside the queries on the shards, where Citus
+    -- refuses a nested query on another table unless told: they read only reference tables
+    -- (logins, projects, memberships), whose copy on the same node never moves.
+    -- So do the analytics aggregates' and usage blocks' price lookups (the price list, a
+    -- reference table too: a one-project cco.usage_blocks runs wholly on that project's shard),
+    -- and the depth rebuild after a reply is re-rooted, which reads its conversation by id
+    -- from every shard: Citus warns that such a nested query may miss rows of a shard that is
+    -- being moved (docs/citus.md).
+    foreach distributed_function in array array(
+        select p.oid::regprocedure from pg_proc p
+        where p.pronamespace = 'cco'::regnamespace
+          and p.proname in ('current_user_id', 'readable_project_ids', 'writable_project_ids',
+                            'owned_project_ids', 'summarize_messages_add', 'response_cost',
+                            'rebuild_thread_depths', 'compute_usage_blocks')
+        order by p.oid)
+    loop
+        execute format('alter function %s set citus.allow_nested_distributed_execution = on',
+                       distributed_function);
+    end loop;
+    -- Citus plans a query on distributed tables only with its parameters' values.
+    alter function cco.search_messages(text, uuid[], uuid[], text[], integer, integer)
+        set plan_cache_mode = force_custom_plan;
+
+    -- These write or grant on reference tables after distributed ones in one transaction, which
+    -- Citus does only over one connection per node.
+    alter function cco.refresh_project_activity() set citus.multi_shard_modify_mode = 'sequential';
+    alter function cco.grant_api_access(regrole) set citus.multi_shard_modify_mode = 'sequential';
+
+    -- It would notify on the worker, where no client listens, and PostgreSQL cannot prepare (two-phase
+    -- commit, which Citus uses for writes on several nodes) a transaction that notified. Dropped
+    -- before the tables are distributed: distributing messages copies its rows into the shards.
+    drop trigger messages_notify_inserted on cco.messages;
+
+    for key in
+        select c.conname, c.conrelid::regclass as table_name, pg_get_constraintdef(c.oid) as definition
+        from pg_constraint c
+        join pg_class t on t.oid = c.conrelid
+        where c.contype = 'f' and t.relnamespace = 'cco'::regnamespace
+        order by c.conname
+    loop
+        removed_keys := removed_keys || format('alter table %s add constraint %I %s',
+            key.table_name, key.conname,
+            replace(key.definition, 'ON DELETE SET NULL (parent_id)', ''));
+        execute format('alter table %s drop constraint %I', key.table_name, key.conname);
+    end loop;
+    return removed_keys;
+end
+$$;
+
+comment on function cco.prepare_distribution() is
+    'Part of cco.distribute, run on every node: rewrites the policies without subqueries, puts project_id in audit_log''s key, leaves projects.last_activity to cco.refresh_project_activity, makes the ranking sum the shards, drops the cco_messages notification trigger, and takes off the foreign keys, returning the statements that put them back.';
+
+create or replace function cco.distribute(shard_count integer default 32) returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    removed_keys text[];
+    restore_key text;
+    failure record;
+    data_table text;
+begin
+    if not exists (select 1 from pg_extension where extname = 'citus') then
+        raise exception 'cco.distribute needs the citus extension, which is not installed in this database'
+            using errcode = 'feature_not_supported',
+                  hint = 'Install Citus from its own packages, add citus to shared_preload_libraries, '
+                         'create extension citus, then add the worker nodes.';
+    end if;
+    if shard_count is null or shard_count not between 1 and 64000 then
+        raise exception 'shard_count must be between 1 and 64000, not %', shard_count
+            using errcode = 'invalid_parameter_value';
+    end if;
+    if not cco.on_citus_coordinator() then
+        raise exception 'cco.distribute runs on the Citus coordinator'
+            using errcode = 'object_not_in_prerequisite_state';
+    end if;
+    -- Reference tables need a copy on the coordinator: the audit entries of projects and
+    -- memberships are written from it.
+    if not exists (select 1 from pg_dist_node where groupid = 0) then
+        raise exception 'the coordinator is not in the Citus metadata'
+            using errcode = 'object_not_in_prerequisite_state',
+                  hint = 'Run select citus_set_coordinator_host(''<its host>'', <its port>) first.';
+    end if;
+    if exists (select 1 from pg_dist_partition where logicalrelid = 'cco.messages'::regclass) then
+        raise exception 'cco is already distributed'
+            using errcode = 'object_not_in_prerequisite_state';
+    end if;
+
+    perform set_config('citus.enable_unsafe_triggers', 'on', true);
+    perform set_config('citus.shard_count', shard_count::text, true);
+    -- the foreign keys go back after the tables were filled: one connection per node
+    perform set_config('citus.multi_shard_modify_mode', 'sequential', true);
+
+    removed_keys := cco.prepare_distribution();
+    for failure in
+        select * from run_command_on_workers('select cco.prepare_distribution()') where not success
+    loop
+        raise exception 'preparing worker %:% failed: %', failure.nodename, failure.nodeport, failure.result;
+    end loop;
+
+    -- A database that already holds rows (a restored dump) has them copied into the shards, each
+    -- table's rows as stored, where a reply may precede its parent: the copy keeps the rows and
+    -- their derived columns as they are, with the tables' own triggers off until it is done.
+    foreach data_table in array array['projects', 'project_members', 'conversations', 'messages',
+                                      'tool_calls', 'transcript_summaries'] loop
+        execute format('alter table cco.%I disable trigger user', data_table);
+    end loop;
+
+    perform create_reference_table('cco.user_logins');
+    perform create_reference_table('cco.model_pricing');
+    perform create_reference_table('cco.projects');
+    perform create_reference_table('cco.project_members');
+    perform create_distributed_table('cco.conversations', 'project_id');
+    foreach data_table in array array['messages', 'tool_calls', 'transcript_summaries', 'audit_log'] loop
+        perform create_distributed_table(format('cco.%I', data_table), 'project_id',
+                                         colocate_with => 'cco.conversations');
+    end loop;
+    perform create_distributed_table('cco.search_history', 'user_id');
+    foreach data_table in array array['projects', 'project_members', 'conversations', 'messages',
+                                      'tool_calls', 'transcript_summaries'] loop
+        execute format('alter table cco.%I enable trigger user', data_table);
+    end loop;
+
+    foreach restore_key in array removed_keys loop
+        execute restore_key;
+    end loop;
+
+    create trigger messages_reroot_replies
+        before delete on cco.messages
+        for each row execute function cco.messages_reroot_replies();
+
+    drop trigger projects_audit on cco.projects;
+    create trigger projects_audit
+        after insert or update or delete on cco.projects
+        for each row when (cco.on_citus_coordinator())
+        execute function cco.audit_row_change('id', 'id', 'last_activity', 'updated_at');
+    drop trigger project_members_audit on cco.project_members;
+    create trigger project_members_audit
+        after insert or update or delete on cco.project_members
+        for each row when (cco.on_citus_coordinator())
+        execute function cco.audit_row_change('user_id', 'project_id');
+end
+$$;
