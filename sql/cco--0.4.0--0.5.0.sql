@@ -1687,187 +1687,6 @@ comment on function cco.ranking_across_shards(text, uuid[]) is
 
 revoke execute on function cco.ranking_across_shards(text, uuid[]) from public;
 
--- The catalog changes every node needs before its tables are distributed, done on each node
--- (workers hold their own copy of the extension's tables). Returns the foreign keys it took off,
--- as the statements that put them back.
-create function cco.prepare_distribution() returns text[]
-language plpgsql
-set search_path = pg_catalog, pg_temp
-as $$
-declare
-    -- "( SELECT cco.f() AS f)" as PostgreSQL prints an initPlan call in a policy
-    init_plan_call constant text := '\( SELECT (cco\.\w+\(\)) AS \w+\)';
-    policy record;
-    key record;
-    distributed_function regprocedure;
-    removed_keys text[] := '{}';
-begin
-    for policy in
-        select p.tablename, p.policyname, p.qual, p.with_check
-        from pg_policies p where p.schemaname = 'cco'
-    loop
-        execute format('alter policy %I on cco.%I %s %s', policy.policyname, policy.tablename,
-            case when policy.qual is not null
-                 then format('using (%s)', regexp_replace(policy.qual, init_plan_call, '\1', 'g'))
-                 else '' end,
-            case when policy.with_check is not null
-                 then format('with check (%s)', regexp_replace(policy.with_check, init_plan_call, '\1', 'g'))
-                 else '' end);
-    end loop;
-
-    if not exists (select 1 from pg_constraint
-                   where conrelid = 'cco.audit_log'::regclass and conname = 'audit_log_pkey'
-                     and cardinality(conkey) = 2) then
-        alter table cco.audit_log drop constraint audit_log_pkey;
-        alter table cco.audit_log alter column project_id set not null;
-        alter table cco.audit_log add constraint audit_log_pkey primary key (id, project_id);
-    end if;
-
-    -- cco.distributed tells these functions they run on Citus: the statistics triggers leave
-    -- projects.last_activity alone, the ranking sums the shards' counts.
-    foreach distributed_function in array array[
-        'cco.messages_count_inserted()', 'cco.messages_count_deleted()',
-        'cco.messages_count_updated()', 'cco.message_ranking(text, uuid[])']::regprocedure[]
-    loop
-        execute format('alter function %s set cco.distributed = on', distributed_function);
-    end loop;
-    -- The identity and membership helpers run inside the queries on the shards, where Citus
-    -- refuses a nested query on another table unless told: they read only reference tables
-    -- (logins, projects, memberships), whose copy on the same node never moves.
-    -- So do the analytics aggregates' price lookups (the price list, a reference table too),
-    -- and the depth rebuild after a reply is re-rooted, which reads its conversation by id
-    -- from every shard: Citus warns that such a nested query may miss rows of a shard that is
-    -- being moved (docs/citus.md).
-    foreach distributed_function in array array(
-        select p.oid::regprocedure from pg_proc p
-        where p.pronamespace = 'cco'::regnamespace
-          and p.proname in ('current_user_id', 'readable_project_ids', 'writable_project_ids',
-                            'owned_project_ids', 'summarize_messages_add', 'response_cost',
-                            'rebuild_thread_depths')
-        order by p.oid)
-    loop
-        execute format('alter function %s set citus.allow_nested_distributed_execution = on',
-                       distributed_function);
-    end loop;
-    -- Citus plans a query on distributed tables only with its parameters' values.
-    alter function cco.search_messages(text, uuid[], uuid[], text[], integer, integer)
-        set plan_cache_mode = force_custom_plan;
-
-    -- These write or grant on reference tables after distributed ones in one transaction, which
-    -- Citus does only over one connection per node.
-    alter function cco.refresh_project_activity() set citus.multi_shard_modify_mode = 'sequential';
-    alter function cco.grant_api_access(regrole) set citus.multi_shard_modify_mode = 'sequential';
-
-    for key in
-        select c.conname, c.conrelid::regclass as table_name, pg_get_constraintdef(c.oid) as definition
-        from pg_constraint c
-        join pg_class t on t.oid = c.conrelid
-        where c.contype = 'f' and t.relnamespace = 'cco'::regnamespace
-        order by c.conname
-    loop
-        removed_keys := removed_keys || format('alter table %s add constraint %I %s',
-            key.table_name, key.conname,
-            replace(key.definition, 'ON DELETE SET NULL (parent_id)', ''));
-        execute format('alter table %s drop constraint %I', key.table_name, key.conname);
-    end loop;
-    return removed_keys;
-end
-$$;
-
-comment on function cco.prepare_distribution() is
-    'Part of cco.distribute, run on every node: rewrites the policies without subqueries, puts project_id in audit_log''s key, leaves projects.last_activity to cco.refresh_project_activity, makes the ranking sum the shards, and takes off the foreign keys, returning the statements that put them back.';
-
-revoke execute on function cco.prepare_distribution() from public;
-
-create function cco.distribute(shard_count integer default 32) returns void
-language plpgsql
-set search_path = pg_catalog, pg_temp
-as $$
-declare
-    removed_keys text[];
-    restore_key text;
-    failure record;
-    data_table text;
-begin
-    if not exists (select 1 from pg_extension where extname = 'citus') then
-        raise exception 'cco.distribute needs the citus extension, which is not installed in this database'
-            using errcode = 'feature_not_supported',
-                  hint = 'Install Citus from its own packages, add citus to shared_preload_libraries, '
-                         'create extension citus, then add the worker nodes.';
-    end if;
-    if shard_count is null or shard_count not between 1 and 64000 then
-        raise exception 'shard_count must be between 1 and 64000, not %', shard_count
-            using errcode = 'invalid_parameter_value';
-    end if;
-    if not cco.on_citus_coordinator() then
-        raise exception 'cco.distribute runs on the Citus coordinator'
-            using errcode = 'object_not_in_prerequisite_state';
-    end if;
-    -- Reference tables need a copy on the coordinator: the audit entries of projects and
-    -- memberships are written from it.
-    if not exists (select 1 from pg_dist_node where groupid = 0) then
-        raise exception 'the coordinator is not in the Citus metadata'
-            using errcode = 'object_not_in_prerequisite_state',
-                  hint = 'Run select citus_set_coordinator_host(''<its host>'', <its port>) first.';
-    end if;
-    if exists (select 1 from pg_dist_partition where logicalrelid = 'cco.messages'::regclass) then
-        raise exception 'cco is already distributed'
-            using errcode = 'object_not_in_prerequisite_state';
-    end if;
-
-    perform set_config('citus.enable_unsafe_triggers', 'on', true);
-    perform set_config('citus.shard_count', shard_count::text, true);
-    -- the foreign keys go back after the tables were filled: one connection per node
-    perform set_config('citus.multi_shard_modify_mode', 'sequential', true);
-
-    removed_keys := cco.prepare_distribution();
-    for failure in
-        select * from run_command_on_workers('select cco.prepare_distribution()') where not success
-    loop
-        raise exception 'preparing worker %:% failed: %', failure.nodename, failure.nodeport, failure.result;
-    end loop;
-
-    perform create_reference_table('cco.user_logins');
-    perform create_reference_table('cco.model_pricing');
-    perform create_reference_table('cco.projects');
-    perform create_reference_table('cco.project_members');
-    perform create_distributed_table('cco.conversations', 'project_id');
-    foreach data_table in array array['messages', 'tool_calls', 'transcript_summaries', 'audit_log'] loop
-        perform create_distributed_table(format('cco.%I', data_table), 'project_id',
-                                         colocate_with => 'cco.conversations');
-    end loop;
-    perform create_distributed_table('cco.search_history', 'user_id');
-
-    foreach restore_key in array removed_keys loop
-        execute restore_key;
-    end loop;
-
-    -- It would notify on the worker, where no client listens, and PostgreSQL cannot prepare (two-phase
-    -- commit, which Citus uses for writes on several nodes) a transaction that notified.
-    drop trigger messages_notify_inserted on cco.messages;
-
-    create trigger messages_reroot_replies
-        before delete on cco.messages
-        for each row execute function cco.messages_reroot_replies();
-
-    drop trigger projects_audit on cco.projects;
-    create trigger projects_audit
-        after insert or update or delete on cco.projects
-        for each row when (cco.on_citus_coordinator())
-        execute function cco.audit_row_change('id', 'id', 'last_activity', 'updated_at');
-    drop trigger project_members_audit on cco.project_members;
-    create trigger project_members_audit
-        after insert or update or delete on cco.project_members
-        for each row when (cco.on_citus_coordinator())
-        execute function cco.audit_row_change('user_id', 'project_id');
-end
-$$;
-
-comment on function cco.distribute(integer) is
-    'Distributes cco over a Citus cluster, once, on the coordinator: conversations, messages, tool calls, transcript summaries and the audit log by project_id in shard_count co-located shards, search history by user, projects, memberships, logins and prices as reference tables. See docs/citus.md.';
-
-revoke execute on function cco.distribute(integer) from public;
-
 
 -- PostgREST sets a request's JWT claims with set_config(), which Citus does not pass on to the
 -- workers, where the policies run. Called before each request (PostgREST's db-pre-request), this
@@ -2071,7 +1890,10 @@ $$;
 -- notification trigger is dropped before the tables are distributed, and their own triggers are
 -- off while cco.distribute copies the rows a database already holds (a restored dump) into the
 -- shards, where a reply may come before its parent.
-create or replace function cco.prepare_distribution() returns text[]
+-- The catalog changes every node needs before its tables are distributed, done on each node
+-- (workers hold their own copy of the extension's tables). Returns the foreign keys it took off,
+-- as the statements that put them back.
+create function cco.prepare_distribution() returns text[]
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
@@ -2164,7 +1986,9 @@ $$;
 comment on function cco.prepare_distribution() is
     'Part of cco.distribute, run on every node: rewrites the policies without subqueries, puts project_id in audit_log''s key, leaves projects.last_activity to cco.refresh_project_activity, makes the ranking sum the shards, drops the cco_messages notification trigger, and takes off the foreign keys, returning the statements that put them back.';
 
-create or replace function cco.distribute(shard_count integer default 32) returns void
+revoke execute on function cco.prepare_distribution() from public;
+
+create function cco.distribute(shard_count integer default 32) returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
@@ -2255,3 +2079,8 @@ begin
         execute function cco.audit_row_change('user_id', 'project_id');
 end
 $$;
+
+comment on function cco.distribute(integer) is
+    'Distributes cco over a Citus cluster, once, on the coordinator: conversations, messages, tool calls, transcript summaries and the audit log by project_id in shard_count co-located shards, search history by user, projects, memberships, logins and prices as reference tables. See docs/citus.md.';
+
+revoke execute on function cco.distribute(integer) from public;
