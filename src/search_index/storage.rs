@@ -260,6 +260,10 @@ pub fn read_meta_for_reader(index: pg_sys::Relation) -> Result<(Meta, ReaderView
 /// Reads a view of the index: `read` takes what it needs from the root and the pages it names.
 /// On a standby replay may change the index while `read` runs, so the root is read again after
 /// it, and `read` runs again (a few times at most) until the root still names the same pages.
+///
+/// There, a failure of `read` counts only if the view did not change meanwhile: a pending list
+/// the primary flushed and whose pages it reused can loop, or lead to a records page, while it is
+/// walked, and that says nothing about the index the next attempt reads.
 pub fn read_consistent_view<T>(
     index: pg_sys::Relation,
     mut read: impl FnMut(&Meta, &IndexPages) -> Result<T, IndexError>,
@@ -268,13 +272,13 @@ pub fn read_consistent_view<T>(
     let mut last_block = META_BLOCK;
     for _ in 0..ATTEMPTS {
         let (meta, view) = read_meta_for_reader(index)?;
-        let result = read(&meta, &IndexPages::reading(index, &view))?;
+        let result = read(&meta, &IndexPages::reading(index, &view));
         if view.as_of.is_none() {
-            return Ok((result, view));
+            return Ok((result?, view));
         }
         let (again, _) = read_meta_for_reader(index)?;
         if again.same_view(&meta) {
-            return Ok((result, view));
+            return Ok((result?, view));
         }
         last_block = again.pending_head;
     }
