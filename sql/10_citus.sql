@@ -11,7 +11,8 @@
 --          (Citus does not take ON DELETE SET NULL with a column list: a trigger re-roots replies);
 --   audit_log: a distributed table's keys include its distribution column (project_id);
 --   triggers: Citus runs them on the shards. Row triggers on the reference tables fire on every
---          node's copy, so their audit entry is written by the coordinator's copy only. The
+--          node's copy, so their audit entry is written by the coordinator's copy only, at
+--          commit, when no statement of the transaction is using the workers' connections. The
 --          statistics triggers on message shards keep their conversations exact (co-located, on
 --          the same node) but cannot write the project, a reference table: a write to every node,
 --          which Citus refuses from a shard and which deadlocks against the writer's own
@@ -146,7 +147,11 @@ revoke execute on function cco.ranking_across_shards(text, uuid[]) from public;
 -- The catalog changes every node needs before its tables are distributed, done on each node
 -- (workers hold their own copy of the extension's tables). Returns the foreign keys it took off,
 -- as the statements that put them back.
-create function cco.prepare_distribution() returns text[]
+--
+-- A node added to the cluster later gets the extension from Citus as a fresh install, and its
+-- tables are already distributed: there it changes only that node's catalog, keeps the foreign
+-- keys (the shells it holds are never written), and does nothing on a node already prepared.
+create function cco.prepare_distribution(added_node boolean default false) returns text[]
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
@@ -158,9 +163,18 @@ declare
     distributed_function regprocedure;
     removed_keys text[] := '{}';
 begin
+    if added_node then
+        if not exists (select 1 from pg_trigger where tgrelid = 'cco.messages'::regclass
+                                                  and tgname = 'messages_notify_inserted') then
+            return removed_keys;
+        end if;
+        perform set_config('citus.enable_ddl_propagation', 'off', true);
+    end if;
+
     for policy in
         select p.tablename, p.policyname, p.qual, p.with_check
         from pg_policies p where p.schemaname = 'cco'
+          and (p.qual ~ init_plan_call or p.with_check ~ init_plan_call)
     loop
         execute format('alter policy %I on cco.%I %s %s', policy.policyname, policy.tablename,
             case when policy.qual is not null
@@ -220,6 +234,9 @@ begin
     -- before the tables are distributed: distributing messages copies its rows into the shards.
     drop trigger messages_notify_inserted on cco.messages;
 
+    if added_node then
+        return removed_keys;
+    end if;
     for key in
         select c.conname, c.conrelid::regclass as table_name, pg_get_constraintdef(c.oid) as definition
         from pg_constraint c
@@ -236,10 +253,10 @@ begin
 end
 $$;
 
-comment on function cco.prepare_distribution() is
-    'Part of cco.distribute, run on every node: rewrites the policies without subqueries, puts project_id in audit_log''s key, leaves projects.last_activity to cco.refresh_project_activity, makes the ranking sum the shards, drops the cco_messages notification trigger, and takes off the foreign keys, returning the statements that put them back.';
+comment on function cco.prepare_distribution(boolean) is
+    'Part of cco.distribute, run on every node: rewrites the policies without subqueries, puts project_id in audit_log''s key, leaves projects.last_activity to cco.refresh_project_activity, makes the ranking sum the shards, drops the cco_messages notification trigger, and takes off the foreign keys, returning the statements that put them back. With added_node, the same on a node added later (for cco.prepare_added_nodes), foreign keys kept.';
 
-revoke execute on function cco.prepare_distribution() from public;
+revoke execute on function cco.prepare_distribution(boolean) from public;
 
 create function cco.distribute(shard_count integer default 32) returns void
 language plpgsql
@@ -320,14 +337,19 @@ begin
         before delete on cco.messages
         for each row execute function cco.messages_reroot_replies();
 
+    -- The audit entries of the reference tables are written at commit: while a statement is
+    -- still writing a reference table's copies, Citus cannot send a second row's audit entry to
+    -- a worker over a connection the first one is using.
     drop trigger projects_audit on cco.projects;
-    create trigger projects_audit
+    create constraint trigger projects_audit
         after insert or update or delete on cco.projects
+        deferrable initially deferred
         for each row when (cco.on_citus_coordinator())
         execute function cco.audit_row_change('id', 'id', 'last_activity', 'updated_at');
     drop trigger project_members_audit on cco.project_members;
-    create trigger project_members_audit
+    create constraint trigger project_members_audit
         after insert or update or delete on cco.project_members
+        deferrable initially deferred
         for each row when (cco.on_citus_coordinator())
         execute function cco.audit_row_change('user_id', 'project_id');
 end
@@ -337,6 +359,50 @@ comment on function cco.distribute(integer) is
     'Distributes cco over a Citus cluster, once, on the coordinator: conversations, messages, tool calls, transcript summaries and the audit log by project_id in shard_count co-located shards, search history by user, projects, memberships, logins and prices as reference tables. See docs/citus.md.';
 
 revoke execute on function cco.distribute(integer) from public;
+
+-- Citus installs cco on a node it adds as a fresh install; before shards move there, the node
+-- needs what cco.distribute did on the others.
+create function cco.prepare_added_nodes() returns integer
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    unprepared integer;
+    failure record;
+begin
+    -- two statements: without Citus, the second names a table that does not exist
+    if not exists (select 1 from pg_extension where extname = 'citus') then
+        raise exception 'cco is not distributed: cco.distribute prepares the nodes of a cluster'
+            using errcode = 'object_not_in_prerequisite_state';
+    end if;
+    if not exists (select 1 from pg_dist_partition where logicalrelid = 'cco.messages'::regclass) then
+        raise exception 'cco is not distributed: cco.distribute prepares the nodes of a cluster'
+            using errcode = 'object_not_in_prerequisite_state';
+    end if;
+    if not cco.on_citus_coordinator() then
+        raise exception 'cco.prepare_added_nodes runs on the Citus coordinator'
+            using errcode = 'object_not_in_prerequisite_state';
+    end if;
+    select count(*) into unprepared
+    from run_command_on_workers($check$
+        select count(*) from pg_trigger
+        where tgrelid = 'cco.messages'::regclass and tgname = 'messages_notify_inserted'
+    $check$)
+    where result = '1';
+    for failure in
+        select * from run_command_on_workers('select cco.prepare_distribution(added_node => true)')
+        where not success
+    loop
+        raise exception 'preparing worker %:% failed: %', failure.nodename, failure.nodeport, failure.result;
+    end loop;
+    return unprepared;
+end
+$$;
+
+comment on function cco.prepare_added_nodes() is
+    'On the Citus coordinator, after citus_add_node and before rebalancing: prepares every worker added since cco.distribute as cco.distribute prepared the others. Returns how many it prepared; running it again does nothing. See docs/citus.md.';
+
+revoke execute on function cco.prepare_added_nodes() from public;
 
 
 -- PostgREST sets a request's JWT claims with set_config(), which Citus does not pass on to the

@@ -297,6 +297,8 @@ def test_distribute_again_is_refused_and_without_citus_it_says_what_is_missing(l
         distributed.execute("select cco.distribute()")
     with pytest.raises(psycopg.errors.FeatureNotSupported, match="needs the citus extension"):
         db.admin.execute("select cco.distribute()")
+    with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="cco is not distributed"):
+        db.admin.execute("select cco.prepare_added_nodes()")
 
 
 def test_statistics_and_depths_are_the_same(loaded):
@@ -549,6 +551,40 @@ def test_a_search_of_one_project_routes_to_its_shard(loaded):
     assert "messages_rank_idx" in plan, plan
 
 
+def test_one_statement_writes_several_projects_and_memberships(loaded):
+    """Projects and memberships are reference tables whose audit entries go to the distributed
+    audit_log: a statement that writes several of them at once keeps one entry per row."""
+    for connection in loaded:
+        connection.execute(
+            "insert into cco.projects (id, name, path, owner_id) "
+            "select (md5('batch project ' || n))::uuid, 'batch ' || n, '/srv/batch/' || n, %s "
+            "from generate_series(1, 5) n", [OWNER])
+        connection.execute(
+            "insert into cco.project_members (project_id, user_id, role) "
+            "select (md5('batch project ' || n))::uuid, %s, 'viewer' from generate_series(1, 5) n",
+            [STRANGER])
+        connection.execute("update cco.projects set name = name || ' renamed' "
+                           "where path like '/srv/batch/%%'")
+        connection.execute("delete from cco.projects where path in ('/srv/batch/4', '/srv/batch/5')")
+    kept = both(loaded, "select p.path, p.name, (select count(*) from cco.project_members m "
+                        "where m.project_id = p.id) from cco.projects p "
+                        "where p.path like '/srv/batch/%%' order by 1")
+    assert kept[0] == kept[1]
+    assert [row[0] for row in kept[0]] == ["/srv/batch/1", "/srv/batch/2", "/srv/batch/3"]
+    trail = both(loaded, "select table_name, operation, record_id, project_id, "
+                         "new_values ->> 'name', old_values ->> 'name' from cco.audit_log "
+                         "where coalesce(new_values, old_values) ->> 'path' like '/srv/batch/%%' "
+                         "   or project_id = any (array(select (md5('batch project ' || n))::uuid "
+                         "                              from generate_series(1, 5) n)) "
+                         "order by 1, 2, 3, 4, 5 nulls first, 6 nulls first")
+    assert trail[0] == trail[1]
+    operations = [(row[0], row[1]) for row in trail[0]]
+    assert operations.count(("cco.projects", "INSERT")) == 5
+    assert operations.count(("cco.projects", "UPDATE")) == 5
+    assert operations.count(("cco.projects", "DELETE")) == 2
+    assert operations.count(("cco.project_members", "INSERT")) == 5
+
+
 def test_the_audit_trail_has_one_entry_per_change(loaded):
     trails = both(loaded, "select table_name, operation, count(*) from cco.audit_log "
                           "group by 1, 2 order by 1, 2")
@@ -603,3 +639,108 @@ def test_a_dump_of_the_coordinator_restores_into_a_fresh_cluster(loaded, coordin
                 assert admin.execute(audit).fetchall() == distributed.execute(audit).fetchall()
     finally:
         shutil.rmtree(os.path.dirname(dump), ignore_errors=True)
+
+
+
+def _answers(connection: psycopg.Connection) -> dict:
+    """What the cluster answers, for comparing before and after its shards move."""
+    answers = {}
+    for query in SEARCHES:
+        # every match, so that no page cut among equal ranks makes the lists differ
+        found = connection.execute("select id, rank from cco.search_messages(%s, null, null, null, "
+                                   "1000, 0)", [query]).fetchall()
+        assert len(found) < 1000
+        answers[query] = sorted((message_id, round(rank, 6)) for message_id, rank in found)
+    answers["conversations"] = connection.execute(
+        "select id, message_count, input_tokens, output_tokens, last_updated "
+        "from cco.conversations order by id").fetchall()
+    answers["messages"] = connection.execute(
+        "select id, parent_id, depth from cco.messages order by id").fetchall()
+    answers["blocks"] = connection.execute(
+        "select block_start, entries, input_tokens, cost from cco.usage_blocks() "
+        "order by block_start").fetchall()
+    answers["projects"] = _view_rows(connection, "project_analytics")
+    return answers
+
+
+# Last in the module: it changes the cluster the other tests share.
+def test_a_node_added_later_takes_shards_and_every_answer_stays_the_same(loaded, coordinator,
+                                                                          citus_binaries):
+    """docs/citus.md, adding a node: citus_add_node, cco.prepare_added_nodes, then Citus's
+    rebalancer moves shards there. Searches, statistics and analytics answer as before the
+    move; writes to the moved shards keep their statistics as a single server does; the moved
+    rank indexes verify, every row in them, and serve searches on the new node."""
+    single, distributed = loaded
+    base = tempfile.mkdtemp(prefix="cco-citus-added-")
+    if os.geteuid() == 0:
+        shutil.chown(base, "postgres")
+    added = Node(citus_binaries, base, "worker3")
+    try:
+        added.start()
+        with added.connect() as admin:
+            admin.execute("create extension citus")
+        # A moved shard's rank index is built anew from its rows: the others first forget the
+        # earlier tests' deleted rows, which count in a ranking until VACUUM records them.
+        distributed.execute("vacuum cco.messages")
+        before = _answers(distributed)
+        distributed.execute("select citus_add_node('127.0.0.1', %s)", [added.port])
+        assert scalar(distributed, "select cco.prepare_added_nodes()") == 1
+        assert scalar(distributed, "select cco.prepare_added_nodes()") == 0
+        with added.connect() as admin:
+            assert scalar(admin, "select count(*) from pg_trigger where tgrelid = 'cco.messages'::regclass "
+                                 "and tgname = 'messages_notify_inserted'") == 0
+            assert "cco.distributed=on" in scalar(
+                admin, "select proconfig from pg_proc where oid = 'cco.messages_count_inserted()'::regprocedure")
+
+        distributed.execute("select rebalance_table_shards(shard_transfer_mode => 'block_writes')")
+        moved = scalar(distributed, "select count(*) from pg_dist_shard_placement p "
+                                    "join pg_dist_shard s using (shardid) "
+                                    "where p.nodeport = %s and s.logicalrelid = 'cco.messages'::regclass",
+                       [added.port])
+        assert moved >= 1
+        assert _answers(distributed) == before
+
+        # Writes to every project, moved or not, alike on both.
+        for connection in loaded:
+            for project_number in range(6):
+                conversation = stable_id("conversation", project_number, 1)
+                connection.execute(
+                    "insert into cco.messages (id, conversation_id, project_id, role, content, "
+                    "\"timestamp\", input_tokens, parent_id) values (%s, %s, %s, 'user', "
+                    "'written after the rebalance about the readme', '2025-11-28 09:00:00+00', 5, %s)",
+                    [stable_id("after rebalance", project_number), conversation,
+                     stable_id("project", project_number),
+                     stable_id("message", project_number, 1, 11)])
+        statistics = both(loaded, f"select {CONVERSATION_KEY}, c.message_count, c.input_tokens, "
+                                  "c.last_updated from cco.conversations c order by 1")
+        assert statistics[0] == statistics[1]
+        found = both(loaded, "select id from cco.search_messages('rebalance') order by id")
+        assert found[0] == found[1] and len(found[0]) == 6
+
+        with added.connect() as admin:
+            admin.execute("set citus.override_table_visibility = off")  # shards are hidden otherwise
+            indexes = [row[0] for row in admin.execute(
+                "select indexrelid::regclass::text from pg_index i join pg_class c on c.oid = i.indexrelid "
+                "where c.relname like 'messages_rank_idx_%'").fetchall()]
+            assert len(indexes) == moved
+            for index in indexes:
+                admin.execute("select cco.verify_rank_index(%s::regclass, true)", [index])
+        plans = "\n".join(row[0] for row in distributed.execute(
+            "explain select id from cco.search_messages('readme', array[%s]::uuid[])",
+            [stable_id("project", 0)]).fetchall())
+        assert plans
+        moved_project = scalar(distributed, """
+            select c.project_id from cco.conversations c
+            join pg_dist_shard_placement p
+              on p.shardid = get_shard_id_for_distribution_column('cco.messages', c.project_id)
+            where p.nodeport = %s limit 1""", [added.port])
+        if moved_project is not None:
+            plan = "\n".join(row[0] for row in distributed.execute(
+                "explain select m.id from cco.messages m "
+                "where m.search_vector operator(cco.@@) cco.to_tsquery('readme') "
+                "and m.project_id = %s", [moved_project]).fetchall())
+            assert "Task Count: 1" in plan and f"port={added.port}" in plan, plan
+            assert "messages_rank_idx" in plan, plan
+    finally:
+        added.stop()
+        shutil.rmtree(base, ignore_errors=True)

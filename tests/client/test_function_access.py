@@ -252,7 +252,8 @@ COVERED_FUNCTIONS = {name.split(" ")[0] for name in READ_CALLS} | {
 
 # Not for API roles at all (tests below check they cannot execute them).
 ADMINISTRATIVE_FUNCTIONS = {"optimize_rank_index", "ranking_within", "rank_index_segments",
-                            "distribute", "prepare_distribution", "ranking_across_shards",
+                            "distribute", "prepare_distribution", "prepare_added_nodes",
+                            "ranking_across_shards",
                             "refresh_project_activity"}
 
 
