@@ -16,7 +16,8 @@
 --          statistics triggers on message shards keep their conversations exact (co-located, on
 --          the same node) but cannot write the project, a reference table: a write to every node,
 --          which Citus refuses from a shard and which deadlocks against the writer's own
---          transaction when nested; cco.refresh_project_activity() keeps projects.last_activity.
+--          transaction when nested; a load (cco.ingest_transcript) advances projects.last_activity
+--          from the coordinator, and cco.refresh_project_activity() sets it after other writes.
 --          The cco_messages notification is dropped: it would fire on the workers, where nobody
 --          listens, and a transaction that notified cannot take part in a two-phase commit;
 --   row level security: the policies run on the workers, as the role the coordinator's session
@@ -81,6 +82,35 @@ comment on function cco.refresh_project_activity() is
     'Sets every project''s last_activity to the newest last_updated of its conversations and returns how many projects changed. Needed on Citus, where the statistics triggers do not write projects (call it after loads or from a scheduler); a no-op on a single server, where the triggers keep it.';
 
 revoke execute on function cco.refresh_project_activity() from public;
+
+-- On Citus, cco.ingest_transcript (and so cco load) advances its project's last_activity itself, at
+-- the end of the load: the call runs on the coordinator, where writing the projects reference
+-- table is an ordinary write of the caller's transaction. Monotone, so concurrent loads into one
+-- project leave the newest of their times.
+create function cco.advance_project_activity(project uuid, conversation uuid) returns void
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    newest timestamptz;
+begin
+    if current_setting('cco.distributed', true) is distinct from 'on'
+       or not (cco.has_full_access() or project = any (cco.writable_project_ids())) then
+        return;
+    end if;
+    -- read first: Citus does not write a reference table in a statement that reads a shard
+    select c.last_updated into newest
+    from cco.conversations c
+    where c.project_id = project and c.id = conversation;
+    update cco.projects p
+    set last_activity = newest
+    where p.id = project and (p.last_activity is null or p.last_activity < newest);
+end
+$$;
+
+comment on function cco.advance_project_activity(uuid, uuid) is
+    'On Citus, for cco.ingest_transcript: moves a project''s last_activity up to its loaded conversation''s last_updated, if the caller may write the project. Does nothing on a single server, where the statistics triggers keep it.';
 
 -- The ranking of a search on Citus. A rank index keeps its statistics per project, so the counts
 -- of the projects in scope, read from the index of the shard holding each, add up to what one
@@ -194,10 +224,11 @@ begin
     end if;
 
     -- cco.distributed tells these functions they run on Citus: the statistics triggers leave
-    -- projects.last_activity alone, the ranking sums the shards' counts.
+    -- projects.last_activity alone, a load advances it, the ranking sums the shards' counts.
     foreach distributed_function in array array[
         'cco.messages_count_inserted()', 'cco.messages_count_deleted()',
-        'cco.messages_count_updated()', 'cco.message_ranking(text, uuid[])']::regprocedure[]
+        'cco.messages_count_updated()', 'cco.message_ranking(text, uuid[])',
+        'cco.advance_project_activity(uuid, uuid)']::regprocedure[]
     loop
         execute format('alter function %s set cco.distributed = on', distributed_function);
     end loop;

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import contextlib
 import glob
+import json
 import os
 import shutil
 import signal
@@ -356,6 +357,52 @@ def test_cco_load_through_the_coordinator_finds_everything_loaded(loaded, coordi
     assert run.returncode == 0, run.stderr
     assert "0 failed): +0 messages, +0 tool calls" in run.stdout, run.stdout
     assert both(loaded, "select count(*) from cco.messages") == before
+
+
+def _transcript(session: int, hour: int) -> str:
+    lines, previous = [], None
+    for n in range(6):
+        line_id = f"00000000-0000-4000-a{session:03d}-{n:012x}"
+        lines.append(json.dumps({
+            "type": "user" if n % 2 == 0 else "assistant", "uuid": line_id, "parentUuid": previous,
+            "sessionId": f"session-{session}", "cwd": "/srv/activity",
+            "timestamp": f"2025-11-25T{hour:02d}:{n:02d}:00Z", "message": {"content": f"step {n}"}}))
+        previous = line_id
+    return "\n".join(lines)
+
+
+def test_loads_keep_project_activity_exact_without_a_refresh(loaded, coordinator):
+    """cco.ingest_transcript (and so cco load) advances its project's last_activity on Citus
+    too: four concurrent loads into one new project leave the newest of their times."""
+    for connection, connect in ((loaded[0], None), (loaded[1], coordinator.connect)):
+        if connect is None:
+            for session in range(4):
+                connection.execute("select cco.ingest_transcript(%s, %s)",
+                                   [_transcript(session, 8 + session), f"/srv/activity/{session}.jsonl"])
+            continue
+        errors: list[BaseException] = []
+
+        def load(session: int) -> None:
+            try:
+                with connect() as own:
+                    own.execute("select cco.ingest_transcript(%s, %s)",
+                                [_transcript(session, 8 + session), f"/srv/activity/{session}.jsonl"])
+            except BaseException as error:  # reported below
+                errors.append(error)
+
+        threads = [threading.Thread(target=load, args=(session,)) for session in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=120)
+        assert not errors, errors
+    activity = both(loaded, "select p.last_activity, a.newest from cco.projects p "
+                            "join (select project_id, max(last_updated) as newest from cco.conversations "
+                            "      group by project_id) a on a.project_id = p.id "
+                            "where p.path = '/srv/activity'")
+    assert activity[0] == activity[1]
+    assert activity[0][0][0] == activity[0][0][1]
+    assert activity[0][0][0].hour == 11 and activity[0][0][0].minute == 5
 
 
 def test_deleting_a_parent_re_roots_its_replies_alike(loaded):
