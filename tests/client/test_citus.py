@@ -215,30 +215,39 @@ def _load(connection: psycopg.Connection, transcripts: list[str]) -> None:
     connection.execute("grant select on all tables in schema cco to alice, bob")
 
 
-def _write_concurrently(connect, conversation: uuid.UUID, project: uuid.UUID) -> None:
-    """Eight writers insert into one conversation at once, each its own transactions."""
+def _at_once(work, count: int) -> None:
+    """Runs work(0) ... work(count - 1) in threads at once, and fails with their errors."""
     errors: list[BaseException] = []
 
-    def writer(number: int) -> None:
+    def run(number: int) -> None:
         try:
-            with connect() as connection:
-                for batch in range(5):
-                    connection.execute(
-                        "insert into cco.messages (id, conversation_id, project_id, role, content, "
-                        "\"timestamp\", input_tokens) "
-                        "select %s::uuid, %s, %s, 'user', 'concurrent writer ' || %s::text, "
-                        "'2025-11-20 12:00:00+00'::timestamptz + make_interval(secs => %s), 7",
-                        [stable_id("concurrent", number, batch), conversation, project,
-                         number, number * 10 + batch])
+            work(number)
         except BaseException as error:  # reported below
             errors.append(error)
 
-    threads = [threading.Thread(target=writer, args=(number,)) for number in range(8)]
+    threads = [threading.Thread(target=run, args=(number,)) for number in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=120)
     assert not errors, errors
+
+
+def _write_concurrently(connect, conversation: uuid.UUID, project: uuid.UUID) -> None:
+    """Eight writers insert into one conversation at once, each its own transactions."""
+
+    def writer(number: int) -> None:
+        with connect() as connection:
+            for batch in range(5):
+                connection.execute(
+                    "insert into cco.messages (id, conversation_id, project_id, role, content, "
+                    "\"timestamp\", input_tokens) "
+                    "select %s::uuid, %s, %s, 'user', 'concurrent writer ' || %s::text, "
+                    "'2025-11-20 12:00:00+00'::timestamptz + make_interval(secs => %s), 7",
+                    [stable_id("concurrent", number, batch), conversation, project,
+                     number, number * 10 + batch])
+
+    _at_once(writer, 8)
 
 
 @pytest.fixture(scope="module")
@@ -374,28 +383,19 @@ def _transcript(session: int, hour: int) -> str:
 def test_loads_keep_project_activity_exact_without_a_refresh(loaded, coordinator):
     """cco.ingest_transcript (and so cco load) advances its project's last_activity on Citus
     too: four concurrent loads into one new project leave the newest of their times."""
-    for connection, connect in ((loaded[0], None), (loaded[1], coordinator.connect)):
-        if connect is None:
-            for session in range(4):
-                connection.execute("select cco.ingest_transcript(%s, %s)",
-                                   [_transcript(session, 8 + session), f"/srv/activity/{session}.jsonl"])
-            continue
-        errors: list[BaseException] = []
 
-        def load(session: int) -> None:
-            try:
-                with connect() as own:
-                    own.execute("select cco.ingest_transcript(%s, %s)",
-                                [_transcript(session, 8 + session), f"/srv/activity/{session}.jsonl"])
-            except BaseException as error:  # reported below
-                errors.append(error)
+    def load(connection: psycopg.Connection, session: int) -> None:
+        connection.execute("select cco.ingest_transcript(%s, %s)",
+                           [_transcript(session, 8 + session), f"/srv/activity/{session}.jsonl"])
 
-        threads = [threading.Thread(target=load, args=(session,)) for session in range(4)]
-        for thread in threads:
-            thread.start()
-        for thread in threads:
-            thread.join(timeout=120)
-        assert not errors, errors
+    for session in range(4):
+        load(loaded[0], session)
+
+    def load_on_citus(session: int) -> None:
+        with coordinator.connect() as connection:
+            load(connection, session)
+
+    _at_once(load_on_citus, 4)
     activity = both(loaded, "select p.last_activity, a.newest from cco.projects p "
                             "join (select project_id, max(last_updated) as newest from cco.conversations "
                             "      group by project_id) a on a.project_id = p.id "
