@@ -13,7 +13,7 @@
 //! must hold what it held then (`IndexPages::reading`); a page reused since cancels the query the
 //! way a recovery conflict does.
 
-use cco_core::search_index::meta::{FreeListPage, Meta};
+use cco_core::search_index::meta::{read_view, FreeListPage, Meta, ViewRead};
 use cco_core::search_index::pages::{PageSink, PageSource, PAGE_DATA_BYTES};
 use cco_core::search_index::pending::{self, Assembler, NO_BLOCK};
 use cco_core::search_index::segment::Document;
@@ -258,31 +258,23 @@ pub fn read_meta_for_reader(index: pg_sys::Relation) -> Result<(Meta, ReaderView
 }
 
 /// Reads a view of the index: `read` takes what it needs from the root and the pages it names.
-/// On a standby replay may change the index while `read` runs, so the root is read again after
-/// it, and `read` runs again (a few times at most) until the root still names the same pages.
-///
-/// There, a failure of `read` counts only if the view did not change meanwhile: a pending list
-/// the primary flushed and whose pages it reused can loop, or lead to a records page, while it is
-/// walked, and that says nothing about the index the next attempt reads.
+/// On a standby, where replay may change the index meanwhile, it reads again until the root still
+/// names the same pages (`cco_core::search_index::meta::read_view`), and cancels the search as
+/// conflicting with recovery when replay keeps changing it.
 pub fn read_consistent_view<T>(
     index: pg_sys::Relation,
     mut read: impl FnMut(&Meta, &IndexPages) -> Result<T, IndexError>,
 ) -> Result<(T, ReaderView), IndexError> {
-    const ATTEMPTS: usize = 20;
-    let mut last_block = META_BLOCK;
-    for _ in 0..ATTEMPTS {
-        let (meta, view) = read_meta_for_reader(index)?;
-        let result = read(&meta, &IndexPages::reading(index, &view));
-        if view.as_of.is_none() {
-            return Ok((result?, view));
-        }
-        let (again, _) = read_meta_for_reader(index)?;
-        if again.same_view(&meta) {
-            return Ok((result?, view));
-        }
-        last_block = again.pending_head;
+    // SAFETY: a plain read of shared state.
+    let replaying = unsafe { pg_sys::RecoveryInProgress() };
+    match read_view(
+        replaying,
+        || read_meta_for_reader(index),
+        |meta, view| read(meta, &IndexPages::reading(index, view)),
+    )? {
+        ViewRead::Read(result, view) => Ok((result, view)),
+        ViewRead::KeptChanging(pending_head) => conflict_with_recovery(index, pending_head),
     }
-    conflict_with_recovery(index, last_block)
 }
 
 /// Writes the root page: the caller holds it exclusively locked. Logged as the bytes that

@@ -225,6 +225,48 @@ impl FreeListPage {
     }
 }
 
+/// How many times a reader takes its view of the index again while replay keeps changing it.
+pub const VIEW_ATTEMPTS: usize = 20;
+
+/// What reading a view of the index came to.
+#[derive(Debug)]
+pub enum ViewRead<T, V> {
+    /// What `read` returned, and the view it was read in.
+    Read(T, V),
+    /// Replay changed the index under every attempt; the last root's pending list head.
+    KeptChanging(u32),
+}
+
+/// Reads a view of the index: `root` reads the root page (and the view a reader takes from it),
+/// `read` what the reader needs from the pages the root names.
+///
+/// On a primary (`replaying` false) nothing a reader can see is freed under it, so one attempt
+/// answers. On a standby replay may change the index while `read` runs, so the root is read again
+/// after it and `read` runs again until the root still names the same pages. There a failure of
+/// `read` counts only if the view did not change meanwhile: a pending list the primary flushed
+/// and whose pages it reused can loop, or lead to a records page, while it is walked, and that
+/// says nothing about the index the next attempt reads.
+pub fn read_view<T, V>(
+    replaying: bool,
+    mut root: impl FnMut() -> Result<(Meta, V), IndexError>,
+    mut read: impl FnMut(&Meta, &V) -> Result<T, IndexError>,
+) -> Result<ViewRead<T, V>, IndexError> {
+    let mut last_head = NO_BLOCK;
+    for _ in 0..VIEW_ATTEMPTS {
+        let (meta, view) = root()?;
+        let result = read(&meta, &view);
+        if !replaying {
+            return Ok(ViewRead::Read(result?, view));
+        }
+        let (again, _) = root()?;
+        if again.same_view(&meta) {
+            return Ok(ViewRead::Read(result?, view));
+        }
+        last_head = again.pending_head;
+    }
+    Ok(ViewRead::KeptChanging(last_head))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -313,5 +355,94 @@ mod tests {
         assert_eq!(FreeListPage::decode(&bytes).unwrap(), page);
         assert!(Meta::decode(&bytes[..10]).is_err());
         assert!(Meta::decode(&[0; 64]).is_err());
+    }
+
+    /// A root page that changes as replay goes on: the roots a reader finds, one per read.
+    fn roots(sequence: Vec<Meta>) -> impl FnMut() -> Result<(Meta, ()), IndexError> {
+        let mut sequence = sequence.into_iter();
+        move || {
+            Ok((
+                sequence
+                    .next()
+                    .expect("read the root more often than expected"),
+                (),
+            ))
+        }
+    }
+
+    fn flushed(meta: &Meta, head: u32) -> Meta {
+        let mut after = meta.clone();
+        after.pending_head = head;
+        after.pending_tail = head;
+        after
+    }
+
+    #[test]
+    fn a_failed_walk_while_replay_flushed_the_list_is_read_again() {
+        let before = Meta::new(5);
+        let after = flushed(&before, 9);
+        // the first walk met the flushed list's reused pages; the second read a stable root
+        let mut walks = 0;
+        let read = read_view(
+            true,
+            roots(vec![before, after.clone(), after.clone(), after]),
+            |meta, _| {
+                walks += 1;
+                if walks == 1 {
+                    Err(IndexError::Corrupt("the pending list loops"))
+                } else {
+                    Ok(meta.pending_head)
+                }
+            },
+        )
+        .unwrap();
+        assert!(matches!(read, ViewRead::Read(9, ())));
+        assert_eq!(walks, 2);
+    }
+
+    #[test]
+    fn a_failed_walk_under_an_unchanged_root_is_damage() {
+        let meta = Meta::new(5);
+        let read = read_view(
+            true,
+            roots(vec![meta.clone(), meta]),
+            |_, _| -> Result<(), _> { Err(IndexError::Corrupt("the pending list loops")) },
+        );
+        assert!(matches!(
+            read,
+            Err(IndexError::Corrupt("the pending list loops"))
+        ));
+    }
+
+    #[test]
+    fn on_a_primary_one_walk_answers_whatever_it_found() {
+        let read = read_view(false, roots(vec![Meta::new(5)]), |_, _| -> Result<(), _> {
+            Err(IndexError::Corrupt("the pending list loops"))
+        });
+        assert!(matches!(read, Err(IndexError::Corrupt(_))));
+        let read = read_view(false, roots(vec![Meta::new(5)]), |meta, _| {
+            Ok(meta.pending_head)
+        })
+        .unwrap();
+        assert!(matches!(read, ViewRead::Read(5, ())));
+    }
+
+    #[test]
+    fn a_root_that_keeps_changing_ends_the_attempts() {
+        let sequence: Vec<Meta> = (0..2 * VIEW_ATTEMPTS as u32)
+            .map(|n| flushed(&Meta::new(5), 10 + n))
+            .collect();
+        let mut walks = 0;
+        let read = read_view(true, roots(sequence), |_, _| -> Result<(), _> {
+            walks += 1;
+            Err(IndexError::Corrupt(
+                "the pending list leads to another kind of page",
+            ))
+        })
+        .unwrap();
+        assert!(
+            matches!(read, ViewRead::KeptChanging(head) if head == 10 + 2 * VIEW_ATTEMPTS as u32 - 1)
+        );
+        assert_eq!(walks, VIEW_ATTEMPTS);
     }
 }
