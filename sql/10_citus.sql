@@ -254,6 +254,12 @@ begin
     -- Citus plans a query on distributed tables only with its parameters' values.
     alter function cco.search_messages(text, uuid[], uuid[], text[], integer, integer)
         set plan_cache_mode = force_custom_plan;
+    -- A search's ranking asks every shard of its scope for a few counts, each in well under a
+    -- millisecond: over the one connection per worker that Citus keeps open between statements,
+    -- one after the other, instead of opening new connections to run them side by side, which
+    -- took 10 times as long (docs/citus.md).
+    alter function cco.ranking_across_shards(text, uuid[])
+        set citus.max_adaptive_executor_pool_size = 1;
 
     -- These write or grant on reference tables after distributed ones in one transaction, which
     -- Citus does only over one connection per node.
