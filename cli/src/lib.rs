@@ -347,7 +347,7 @@ pub fn main_cco() -> ExitCode {
             return ExitCode::from(if hooked && code == 2 { 1 } else { code });
         }
     };
-    finish(run(cli), "cco")
+    finish(run(cli, "cco load"), "cco")
 }
 
 /// ccusage's `session -i SESSION` is `--id` there, while `-i` is `--instances` on cco's reports
@@ -405,7 +405,7 @@ pub fn main_cco_load() -> ExitCode {
         config: None,
         command: Command::Load(args.load),
     };
-    finish(run(cli), "cco-load")
+    finish(run(cli, "cco-load"), "cco-load")
 }
 
 fn finish(outcome: Outcome<()>, name: &str) -> ExitCode {
@@ -428,12 +428,13 @@ fn read_stdin() -> Outcome<String> {
     Ok(text)
 }
 
-fn run(cli: Cli) -> Outcome<()> {
+/// Runs a command; `load_name` is how the load's summary names the command that loaded.
+fn run(cli: Cli, load_name: &str) -> Outcome<()> {
     let settings = settings::load(cli.config.as_deref())?;
     let dsn = cli.dsn.clone().or_else(|| settings.dsn.clone());
     let dsn = dsn.as_deref();
     match cli.command {
-        Command::Load(args) => run_load(args, dsn),
+        Command::Load(args) => run_load(args, dsn, load_name),
         Command::Report { report } => run_report(report, dsn, &settings),
         Command::Statusline { timezone, .. } => {
             run_statusline(dsn, &time_zone(timezone.as_deref(), &settings))
@@ -467,7 +468,7 @@ fn run(cli: Cli) -> Outcome<()> {
     }
 }
 
-fn run_load(args: LoadArgs, dsn: Option<&str>) -> Outcome<()> {
+fn run_load(args: LoadArgs, dsn: Option<&str>, name: &str) -> Outcome<()> {
     let dirs = match args.dir {
         Some(dir) => vec![dir],
         None => watch::default_projects_dirs(),
@@ -486,7 +487,7 @@ fn run_load(args: LoadArgs, dsn: Option<&str>) -> Outcome<()> {
     }
     let mut client = connect::connect(dsn)?;
     let totals = load::load_files(&mut client, &files, args.user_id.as_deref(), args.quiet)?;
-    println!("cco-load: {totals}");
+    println!("{name}: {totals}");
     if totals.failed > 0 {
         return Err(Failure::new(Kind::Partial, ""));
     }

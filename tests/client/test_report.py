@@ -86,6 +86,7 @@ def sources(db, fixtures_dir, tmp_path_factory) -> dict[str, dict[str, str]]:
     for folder in (os.path.dirname(fixtures_dir), str(root)):
         loaded = run(db, "load", "--dir", folder, "--quiet")
         assert loaded.returncode == 0, loaded.stderr
+        assert loaded.stdout.startswith("cco load: "), loaded.stdout  # cco-load says "cco-load: "
     return texts
 
 
