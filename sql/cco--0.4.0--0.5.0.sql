@@ -1557,6 +1557,8 @@ begin
         select c.id, c.project_id, c.title
         from cco.conversations c
         where c.id = any (array(select distinct page.conversation_id from page))
+          -- On Citus, the scope's shards only, as for the page.
+          and (scope is null or c.project_id = any (scope))
     )
     select m.id, m.conversation_id, m.project_id, m.role, m.content, m."timestamp", m.token_count,
            (0 - m.distance)::real, cco.highlight(m.content, search_query), p.name, c.title
