@@ -578,12 +578,18 @@ pub fn read_pending(
     let mut assembler = Assembler::new();
     let mut block = head;
     // SAFETY: the index is open.
-    let limit =
-        unsafe { pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM) }
-            as usize;
+    let blocks = || unsafe {
+        pg_sys::RelationGetNumberOfBlocksInFork(index, pg_sys::ForkNumber::MAIN_FORKNUM)
+    } as usize;
+    let mut limit = blocks();
     while block != NO_BLOCK {
+        // A list longer than the index has pages loops. Inserts may lengthen it while it is read,
+        // into pages added since the walk began: the index's size is taken again before judging.
         if pages.len() > limit {
-            return Err(IndexError::Corrupt("the pending list loops"));
+            limit = blocks();
+            if pages.len() > limit {
+                return Err(IndexError::Corrupt("the pending list loops"));
+            }
         }
         pages.push(block);
         let locked = Locked::share(index, block);

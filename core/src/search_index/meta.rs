@@ -241,17 +241,19 @@ pub enum ViewRead<T, V> {
 /// `read` what the reader needs from the pages the root names.
 ///
 /// On a primary (`replaying` false) nothing a reader can see is freed under it, so one attempt
-/// answers. On a standby replay may change the index while `read` runs, so the root is read again
-/// after it and `read` runs again until the root still names the same pages. There a failure of
-/// `read` counts only if the view did not change meanwhile: a pending list the primary flushed
-/// and whose pages it reused can loop, or lead to a records page, while it is walked, and that
-/// says nothing about the index the next attempt reads.
+/// answers. On a standby replay changes the index while `read` runs: the root is read again after
+/// it, and `read` runs again until the root still names the same pages. A failure of `read` there
+/// is damage only if it happens at every attempt: a pending list the primary flushed and whose
+/// pages it reused can loop, or lead to a records page, while it is walked, and one that grows
+/// while it is walked can outrun the walk's idea of the index's size; neither says anything about
+/// the index the next attempt reads.
 pub fn read_view<T, V>(
     replaying: bool,
     mut root: impl FnMut() -> Result<(Meta, V), IndexError>,
     mut read: impl FnMut(&Meta, &V) -> Result<T, IndexError>,
 ) -> Result<ViewRead<T, V>, IndexError> {
     let mut last_head = NO_BLOCK;
+    let mut failure = None;
     for _ in 0..VIEW_ATTEMPTS {
         let (meta, view) = root()?;
         let result = read(&meta, &view);
@@ -259,12 +261,18 @@ pub fn read_view<T, V>(
             return Ok(ViewRead::Read(result?, view));
         }
         let (again, _) = root()?;
-        if again.same_view(&meta) {
-            return Ok(ViewRead::Read(result?, view));
+        let same = again.same_view(&meta);
+        match result {
+            Ok(value) if same => return Ok(ViewRead::Read(value, view)),
+            Err(error) if same => failure = Some(error),
+            _ => failure = None,
         }
         last_head = again.pending_head;
     }
-    Ok(ViewRead::KeptChanging(last_head))
+    match failure {
+        Some(error) => Err(error),
+        None => Ok(ViewRead::KeptChanging(last_head)),
+    }
 }
 
 #[cfg(test)]
@@ -401,17 +409,39 @@ mod tests {
     }
 
     #[test]
-    fn a_failed_walk_under_an_unchanged_root_is_damage() {
+    fn a_walk_that_fails_at_every_attempt_is_damage() {
         let meta = Meta::new(5);
+        let mut walks = 0;
         let read = read_view(
             true,
-            roots(vec![meta.clone(), meta]),
-            |_, _| -> Result<(), _> { Err(IndexError::Corrupt("the pending list loops")) },
+            roots(vec![meta; 2 * VIEW_ATTEMPTS]),
+            |_, _| -> Result<(), _> {
+                walks += 1;
+                Err(IndexError::Corrupt("the pending list loops"))
+            },
         );
         assert!(matches!(
             read,
             Err(IndexError::Corrupt("the pending list loops"))
         ));
+        assert_eq!(walks, VIEW_ATTEMPTS);
+    }
+
+    #[test]
+    fn a_walk_that_fails_once_under_an_unchanged_root_is_read_again() {
+        // a list that grew into new pages while it was walked
+        let meta = Meta::new(5);
+        let mut walks = 0;
+        let read = read_view(true, roots(vec![meta; 4]), |meta, _| {
+            walks += 1;
+            if walks == 1 {
+                Err(IndexError::Corrupt("the pending list loops"))
+            } else {
+                Ok(meta.pending_head)
+            }
+        })
+        .unwrap();
+        assert!(matches!(read, ViewRead::Read(5, ())));
     }
 
     #[test]
