@@ -23,7 +23,10 @@ python="$root_dir/target/client-tests-venv/bin/python"
 bindir() { "$root_dir/scripts/postgres-builds.sh" bindir "$1"; }
 install_into() { cargo pgrx install --sudo --pg-config "$(bindir "$1")/pg_config" >/dev/null; }
 started=$(date +%s)
-stage() { printf '\n== [%4ss] %s\n' "$(( $(date +%s) - started ))" "$*"; }
+# Every major builds the extension once; incremental caches would only take disk (2 GB of it).
+export CARGO_INCREMENTAL=0
+disk_free() { df -h --output=avail "$root_dir" | tail -1 | tr -d ' '; }
+stage() { printf '\n== [%4ss, %s disk free] %s\n' "$(( $(date +%s) - started ))" "$(disk_free)" "$*"; }
 
 stage "Core and tools: cargo test"
 cargo test --workspace --exclude cco --quiet
