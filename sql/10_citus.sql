@@ -18,8 +18,9 @@
 --          which Citus refuses from a shard and which deadlocks against the writer's own
 --          transaction when nested; a load (cco.ingest_transcript) advances projects.last_activity
 --          from the coordinator, and cco.refresh_project_activity() sets it after other writes.
---          The cco_messages notification is dropped: it would fire on the workers, where nobody
---          listens, and a transaction that notified cannot take part in a two-phase commit;
+--          The cco_messages notification trigger is dropped: it would fire on the workers, where
+--          nobody listens, and a transaction that notified cannot take part in a two-phase commit;
+--          a load notifies from the coordinator instead;
 --   row level security: the policies run on the workers, as the role the coordinator's session
 --          acts as; the membership helpers read the reference tables there. A login's identity
 --          (cco.user_logins) reaches the workers by itself; an API request's JWT claims reach them
@@ -106,11 +107,14 @@ begin
     update cco.projects p
     set last_activity = newest
     where p.id = project and (p.last_activity is null or p.last_activity < newest);
+    -- The notification the dropped trigger sends on a single server, here from the coordinator,
+    -- where clients listen; empty, as there.
+    perform pg_notify('cco_messages', '');
 end
 $$;
 
 comment on function cco.advance_project_activity(uuid, uuid) is
-    'On Citus, for cco.ingest_transcript: moves a project''s last_activity up to its loaded conversation''s last_updated, if the caller may write the project. Does nothing on a single server, where the statistics triggers keep it.';
+    'On Citus, for cco.ingest_transcript: moves a project''s last_activity up to its loaded conversation''s last_updated, if the caller may write the project, and notifies channel cco_messages. Does nothing on a single server, where the statistics and notification triggers do both.';
 
 -- The ranking of a search on Citus. A rank index keeps its statistics per project, so the counts
 -- of the projects in scope, read from the index of the shard holding each, add up to what one

@@ -407,6 +407,21 @@ def test_loads_keep_project_activity_exact_without_a_refresh(loaded, coordinator
     assert activity[0][0][0].hour == 11 and activity[0][0][0].minute == 5
 
 
+def test_a_load_notifies_listeners_on_the_coordinator(loaded, db, coordinator):
+    """The cco_messages notification, which on Citus cannot come from the message shards, comes
+    from the coordinator at the end of a load that inserted messages: one, with an empty payload,
+    as a single server sends. A load that finds nothing new stays silent on both."""
+    for connect in (db.connect_admin, coordinator.connect):
+        with connect() as listener, connect() as loader:
+            listener.execute("listen cco_messages")
+            for load in range(2):
+                loader.execute("select cco.ingest_transcript(%s, %s)",
+                               [_transcript(40, 7), "/srv/activity/40.jsonl"])
+                received = [(n.channel, n.payload)
+                            for n in listener.notifies(timeout=2 if load == 0 else 1)]
+                assert received == ([("cco_messages", "")] if load == 0 else [])
+
+
 def test_deleting_a_parent_re_roots_its_replies_alike(loaded):
     project, conversation = stable_id("project", 4), stable_id("conversation", 4, 2)
     for connection in loaded:
@@ -542,6 +557,7 @@ def api_on_both(loaded, db, coordinator):
     distributed.execute("alter database postgres set citus.propagate_set_commands = 'local'")
     for worker in coordinator.workers:
         with worker.connect() as admin:
+            admin.execute("load 'cco'")  # before 17, ALTER SYSTEM knows only loaded settings
             admin.execute("alter system set cco.api_logins = 'authenticator, anon, authenticated, service_role'")
             admin.execute("select pg_reload_conf()")
     return (lambda: psycopg.connect(dbname=db.name, user="authenticator", autocommit=True),
@@ -719,7 +735,8 @@ def test_a_node_added_later_takes_shards_and_every_answer_stays_the_same(loaded,
     rebalancer moves shards there. Searches, statistics and analytics answer as before the
     move; writes to the moved shards keep their statistics as a single server does; the moved
     rank indexes verify, every row in them, and serve searches on the new node. Then a shard
-    moves by logical replication while writers write to it, and loses and doubles nothing."""
+    moves by logical replication while writers write to it, and loses and doubles nothing. Last,
+    the node is drained and removed, and the answers stay the same again."""
     single, distributed = loaded
     base = tempfile.mkdtemp(prefix="cco-citus-added-")
     if os.geteuid() == 0:
@@ -856,6 +873,17 @@ def test_a_node_added_later_takes_shards_and_every_answer_stays_the_same(loaded,
         with node.connect() as admin:
             admin.execute("select cco.verify_rank_index(%s::regclass, true)",
                           [f"cco.messages_rank_idx_{shard}"])
+
+        # Removing the node again: Citus drains its shards to the others first.
+        before_removal = _answers(distributed)
+        distributed.execute("select citus_drain_node('127.0.0.1', %s)", [added.port])
+        distributed.execute("select citus_remove_node('127.0.0.1', %s)", [added.port])
+        assert scalar(distributed, "select count(*) from pg_dist_node where nodeport = %s",
+                      [added.port]) == 0
+        assert _answers(distributed) == before_removal
+        assert scalar(distributed, "select bool_and(success) from run_command_on_shards("
+                      "'cco.messages', $$select cco.verify_rank_index(replace('%s', 'cco.messages_', "
+                      "'cco.messages_rank_idx_')::regclass, true)$$)")
     finally:
         added.stop()
         shutil.rmtree(base, ignore_errors=True)
