@@ -10,6 +10,7 @@ use cco_core::search_index::pages::{Pointer, RecordWriter};
 use cco_core::search_index::pending::NO_BLOCK;
 use cco_core::search_index::policy::{due_merge, due_rewrites, INLINE_MERGE_DOCUMENTS};
 use cco_core::search_index::postings::{key_tid, KeyRanges, PostingCursor, Tid};
+use cco_core::search_index::search::Projects;
 use cco_core::search_index::segment::{
     build_segment, read_block_list, Document, Segment, SegmentLocation,
 };
@@ -17,8 +18,8 @@ use cco_core::search_index::IndexError;
 use pgrx::pg_sys;
 
 use super::storage::{
-    free_pages, new_pending_page, read_consistent_view, read_pending, write_meta, IndexPages,
-    Locked, PageKind, ReaderView, META_BLOCK,
+    free_pages, new_pending_page, read_consistent_view, read_pending, read_pending_kept,
+    write_meta, IndexPages, Locked, PageKind, ReaderView, META_BLOCK,
 };
 
 /// The maintenance lock, released when dropped.
@@ -279,8 +280,8 @@ pub fn live_documents(meta: &Meta) -> u64 {
 }
 
 /// What a scan reads of the index once: its segments with their deleted keys, and the documents
-/// of the pending and flushing lists; and the view of the index they were read in, which later
-/// reads of the segments' pages go through.
+/// of the pending and flushing lists that belong to the projects searched; and the view of the
+/// index they were read in, which later reads of the segments' pages go through.
 pub struct Snapshot {
     pub segments: Vec<cco_core::search_index::search::SegmentView>,
     pub pending: Vec<Document>,
@@ -294,7 +295,7 @@ impl Snapshot {
     }
 }
 
-pub fn snapshot(index: pg_sys::Relation) -> Result<Snapshot, IndexError> {
+pub fn snapshot(index: pg_sys::Relation, projects: &Projects) -> Result<Snapshot, IndexError> {
     let ((segments, pending), view) = read_consistent_view(index, |meta, pages| {
         let mut segments = Vec::with_capacity(meta.segments.len());
         for entry in &meta.segments {
@@ -310,9 +311,9 @@ pub fn snapshot(index: pg_sys::Relation) -> Result<Snapshot, IndexError> {
         }
         let mut pending = Vec::new();
         if meta.flushing_head != NO_BLOCK {
-            pending.extend(read_pending(index, meta.flushing_head)?.0);
+            pending.extend(read_pending_kept(index, meta.flushing_head, projects)?.0);
         }
-        pending.extend(read_pending(index, meta.pending_head)?.0);
+        pending.extend(read_pending_kept(index, meta.pending_head, projects)?.0);
         Ok((segments, pending))
     })?;
     Ok(Snapshot {

@@ -170,7 +170,7 @@ fn ranking_within(
         ),
     };
     let term_bytes: Vec<Vec<u8>> = terms.iter().map(|term| term.as_bytes().to_vec()).collect();
-    let statistics = snapshot(relation)
+    let statistics = snapshot(relation, &projects)
         .and_then(|snapshot| {
             statistics(
                 &snapshot.pages(relation),

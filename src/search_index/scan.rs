@@ -322,8 +322,9 @@ pub unsafe extern "C-unwind" fn amgettuple(
             }
             match state.phase {
                 Phase::Start => {
-                    state.snapshot =
-                        Some(snapshot(index).unwrap_or_else(|error| index_error(error)));
+                    state.snapshot = Some(
+                        snapshot(index, &state.projects).unwrap_or_else(|error| index_error(error)),
+                    );
                     state.phase = if state.ordered && state.ranking.is_some() {
                         Phase::Ranked
                     } else {
@@ -358,7 +359,7 @@ pub unsafe extern "C-unwind" fn amgetbitmap(
         let scan = &mut *scan;
         let index = scan.indexRelation;
         let state = &mut *(scan.opaque as *mut ScanState);
-        let snapshot = snapshot(index).unwrap_or_else(|error| index_error(error));
+        let snapshot = snapshot(index, &state.projects).unwrap_or_else(|error| index_error(error));
         let plan = state.plan.clone().unwrap_or(Plan::Everything);
         let pages = snapshot.pages(index);
         let found = matching(

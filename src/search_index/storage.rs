@@ -16,6 +16,7 @@
 use cco_core::search_index::meta::{read_view, FreeListPage, Meta, ViewRead};
 use cco_core::search_index::pages::{PageSink, PageSource, PAGE_DATA_BYTES};
 use cco_core::search_index::pending::{self, Assembler, NO_BLOCK};
+use cco_core::search_index::search::Projects;
 use cco_core::search_index::segment::Document;
 use cco_core::search_index::verify::{PageKind as CheckedKind, PageState as CheckedState};
 use cco_core::search_index::IndexError;
@@ -573,6 +574,15 @@ pub fn read_pending(
     index: pg_sys::Relation,
     head: u32,
 ) -> Result<(Vec<Document>, Vec<u32>), IndexError> {
+    read_pending_kept(index, head, &Projects::All)
+}
+
+/// As `read_pending`, decoding only the documents of `projects`.
+pub fn read_pending_kept(
+    index: pg_sys::Relation,
+    head: u32,
+    projects: &Projects,
+) -> Result<(Vec<Document>, Vec<u32>), IndexError> {
     let mut documents = Vec::new();
     let mut pages = Vec::new();
     let mut assembler = Assembler::new();
@@ -599,7 +609,7 @@ pub fn read_pending(
             ));
         }
         for record in pending::records(locked.data())? {
-            documents.extend(assembler.feed(record)?);
+            documents.extend(assembler.feed_kept(record, |project| projects.contains(project))?);
         }
         block = pending::next_page(locked.data())?;
     }

@@ -118,7 +118,11 @@ pub fn encode_document(document: &Document) -> Result<Vec<Vec<u8>>, IndexError> 
 #[derive(Default)]
 pub struct Assembler {
     partial: Option<(Document, u64)>,
+    /// Inside a document `feed_kept` leaves out: its continuations are passed over too.
+    skipping: bool,
     abandoned: u64,
+    /// One term's positions, reused from term to term: a search reads every pending document.
+    positions: Vec<u16>,
 }
 
 impl Assembler {
@@ -130,6 +134,7 @@ impl Assembler {
         document: &mut Document,
         remaining: &mut u64,
         reader: &mut Reader<'_>,
+        positions: &mut Vec<u16>,
     ) -> Result<(), IndexError> {
         while !reader.is_empty() {
             if *remaining == 0 {
@@ -146,7 +151,7 @@ impl Assembler {
                     "a pending term has more positions than a tsvector holds",
                 ));
             }
-            let mut positions = Vec::with_capacity(count);
+            positions.clear();
             let mut position = 0u16;
             for _ in 0..count {
                 let gap = u16::try_from(reader.varint()?)
@@ -155,7 +160,7 @@ impl Assembler {
                 positions.push(position);
             }
             document
-                .push_term_at(term, frequency, &positions)
+                .push_term_at(term, frequency, positions)
                 .map_err(|_| IndexError::Corrupt("pending terms are out of order"))?;
             *remaining -= 1;
         }
@@ -175,7 +180,36 @@ impl Assembler {
 
     /// Takes the next record; returns a document once its last record is in.
     pub fn feed(&mut self, record: &[u8]) -> Result<Option<Document>, IndexError> {
+        self.feed_kept(record, |_| true)
+    }
+
+    /// As `feed`, but documents of projects `keep` refuses are passed over undecoded: a search
+    /// of some projects reads the whole list, and decoding is most of what that costs.
+    pub fn feed_kept(
+        &mut self,
+        record: &[u8],
+        keep: impl Fn(&ProjectId) -> bool,
+    ) -> Result<Option<Document>, IndexError> {
         let mut reader = Reader::new(record);
+        match record.first() {
+            Some(&FIRST) => {
+                let project = record
+                    .get(1 + 4 + 2..1 + 4 + 2 + 16)
+                    .ok_or(IndexError::Corrupt(
+                        "a pending record ends inside its header",
+                    ))?;
+                let project: &ProjectId = project.try_into().expect("16 bytes");
+                self.skipping = !keep(project);
+                if self.skipping {
+                    if self.partial.take().is_some() {
+                        self.abandoned += 1;
+                    }
+                    return Ok(None);
+                }
+            }
+            Some(&CONTINUED) if self.skipping => return Ok(None),
+            _ => {}
+        }
         match reader.u8()? {
             FIRST => {
                 // A document begun and never finished: its insert stopped between two records (the
@@ -192,8 +226,21 @@ impl Assembler {
                 let project: ProjectId = reader.bytes(16)?.try_into().expect("16 bytes");
                 let length = reader.varint_u32()?;
                 let mut remaining = reader.varint()?;
-                let mut document = Document::new(tid, project, length);
-                Self::take_terms(&mut document, &mut remaining, &mut reader)?;
+                // Room for the terms this record holds (a record is at most a page): one
+                // allocation per vector instead of one per growth.
+                let mut document = Document::with_capacity(
+                    tid,
+                    project,
+                    length,
+                    (remaining as usize).min(record.len() / 3),
+                    record.len(),
+                );
+                Self::take_terms(
+                    &mut document,
+                    &mut remaining,
+                    &mut reader,
+                    &mut self.positions,
+                )?;
                 if remaining == 0 {
                     return Ok(Some(document));
                 }
@@ -204,7 +251,12 @@ impl Assembler {
                 let (mut document, mut remaining) = self.partial.take().ok_or(
                     IndexError::Corrupt("a pending continuation without its start"),
                 )?;
-                Self::take_terms(&mut document, &mut remaining, &mut reader)?;
+                Self::take_terms(
+                    &mut document,
+                    &mut remaining,
+                    &mut reader,
+                    &mut self.positions,
+                )?;
                 if remaining == 0 {
                     return Ok(Some(document));
                 }
@@ -276,6 +328,59 @@ mod tests {
         assert_eq!(assembler.feed(&records[0]).unwrap(), Some(next));
         assert_eq!(assembler.abandoned(), 1);
         assert!(!assembler.is_partial());
+    }
+
+    #[test]
+    fn a_filtered_read_decodes_exactly_the_kept_projects_documents() {
+        // Long documents span several records: the continuations of a passed-over document must
+        // be passed over with it, and those of a kept one read.
+        let long = |n: usize| (0..n).map(|i| format!("term{i:05} ")).collect::<String>();
+        let documents = [
+            document(1, 1, "small one"),
+            document(2, 2, &long(3_000)),
+            document(3, 1, &long(2_500)),
+            document(4, 2, "short and passed over"),
+            document(5, 3, "a third project"),
+            document(6, 1, "last kept"),
+        ];
+        let records: Vec<Vec<u8>> = documents
+            .iter()
+            .flat_map(|document| encode_document(document).unwrap())
+            .collect();
+        assert!(records.len() > documents.len() + 2);
+        for kept in [vec![1u8], vec![2], vec![1, 3], vec![], vec![1, 2, 3]] {
+            let projects: Vec<ProjectId> = kept
+                .iter()
+                .map(|&n| crate::search_index::segment::tests::project(n))
+                .collect();
+            let mut assembler = Assembler::new();
+            let mut read = Vec::new();
+            for record in &records {
+                read.extend(
+                    assembler
+                        .feed_kept(record, |project| projects.contains(project))
+                        .unwrap(),
+                );
+            }
+            let expected: Vec<Document> = documents
+                .iter()
+                .filter(|document| projects.contains(&document.project))
+                .cloned()
+                .collect();
+            assert_eq!(read, expected, "kept projects {kept:?}");
+            assert_eq!(assembler.abandoned(), 0);
+            assert!(!assembler.is_partial());
+        }
+    }
+
+    #[test]
+    fn a_filtered_read_still_refuses_damage() {
+        let keep_none = |_: &ProjectId| false;
+        assert!(Assembler::new()
+            .feed_kept(&[FIRST, 0, 0], keep_none)
+            .is_err());
+        assert!(Assembler::new().feed_kept(&[CONTINUED], keep_none).is_err());
+        assert!(Assembler::new().feed_kept(&[9], keep_none).is_err());
     }
 
     #[test]

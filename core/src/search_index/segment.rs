@@ -47,13 +47,25 @@ struct TermSpan {
 
 impl Document {
     pub fn new(tid: Tid, project: ProjectId, length: u32) -> Document {
+        Document::with_capacity(tid, project, length, 0, 0)
+    }
+
+    /// An empty document with room for `terms` terms and `bytes` bytes of their text and
+    /// positions together.
+    pub fn with_capacity(
+        tid: Tid,
+        project: ProjectId,
+        length: u32,
+        terms: usize,
+        bytes: usize,
+    ) -> Document {
         Document {
             tid,
             project,
             length,
-            text: Vec::new(),
-            positions: Vec::new(),
-            terms: Vec::new(),
+            text: Vec::with_capacity(bytes),
+            positions: Vec::with_capacity(bytes / 2),
+            terms: Vec::with_capacity(terms),
         }
     }
 
