@@ -451,6 +451,15 @@ unsafe extern "C-unwind" fn amcostestimate(
         *startup_cost = segments_and_terms * pg_sys::cpu_operator_cost;
         *total_cost = *startup_cost + costs.numIndexTuples * pg_sys::cpu_index_tuple_cost;
         *pages = segments_and_terms.min(costs.numIndexPages);
+        // The planner prices the heap rows of an index scan from its selectivity, and a
+        // correlation of 0 prices each as a random page. A generic plan (cco.search_messages
+        // plans once for every query) knows neither how many rows match nor the LIMIT, assumes
+        // few, and with a filter or two more, priced that way, found a bitmap scan and a sort
+        // cheaper: one that scores and sorts every match (131 ms instead of 1.3 ms for a common
+        // word in 200,000 messages). A ranked scan reads heap rows only as its LIMIT takes them,
+        // so their pages are priced as if read in order, which keeps it ahead of any plan that
+        // must score all matches to order them.
+        *correlation = 1.0;
     }
 }
 
