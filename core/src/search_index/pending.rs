@@ -167,6 +167,22 @@ impl Assembler {
         Ok(())
     }
 
+    /// Adds a record's terms to `document`; returns it when they were its last, keeps it
+    /// for the next record otherwise.
+    fn read_terms(
+        &mut self,
+        mut document: Document,
+        mut remaining: u64,
+        reader: &mut Reader<'_>,
+    ) -> Result<Option<Document>, IndexError> {
+        Self::take_terms(&mut document, &mut remaining, reader, &mut self.positions)?;
+        if remaining == 0 {
+            return Ok(Some(document));
+        }
+        self.partial = Some((document, remaining));
+        Ok(None)
+    }
+
     /// Documents whose first records were followed by another document's: appends a crash or
     /// an error interrupted.
     pub fn abandoned(&self) -> u64 {
@@ -225,43 +241,23 @@ impl Assembler {
                 };
                 let project: ProjectId = reader.bytes(16)?.try_into().expect("16 bytes");
                 let length = reader.varint_u32()?;
-                let mut remaining = reader.varint()?;
+                let remaining = reader.varint()?;
                 // Room for the terms this record holds (a record is at most a page): one
                 // allocation per vector instead of one per growth.
-                let mut document = Document::with_capacity(
+                let document = Document::with_capacity(
                     tid,
                     project,
                     length,
                     (remaining as usize).min(record.len() / 3),
                     record.len(),
                 );
-                Self::take_terms(
-                    &mut document,
-                    &mut remaining,
-                    &mut reader,
-                    &mut self.positions,
-                )?;
-                if remaining == 0 {
-                    return Ok(Some(document));
-                }
-                self.partial = Some((document, remaining));
-                Ok(None)
+                self.read_terms(document, remaining, &mut reader)
             }
             CONTINUED => {
-                let (mut document, mut remaining) = self.partial.take().ok_or(
-                    IndexError::Corrupt("a pending continuation without its start"),
-                )?;
-                Self::take_terms(
-                    &mut document,
-                    &mut remaining,
-                    &mut reader,
-                    &mut self.positions,
-                )?;
-                if remaining == 0 {
-                    return Ok(Some(document));
-                }
-                self.partial = Some((document, remaining));
-                Ok(None)
+                let (document, remaining) = self.partial.take().ok_or(IndexError::Corrupt(
+                    "a pending continuation without its start",
+                ))?;
+                self.read_terms(document, remaining, &mut reader)
             }
             _ => Err(IndexError::Corrupt("an unknown pending record")),
         }
