@@ -385,6 +385,18 @@ mod tests {
         after
     }
 
+    /// A walk of the pending list that fails the first time and reads its head after that.
+    fn failing_once(walks: &mut u32) -> impl FnMut(&Meta, &()) -> Result<u32, IndexError> + '_ {
+        move |meta, _| {
+            *walks += 1;
+            if *walks == 1 {
+                Err(IndexError::Corrupt("the pending list loops"))
+            } else {
+                Ok(meta.pending_head)
+            }
+        }
+    }
+
     #[test]
     fn a_failed_walk_while_replay_flushed_the_list_is_read_again() {
         let before = Meta::new(5);
@@ -394,14 +406,7 @@ mod tests {
         let read = read_view(
             true,
             roots(vec![before, after.clone(), after.clone(), after]),
-            |meta, _| {
-                walks += 1;
-                if walks == 1 {
-                    Err(IndexError::Corrupt("the pending list loops"))
-                } else {
-                    Ok(meta.pending_head)
-                }
-            },
+            failing_once(&mut walks),
         )
         .unwrap();
         assert!(matches!(read, ViewRead::Read(9, ())));
@@ -432,15 +437,7 @@ mod tests {
         // a list that grew into new pages while it was walked
         let meta = Meta::new(5);
         let mut walks = 0;
-        let read = read_view(true, roots(vec![meta; 4]), |meta, _| {
-            walks += 1;
-            if walks == 1 {
-                Err(IndexError::Corrupt("the pending list loops"))
-            } else {
-                Ok(meta.pending_head)
-            }
-        })
-        .unwrap();
+        let read = read_view(true, roots(vec![meta; 4]), failing_once(&mut walks)).unwrap();
         assert!(matches!(read, ViewRead::Read(5, ())));
     }
 
