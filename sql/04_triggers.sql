@@ -492,6 +492,36 @@ create trigger messages_count_updated
 ----------------------------------------------------------------------------------------------
 -- Tool calls take their conversation and project from the message that issued them.
 
+-- Message ids, like conversation ids, are unique only within a project. The row trigger fills in a
+-- tool call's project with this on a single server; on Citus, which must know the project before
+-- it routes the row, the INSERT itself calls it (src/insert_routing.rs).
+create function cco.message_project(message_id uuid) returns uuid
+language plpgsql stable parallel safe
+as $$
+declare
+    projects uuid[];
+begin
+    select array_agg(m.project_id) into projects
+    from (select project_id from cco.messages where id = message_id limit 2) as m;
+    if projects is null then
+        raise exception 'message % does not exist or is not visible to you', message_id
+            using errcode = 'foreign_key_violation';
+    end if;
+    if cardinality(projects) > 1 then
+        raise exception 'message % is in more than one project you can see: give the tool call''s project_id',
+            message_id
+            using errcode = 'cardinality_violation';
+    end if;
+    return projects[1];
+end
+$$;
+
+comment on function cco.message_project(uuid) is
+    'The project of a message the caller can see, for tool calls inserted without project_id.';
+
+comment on function cco.conversation_project(uuid) is
+    'The project of a conversation the caller can see, for messages inserted without project_id.';
+
 create function cco.tool_call_resolve_message() returns trigger
 language plpgsql
 as $$
@@ -509,7 +539,8 @@ begin
 
     select m.conversation_id, m.project_id into issuer
     from cco.messages m
-    where m.id = new.message_id and (new.project_id is null or m.project_id = new.project_id);
+    where m.id = new.message_id
+      and m.project_id = coalesce(new.project_id, cco.message_project(new.message_id));
     if not found then
         raise exception 'message % does not exist or is not visible to you', new.message_id
             using errcode = 'foreign_key_violation';

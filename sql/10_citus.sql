@@ -39,6 +39,9 @@ $$;
 comment on function cco.on_citus_coordinator() is
     'True when called on the Citus coordinator: the audit triggers of the reference tables (projects, project_members) write only from the coordinator''s copy. Needs Citus.';
 
+comment on function cco.loaded_at_server_start() is
+    'True when the server loaded cco from shared_preload_libraries: then every session, its first statement included, gives inserts of messages and tool calls without project_id their project before Citus routes them (cco.distribute requires it).';
+
 -- The ON DELETE SET NULL (parent_id) action, for clusters where Citus refuses it: the replies of a
 -- deleted message become roots, which fires the same update triggers (depths, statistics).
 create function cco.messages_reroot_replies() returns trigger
@@ -314,6 +317,13 @@ begin
             using errcode = 'feature_not_supported',
                   hint = 'Install Citus from its own packages, add citus to shared_preload_libraries, '
                          'create extension citus, then add the worker nodes.';
+    end if;
+    if not cco.loaded_at_server_start() then
+        raise exception 'cco.distribute needs cco in shared_preload_libraries'
+            using errcode = 'object_not_in_prerequisite_state',
+                  detail = 'On Citus, cco gives an INSERT of messages or tool calls without project_id '
+                           'its project before Citus routes the rows: every session must have cco loaded.',
+                  hint = 'Set shared_preload_libraries = ''citus,cco'' on every node and restart them.';
     end if;
     if shard_count is null or shard_count not between 1 and 64000 then
         raise exception 'shard_count must be between 1 and 64000, not %', shard_count

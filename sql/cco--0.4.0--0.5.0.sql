@@ -1582,6 +1582,14 @@ $$;
 comment on function cco.on_citus_coordinator() is
     'True when called on the Citus coordinator: the audit triggers of the reference tables (projects, project_members) write only from the coordinator''s copy. Needs Citus.';
 
+CREATE  FUNCTION "loaded_at_server_start"() RETURNS bool /* bool */
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'loaded_at_server_start_wrapper';
+
+comment on function cco.loaded_at_server_start() is
+    'True when the server loaded cco from shared_preload_libraries: then every session, its first statement included, gives inserts of messages and tool calls without project_id their project before Citus routes them (cco.distribute requires it).';
+
 -- The ON DELETE SET NULL (parent_id) action, for clusters where Citus refuses it: the replies of a
 -- deleted message become roots, which fires the same update triggers (depths, statistics).
 create function cco.messages_reroot_replies() returns trigger
@@ -2061,6 +2069,13 @@ begin
                   hint = 'Install Citus from its own packages, add citus to shared_preload_libraries, '
                          'create extension citus, then add the worker nodes.';
     end if;
+    if not cco.loaded_at_server_start() then
+        raise exception 'cco.distribute needs cco in shared_preload_libraries'
+            using errcode = 'object_not_in_prerequisite_state',
+                  detail = 'On Citus, cco gives an INSERT of messages or tool calls without project_id '
+                           'its project before Citus routes the rows: every session must have cco loaded.',
+                  hint = 'Set shared_preload_libraries = ''citus,cco'' on every node and restart them.';
+    end if;
     if shard_count is null or shard_count not between 1 and 64000 then
         raise exception 'shard_count must be between 1 and 64000, not %', shard_count
             using errcode = 'invalid_parameter_value';
@@ -2190,3 +2205,84 @@ comment on function cco.prepare_added_nodes() is
     'On the Citus coordinator, after citus_add_node and before rebalancing: prepares every worker added since cco.distribute as cco.distribute prepared the others. Returns how many it prepared; running it again does nothing. See docs/citus.md.';
 
 revoke execute on function cco.prepare_added_nodes() from public;
+
+----------------------------------------------------------------------------------------------
+-- Inserts without project_id on Citus: the project a message or tool call belongs to, from its
+-- conversation or message, as functions that an INSERT calls before Citus routes the rows
+-- (src/insert_routing.rs) and the row triggers call on a single server. An id in more than one
+-- project the caller can see is refused instead of filled in from one of them.
+
+CREATE  FUNCTION "conversation_project"(
+	"conversation_id" uuid /* pgrx::datum::uuid::Uuid */
+) RETURNS uuid /* pgrx::datum::uuid::Uuid */
+STRICT STABLE PARALLEL SAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'conversation_project_wrapper';
+
+-- Message ids, like conversation ids, are unique only within a project. The row trigger fills in a
+-- tool call's project with this on a single server; on Citus, which must know the project before
+-- it routes the row, the INSERT itself calls it (src/insert_routing.rs).
+create function cco.message_project(message_id uuid) returns uuid
+language plpgsql stable parallel safe
+as $$
+declare
+    projects uuid[];
+begin
+    select array_agg(m.project_id) into projects
+    from (select project_id from cco.messages where id = message_id limit 2) as m;
+    if projects is null then
+        raise exception 'message % does not exist or is not visible to you', message_id
+            using errcode = 'foreign_key_violation';
+    end if;
+    if cardinality(projects) > 1 then
+        raise exception 'message % is in more than one project you can see: give the tool call''s project_id',
+            message_id
+            using errcode = 'cardinality_violation';
+    end if;
+    return projects[1];
+end
+$$;
+
+comment on function cco.message_project(uuid) is
+    'The project of a message the caller can see, for tool calls inserted without project_id.';
+
+comment on function cco.conversation_project(uuid) is
+    'The project of a conversation the caller can see, for messages inserted without project_id.';
+
+create or replace function cco.tool_call_resolve_message() returns trigger
+language plpgsql
+as $$
+declare
+    issuer record;
+begin
+    if tg_op = 'UPDATE' then
+        if (new.message_id, new.conversation_id, new.project_id)
+           is distinct from (old.message_id, old.conversation_id, old.project_id) then
+            raise exception 'tool call % cannot move to another message', old.id
+                using errcode = 'feature_not_supported';
+        end if;
+        return new;
+    end if;
+
+    select m.conversation_id, m.project_id into issuer
+    from cco.messages m
+    where m.id = new.message_id
+      and m.project_id = coalesce(new.project_id, cco.message_project(new.message_id));
+    if not found then
+        raise exception 'message % does not exist or is not visible to you', new.message_id
+            using errcode = 'foreign_key_violation';
+    end if;
+    if new.conversation_id is not null and new.conversation_id <> issuer.conversation_id then
+        raise exception 'tool call conversation % does not match message % (conversation %)',
+            new.conversation_id, new.message_id, issuer.conversation_id
+            using errcode = 'check_violation';
+    end if;
+    new.conversation_id := issuer.conversation_id;
+    new.project_id := issuer.project_id;
+    return new;
+end
+$$;
+
+comment on function cco.tool_call_resolve_message() is
+    'Fills conversation_id and project_id of a tool call from its message, and keeps them fixed.';
+

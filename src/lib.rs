@@ -11,6 +11,7 @@ mod call_site_cache;
 mod errors;
 mod identity;
 mod ingest;
+mod insert_routing;
 mod queries;
 mod search;
 mod search_index;
@@ -22,13 +23,15 @@ mod tests;
 
 ::pgrx::pg_module_magic!(name, version);
 
-/// Runs once when a session loads the library: defines cco's settings, and lets the core's long
-/// loops process pending interrupts, so a cancel request or `statement_timeout` stops them within
-/// milliseconds.
+/// Runs once when a session loads the library (or the server, from shared_preload_libraries):
+/// defines cco's settings, lets the core's long loops process pending interrupts, so a cancel
+/// request or `statement_timeout` stops them within milliseconds, and hooks parse analysis to
+/// route inserts on Citus.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     identity::define_settings();
     cco_core::interrupts::install(check_for_interrupts);
+    insert_routing::install();
 }
 
 fn check_for_interrupts() {
@@ -70,6 +73,7 @@ extension_sql_file!(
     name = "triggers",
     requires = [
         "security",
+        threads::conversation_project,
         threads::message_resolve_thread,
         threads::messages_begin_statement,
         threads::rebuild_thread_depths
@@ -140,7 +144,11 @@ extension_sql_file!(
     name = "prices",
     requires = ["analytics"]
 );
-extension_sql_file!("../sql/10_citus.sql", name = "citus", requires = ["prices"]);
+extension_sql_file!(
+    "../sql/10_citus.sql",
+    name = "citus",
+    requires = ["prices", insert_routing::loaded_at_server_start]
+);
 extension_sql_file!("../sql/99_grants.sql", name = "grants", finalize);
 
 /// Required by `cargo pgrx test`.

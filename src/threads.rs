@@ -10,11 +10,13 @@ use pgrx::prelude::*;
 use pgrx::{PgSqlErrorCode, Uuid};
 
 use crate::errors::{raise, raise_with_detail, spi};
-use crate::queries::{optional_one, optional_two, Lookup};
+use crate::queries::{optional_two, Lookup};
 use pgrx::pg_sys::{BuiltinOid::UUIDOID, PgOid};
 
+/// The project of a conversation id among those the caller can see, and how many such projects
+/// there are: conversation ids are unique only within a project.
 const CONVERSATION_PROJECT: Lookup = Lookup {
-    sql: "select project_id from cco.conversations where id = $1",
+    sql: "select project_id, count(*) over () from cco.conversations where id = $1",
     arg_types: &[PgOid::BuiltIn(UUIDOID)],
 };
 
@@ -214,15 +216,30 @@ fn set_column<T: IntoDatum>(row: &mut PgHeapTuple<'_, AllocatedByRust>, name: &s
     }
 }
 
-/// The project of a conversation the caller can see, for messages inserted without project_id.
+/// The project of a conversation the caller can see: what a message inserted without project_id
+/// belongs to. The row trigger fills it in with this on a single server; on Citus, which must
+/// know the project before it routes the row, `insert_routing` puts this call in the INSERT.
+#[pg_extern(stable, parallel_safe)]
+fn conversation_project(conversation_id: Uuid) -> Uuid {
+    project_of_conversation(conversation_id)
+}
+
 fn project_of_conversation(conversation_id: Uuid) -> Uuid {
-    let project = optional_one::<Uuid>(&CONVERSATION_PROJECT, &[conversation_id.into()]);
-    project.unwrap_or_else(|| {
-        raise(
+    let found = optional_two::<Uuid, i64>(&CONVERSATION_PROJECT, &[conversation_id.into()]);
+    match found {
+        Some((Some(project_id), Some(1))) => project_id,
+        Some((Some(_), _)) => raise(
+            PgSqlErrorCode::ERRCODE_CARDINALITY_VIOLATION,
+            format!(
+                "conversation {conversation_id} is in more than one project you can see: \
+                 give the message's project_id"
+            ),
+        ),
+        _ => raise(
             PgSqlErrorCode::ERRCODE_FOREIGN_KEY_VIOLATION,
             format!("conversation {conversation_id} does not exist or is not visible to you"),
-        )
-    })
+        ),
+    }
 }
 
 /// Depth of `message` under its (new) parent, validating the link.

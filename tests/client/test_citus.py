@@ -80,8 +80,10 @@ def _as_server_user(command: list[str]) -> list[str]:
 
 
 class Node:
-    def __init__(self, bindir: str, base: str, name: str):
+    # cco is preloaded beside Citus, as docs/citus.md asks: it routes inserts without project_id.
+    def __init__(self, bindir: str, base: str, name: str, preload: str = "citus,cco"):
         self.bindir = bindir
+        self.preload = preload
         self.data = os.path.join(base, name)
         self.log = os.path.join(base, f"{name}.log")
         self.port = _free_port()
@@ -94,7 +96,7 @@ class Node:
                              "--locale=C.UTF-8", "-U", "postgres", "--auth=trust"]),
             check=True, capture_output=True, timeout=NODE_START_SECONDS)
         with open(os.path.join(self.data, "postgresql.conf"), "a") as conf:
-            conf.write(f"shared_preload_libraries = 'citus'\nport = {self.port}\n"
+            conf.write(f"shared_preload_libraries = '{self.preload}'\nport = {self.port}\n"
                        f"listen_addresses = '127.0.0.1'\nunix_socket_directories = '{self.data}'\n"
                        "max_connections = 60\nfsync = off\n"
                        # Citus's background rebalancer moves shards by logical replication
@@ -131,13 +133,15 @@ class Node:
 
 
 @contextlib.contextmanager
-def citus_cluster(bindir: str, before_workers=lambda head: None):
-    """A coordinator and two workers with Citus; before_workers(coordinator connection) runs
+def citus_cluster(bindir: str, before_workers=lambda head: None, workers: int = 2,
+                  preload: str = "citus,cco"):
+    """A coordinator and its workers with Citus; before_workers(coordinator connection) runs
     before the workers are added. Yields the coordinator."""
     base = tempfile.mkdtemp(prefix="cco-citus-")
     if os.geteuid() == 0:
         shutil.chown(base, "postgres")
-    nodes = [Node(bindir, base, name) for name in ("coordinator", "worker1", "worker2")]
+    names = ["coordinator"] + [f"worker{number}" for number in range(1, workers + 1)]
+    nodes = [Node(bindir, base, name, preload) for name in names]
     try:
         for node in nodes:
             node.start()
@@ -311,6 +315,86 @@ def test_distribute_again_is_refused_and_without_citus_it_says_what_is_missing(l
         db.admin.execute("select cco.distribute()")
     with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState, match="cco is not distributed"):
         db.admin.execute("select cco.prepare_added_nodes()")
+
+
+def test_distribute_without_cco_preloaded_says_so(citus_binaries):
+    """Without cco in shared_preload_libraries, a new session's first INSERT without project_id
+    would reach Citus unrouted: cco.distribute refuses and names the setting."""
+    with citus_cluster(citus_binaries, _install_cco, workers=0, preload="citus") as head:
+        with head.connect() as admin:
+            assert scalar(admin, "select cco.loaded_at_server_start()") is False
+            with pytest.raises(psycopg.errors.ObjectNotInPrerequisiteState,
+                               match="needs cco in shared_preload_libraries") as refused:
+                admin.execute("select cco.distribute(%s)", [SHARD_COUNT])
+            assert "'citus,cco'" in refused.value.diag.message_hint
+            assert scalar(admin, "select count(*) from pg_dist_partition") == 0
+
+
+def test_inserts_without_project_id_take_it_from_their_conversation_alike(loaded, db, coordinator):
+    """On a single server the row trigger fills in project_id; on Citus, which routes a row by
+    project_id before any trigger runs, the INSERT itself carries the lookup. Every way a client
+    writes: one row as a new session's first statement, several rows, a prepared statement past
+    its switch to a generic plan, a PostgREST-style insert from a JSON body, tool calls; as a user
+    under row level security, and refused alike for a conversation the user cannot see."""
+    project = stable_id("project", "fill-in")
+    conversation = stable_id("conversation", "fill-in")
+
+    def message(number: int) -> list:
+        return [stable_id("fill-in", number), conversation, "user" if number % 2 == 0 else "assistant",
+                f"fill-in message {number}", f"2025-11-28 09:{number:02d}:00+00",
+                stable_id("fill-in", number - 1) if number else None, number]
+
+    insert = ("insert into cco.messages (id, conversation_id, role, content, \"timestamp\", parent_id, "
+              "input_tokens) values (%s, %s, %s, %s, %s, %s, %s)")
+    for single in (True, False):
+        connect = (lambda **options: psycopg.connect(dbname=db.name, autocommit=True, **options)) \
+            if single else coordinator.connect
+        with connect() as admin:
+            admin.execute("insert into cco.projects (id, name, path, owner_id) "
+                          "values (%s, 'fill-in', '/srv/fill-in', %s)", [project, OWNER])
+            admin.execute("insert into cco.conversations (id, project_id) values (%s, %s)",
+                          [conversation, project])
+            admin.execute("grant insert on cco.messages, cco.tool_calls to alice, bob")
+        with connect(user="alice") as first:
+            first.execute(insert, message(0))
+        with connect(user="alice") as alice:
+            alice.execute(insert.replace("%s, %s)", "%s, %s), (%s, %s, %s, %s, %s, %s, %s)"),
+                          message(1) + message(2))
+            for number in range(3, 11):
+                alice.execute(insert, message(number), prepare=True)
+            body = [dict(zip(("id", "conversation_id", "role", "content", "timestamp", "parent_id",
+                              "input_tokens"), message(number))) for number in (11, 12)]
+            # As PostgREST inserts a JSON body: an INSERT ... SELECT in a WITH query, with RETURNING.
+            alice.execute(
+                "with pgrst_source as (insert into cco.messages (id, conversation_id, role, content, "
+                "\"timestamp\", parent_id, input_tokens) select pgrst_body.id, pgrst_body.conversation_id, "
+                "pgrst_body.role, pgrst_body.content, pgrst_body.\"timestamp\", pgrst_body.parent_id, "
+                "pgrst_body.input_tokens from (select %s::json as json_data) pgrst_payload, "
+                "lateral (select * from json_populate_recordset(null::cco.messages, pgrst_payload.json_data)) "
+                "pgrst_body returning 1) select count(*) from pgrst_source", [json.dumps(body, default=str)])
+            alice.execute("insert into cco.tool_calls (id, message_id, tool_name) values "
+                          "(%s, %s, 'Read'), (%s, %s, 'Edit')",
+                          [stable_id("fill-in tool", 1), stable_id("fill-in", 1),
+                           stable_id("fill-in tool", 3), stable_id("fill-in", 3)])
+        with connect(user="bob") as bob:
+            with pytest.raises(psycopg.errors.ForeignKeyViolation, match="is not visible to you"):
+                bob.execute(insert, [stable_id("fill-in", 59)] + message(59)[1:])
+            with pytest.raises(psycopg.errors.ForeignKeyViolation, match="is not visible to you"):
+                bob.execute("insert into cco.tool_calls (message_id, tool_name) values (%s, 'Read')",
+                            [stable_id("fill-in", 1)])
+    messages = both(loaded, "select id, project_id, depth, parent_id from cco.messages "
+                            "where conversation_id = %s order by id", [conversation])
+    assert messages[0] == messages[1]
+    assert len(messages[0]) == 13 and {row[1] for row in messages[0]} == {project}
+    assert max(row[2] for row in messages[0]) == 12
+    tools = both(loaded, "select id, message_id, conversation_id, project_id from cco.tool_calls "
+                         "where conversation_id = %s order by id", [conversation])
+    assert tools[0] == tools[1] and len(tools[0]) == 2
+    statistics = both(loaded, "select message_count, input_tokens, last_updated from cco.conversations "
+                              "where id = %s", [conversation])
+    assert statistics[0] == statistics[1] == [(13, sum(range(13)), statistics[0][0][2])]
+    # As every plain INSERT on Citus (docs/citus.md): the project's last_activity follows here.
+    scalar(loaded[1], "select cco.refresh_project_activity()")
 
 
 def test_statistics_and_depths_are_the_same(loaded):

@@ -223,6 +223,20 @@ def test_writing_functions_change_only_what_the_caller_may_write(db, world, acto
     assert db.admin.execute("select title, message_count from cco.conversations where id = %s", [ids["conversation"]]).fetchone() == before
 
 
+@pytest.mark.parametrize("actor", EVERYONE)
+def test_project_lookups_answer_only_for_what_the_caller_may_read(world, actor):
+    for side in ("shared", "own"):
+        ids = world["ids"][side]
+        for function, argument in (("conversation_project", ids["conversation"]),
+                                   ("message_project", ids["message"])):
+            text = run(world, actor, f"select cco.{function}(%s)", [argument])
+            if actor in READS[side]:
+                assert text == "rows " + json.dumps([[ids["project"]]]), f"{function} as {actor}: {text}"
+            else:
+                assert text.startswith("error 23503") and "is not visible to you" in text, \
+                    f"{function} as {actor} on {side}: {text}"
+
+
 COVERED_FUNCTIONS = {name.split(" ")[0] for name in READ_CALLS} | {
     "readable_project_ids", "writable_project_ids", "owned_project_ids", "current_user_id",
     "current_user_role", "is_service_role", "has_full_access", "rebuild_thread_depths",
@@ -246,6 +260,10 @@ COVERED_FUNCTIONS = {name.split(" ")[0] for name in READ_CALLS} | {
     "maintains_project_activity", "on_citus_coordinator",
     # Copies the caller's own claims into a SET LOCAL (sql/10_citus.sql).
     "forward_request_claims",
+    # Whether the server preloaded cco: reads nothing else.
+    "loaded_at_server_start",
+    # Name the project of a visible conversation or message only (test below).
+    "conversation_project", "message_project",
     # Answers only for projects the caller may read (test_citus.py, on Citus).
     "project_ranking",
     # Does nothing on a single server; on Citus moves only a project the caller may write up to

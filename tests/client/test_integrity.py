@@ -92,6 +92,36 @@ class TestConcurrentWriters:
             " from cco.messages where conversation_id = %s", [conversation]).fetchone()
 
 
+class TestProjectFillIn:
+    """A message or tool call inserted without project_id takes its conversation's (its message's)
+    project: never one picked at random from several that share the id."""
+
+    def test_an_id_in_two_projects_is_refused_instead_of_guessed(self, db):
+        first, conversation = make_conversation(db.admin)
+        second, _ = make_conversation(db.admin)
+        db.admin.execute("insert into cco.conversations (id, project_id) values (%s, %s)", [conversation, second])
+        with pytest.raises(psycopg.errors.CardinalityViolation, match="give the message's project_id"):
+            db.admin.execute("insert into cco.messages (conversation_id, role, content) values (%s, 'user', 'x')",
+                             [conversation])
+        message = new_id()
+        for project in (first, second):
+            db.admin.execute("insert into cco.messages (id, conversation_id, project_id, role, content) "
+                             "values (%s, %s, %s, 'user', 'twin')", [message, conversation, project])
+        with pytest.raises(psycopg.errors.CardinalityViolation, match="give the tool call's project_id"):
+            db.admin.execute("insert into cco.tool_calls (message_id, tool_name) values (%s, 'Read')", [message])
+        # With the project given, both are taken.
+        db.admin.execute("insert into cco.tool_calls (message_id, project_id, tool_name) values (%s, %s, 'Read')",
+                         [message, second])
+        assert scalar(db.admin, "select cco.conversation_project(%s)", [make_conversation(db.admin)[1]])
+
+    def test_without_citus_an_insert_is_planned_as_written(self, db):
+        _, conversation = make_conversation(db.admin)
+        plan = "\n".join(row[0] for row in db.admin.execute(
+            "explain (verbose, costs off) insert into cco.messages (conversation_id, role, content) "
+            "values (%s, 'user', 'x'), (%s, 'user', 'y')", [conversation, conversation]))
+        assert "conversation_project" not in plan
+
+
 class TestNotifications:
     def test_one_notification_per_inserting_statement(self, db):
         _, conversation = make_conversation(db.admin)
