@@ -26,6 +26,14 @@ pub fn raise_with_detail(
     unreachable!("an ERROR report does not return")
 }
 
+/// Aborts the current statement with `code`, `message` and a hint that says what to do instead.
+pub fn raise_with_hint(code: PgSqlErrorCode, message: impl Into<String>, hint: &str) -> ! {
+    ErrorReport::new(code, message.into(), "cco")
+        .set_hint(hint)
+        .report(PgLogLevel::ERROR);
+    unreachable!("an ERROR report does not return")
+}
+
 /// The value of an argument that must not be NULL, in a function that is not STRICT because some
 /// other argument may be: NULL here is the caller's mistake, reported as such (22004) with the
 /// argument's name, never as a Rust panic.

@@ -16,7 +16,9 @@ use std::ffi::CStr;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::PgList;
+use pgrx::{PgList, PgSqlErrorCode};
+
+use crate::errors::raise_with_hint;
 
 static mut PREVIOUS_HOOK: pg_sys::post_parse_analyze_hook_type = None;
 static mut LOADED_AT_SERVER_START: bool = false;
@@ -157,23 +159,40 @@ unsafe fn fill_in_project_id(query: *mut pg_sys::Query) {
         let Some(function) = lookup_function(derivation.function) else {
             return;
         };
-        let derived = match source_relation(query, source) {
+        let derived = match insert_source(query) {
             // Several rows (INSERT ... VALUES (...), (...)): Citus reads each row's project_id
             // from the VALUES list, so each row gets its own call there, in a new column.
-            Some((entry, column)) if (*entry).rtekind == pg_sys::RTEKind::RTE_VALUES => {
-                let Some(column) = add_derived_column(entry, column, function) else {
+            InsertSource::Values(values) => {
+                let Some(column) = column_of(query, source, values) else {
                     return;
                 };
-                column_of(source, column)
+                let Some(column) = add_derived_column(values, column, function) else {
+                    return;
+                };
+                column_reference(query, values, column)
             }
             // INSERT ... SELECT: Citus moves the SELECT's own output, so the call goes there.
-            Some((entry, column)) if (*entry).rtekind == pg_sys::RTEKind::RTE_SUBQUERY => {
-                let Some(column) = add_derived_output(entry, column, function) else {
+            // Without RETURNING, Citus streams the rows into the shards by COPY, and the lookup
+            // of each row after the first would need a connection that the copy holds.
+            InsertSource::Select(select) => {
+                if (*query).returningList.is_null() {
+                    raise_with_hint(
+                        PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
+                        "on Citus, an INSERT ... SELECT without RETURNING must give project_id",
+                        "Select project_id too (cco.conversation_project(conversation_id) gives \
+                         a message's, cco.message_project(message_id) a tool call's), or add a \
+                         RETURNING clause.",
+                    );
+                }
+                let Some(selected) = selected_expression(query, source, select) else {
                     return;
                 };
-                column_of(source, column)
+                let Some(column) = add_derived_output(select, selected, function) else {
+                    return;
+                };
+                column_reference(query, select, column)
             }
-            _ => match derivation_call(function, source) {
+            InsertSource::OneRow => match derivation_call(function, source) {
                 Some(call) => call,
                 None => return,
             },
@@ -220,49 +239,104 @@ unsafe fn derivation_call(
     }
 }
 
-/// The range table entry and column that `source` reads, when it is a plain column of the
-/// INSERT's own FROM: its VALUES list (several rows) or its SELECT.
-unsafe fn source_relation(
+/// Where an INSERT's rows come from.
+enum InsertSource {
+    /// `VALUES (...)`: the target list holds the row's expressions.
+    OneRow,
+    /// `VALUES (...), (...)`: a VALUES list in the FROM.
+    Values(*mut pg_sys::RangeTblEntry),
+    /// `SELECT ...`: a subquery in the FROM.
+    Select(*mut pg_sys::RangeTblEntry),
+}
+
+unsafe fn insert_source(query: *mut pg_sys::Query) -> InsertSource {
+    // SAFETY: an analyzed INSERT's FROM list holds at most one RangeTblRef, to its rows' source.
+    unsafe {
+        let from = PgList::<pg_sys::Node>::from_pg((*(*query).jointree).fromlist);
+        let Some(item) = from.head() else {
+            return InsertSource::OneRow;
+        };
+        if from.len() != 1 || (*item).type_ != pg_sys::NodeTag::T_RangeTblRef {
+            return InsertSource::OneRow;
+        }
+        let index = (*item.cast::<pg_sys::RangeTblRef>()).rtindex;
+        let entry = pg_sys::rt_fetch(index as pg_sys::Index, (*query).rtable);
+        match (*entry).rtekind {
+            pg_sys::RTEKind::RTE_VALUES => InsertSource::Values(entry),
+            pg_sys::RTEKind::RTE_SUBQUERY => InsertSource::Select(entry),
+            _ => InsertSource::OneRow,
+        }
+    }
+}
+
+/// The range table index of `entry` in `query`.
+unsafe fn index_of(query: *mut pg_sys::Query, entry: *mut pg_sys::RangeTblEntry) -> Option<i32> {
+    // SAFETY: the range table holds RangeTblEntry nodes.
+    unsafe {
+        let entries = PgList::<pg_sys::RangeTblEntry>::from_pg((*query).rtable);
+        let position = entries
+            .iter_ptr()
+            .position(|candidate| candidate == entry)?;
+        i32::try_from(position + 1).ok()
+    }
+}
+
+/// The column of `relation` that `source` is, if it is a plain column of it.
+unsafe fn column_of(
     query: *mut pg_sys::Query,
     source: *mut pg_sys::Expr,
-) -> Option<(*mut pg_sys::RangeTblEntry, pg_sys::AttrNumber)> {
-    // SAFETY: a Var of the query's own level indexes its range table.
+    relation: *mut pg_sys::RangeTblEntry,
+) -> Option<pg_sys::AttrNumber> {
+    // SAFETY: checked to be a Var before it is read as one.
     unsafe {
         if !is_node(source, pg_sys::NodeTag::T_Var) {
             return None;
         }
         let var = source.cast::<pg_sys::Var>();
-        if (*var).varlevelsup != 0 {
-            return None;
-        }
-        let entry = pg_sys::rt_fetch((*var).varno as pg_sys::Index, (*query).rtable);
-        Some((entry, (*var).varattno))
+        ((*var).varlevelsup == 0 && Some((*var).varno as i32) == index_of(query, relation))
+            .then_some((*var).varattno)
     }
 }
 
-/// A uuid column `column` of the relation that `source` (a Var) reads.
-unsafe fn column_of(source: *mut pg_sys::Expr, column: pg_sys::AttrNumber) -> *mut pg_sys::Expr {
-    // SAFETY: called only with a source that `source_relation` found to be a Var.
+/// What the SELECT computes for `source`: the output column it names, or `source` itself when it
+/// reads no column (a literal or parameter, which PostgreSQL lifts out of the SELECT).
+unsafe fn selected_expression(
+    query: *mut pg_sys::Query,
+    source: *mut pg_sys::Expr,
+    select: *mut pg_sys::RangeTblEntry,
+) -> Option<*mut pg_sys::Expr> {
+    // SAFETY: the subquery's target list holds TargetEntry nodes numbered by resno.
     unsafe {
-        let varno = (*source.cast::<pg_sys::Var>()).varno;
-        pg_sys::makeVar(
-            varno as _,
-            column,
-            pg_sys::UUIDOID,
-            -1,
-            pg_sys::InvalidOid,
-            0,
-        )
-        .cast()
+        if let Some(column) = column_of(query, source, select) {
+            let outputs = PgList::<pg_sys::TargetEntry>::from_pg((*(*select).subquery).targetList);
+            let output = outputs
+                .iter_ptr()
+                .find(|output| (**output).resno == column && !(**output).resjunk)?;
+            return Some((*output).expr);
+        }
+        (!pg_sys::contain_vars_of_level(source.cast(), 0)).then_some(source)
     }
 }
 
-/// Appends `function(<output column>)` to the output of an INSERT's SELECT and returns its
-/// column number; None, with the SELECT unchanged, where one more output column could change
-/// what it returns (set operations, DISTINCT, grouping) or the source cannot be derived from.
+/// A reference to uuid column `column` of `relation`, one of the query's FROM items.
+unsafe fn column_reference(
+    query: *mut pg_sys::Query,
+    relation: *mut pg_sys::RangeTblEntry,
+    column: pg_sys::AttrNumber,
+) -> *mut pg_sys::Expr {
+    // SAFETY: `relation` was found in the query's range table.
+    unsafe {
+        let varno = index_of(query, relation).unwrap_or(0);
+        pg_sys::makeVar(varno, column, pg_sys::UUIDOID, -1, pg_sys::InvalidOid, 0).cast()
+    }
+}
+
+/// Appends `function(selected)` to the output of an INSERT's SELECT and returns its column
+/// number; None, with the SELECT unchanged, where one more output column could change what it
+/// returns (set operations, DISTINCT, grouping) or `selected` cannot be derived from.
 unsafe fn add_derived_output(
     select: *mut pg_sys::RangeTblEntry,
-    source_column: pg_sys::AttrNumber,
+    selected: *mut pg_sys::Expr,
     function: pg_sys::Oid,
 ) -> Option<pg_sys::AttrNumber> {
     // SAFETY: `select` is a subquery range table entry: its query's target list numbers its
@@ -282,10 +356,7 @@ unsafe fn add_derived_output(
         if outputs.iter_ptr().any(|output| (*output).resjunk) {
             return None;
         }
-        let source = outputs
-            .iter_ptr()
-            .find(|output| (**output).resno == source_column)?;
-        let call = derivation_call(function, (*source).expr)?;
+        let call = derivation_call(function, selected)?;
         let column = pg_sys::AttrNumber::try_from(outputs.len() + 1).ok()?;
         outputs.push(pg_sys::makeTargetEntry(
             call,

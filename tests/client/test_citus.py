@@ -382,17 +382,32 @@ def test_inserts_without_project_id_take_it_from_their_conversation_alike(loaded
             with pytest.raises(psycopg.errors.ForeignKeyViolation, match="is not visible to you"):
                 bob.execute("insert into cco.tool_calls (message_id, tool_name) values (%s, 'Read')",
                             [stable_id("fill-in", 1)])
+        with connect() as admin:
+            # A SELECT of a literal conversation id; without RETURNING Citus would copy the rows
+            # into the shards while their lookups still need the same connections: refused there.
+            select = (f"insert into cco.messages (id, conversation_id, role, content, parent_id, "
+                      f"\"timestamp\") select id, '{conversation}', 'user', 'selected', %s, "
+                      f"'2025-11-28 10:00:00+00' from "
+                      f"(values (%s::uuid), (%s::uuid)) as rows(id)")
+            rows = [stable_id("fill-in", 12), stable_id("fill-in", 13), stable_id("fill-in", 14)]
+            if single:
+                admin.execute(select, rows)
+            else:
+                with pytest.raises(psycopg.errors.FeatureNotSupported,
+                                   match="without RETURNING must give project_id"):
+                    admin.execute(select, rows)
+                admin.execute(select + " returning project_id", rows)
     messages = both(loaded, "select id, project_id, depth, parent_id from cco.messages "
                             "where conversation_id = %s order by id", [conversation])
     assert messages[0] == messages[1]
-    assert len(messages[0]) == 13 and {row[1] for row in messages[0]} == {project}
-    assert max(row[2] for row in messages[0]) == 12
+    assert len(messages[0]) == 15 and {row[1] for row in messages[0]} == {project}
+    assert max(row[2] for row in messages[0]) == 13
     tools = both(loaded, "select id, message_id, conversation_id, project_id from cco.tool_calls "
                          "where conversation_id = %s order by id", [conversation])
     assert tools[0] == tools[1] and len(tools[0]) == 2
     statistics = both(loaded, "select message_count, input_tokens, last_updated from cco.conversations "
                               "where id = %s", [conversation])
-    assert statistics[0] == statistics[1] == [(13, sum(range(13)), statistics[0][0][2])]
+    assert statistics[0] == statistics[1] == [(15, sum(range(13)), statistics[0][0][2])]
     # As every plain INSERT on Citus (docs/citus.md): the project's last_activity follows here.
     scalar(loaded[1], "select cco.refresh_project_activity()")
 
