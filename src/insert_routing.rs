@@ -293,7 +293,7 @@ unsafe fn column_of(
             return None;
         }
         let var = source.cast::<pg_sys::Var>();
-        ((*var).varlevelsup == 0 && Some((*var).varno as i32) == index_of(query, relation))
+        ((*var).varlevelsup == 0 && Some((*var).varno) == index_of(query, relation))
             .then_some((*var).varattno)
     }
 }
