@@ -129,15 +129,20 @@ create function cco.project_assign_id() returns trigger
 language plpgsql
 as $$
 begin
+    -- Derived from the id the statement carries (a fresh random one unless the caller gave one) and
+    -- the caller, never drawn here: on Citus this trigger fires on every node's copy of the
+    -- projects reference table, and each copy must get the same id.
     if not cco.has_full_access() then
-        new.id := gen_random_uuid();
+        new.id := substr(encode(sha256(convert_to(
+                      coalesce(new.id::text, '') || '/' || coalesce(cco.current_user_id()::text, ''),
+                      'UTF8')), 'hex'), 1, 32)::uuid;
     end if;
     return new;
 end
 $$;
 
 comment on function cco.project_assign_id() is
-    'Gives a project created by a caller without full access a server-generated id, so that ids never collide with (and reveal) other users'' projects.';
+    'Gives a project created by a caller without full access an id derived from the one given and the caller, which the caller cannot choose, so that ids never collide with (and reveal) other users'' projects.';
 
 create trigger projects_assign_id
     before insert on cco.projects
@@ -494,7 +499,7 @@ create trigger messages_count_updated
 
 -- Message ids, like conversation ids, are unique only within a project. The row trigger fills in a
 -- tool call's project with this on a single server; on Citus, which must know the project before
--- it routes the row, the INSERT itself calls it (src/insert_routing.rs).
+-- it routes the row, the INSERT itself calls it (src/citus_inserts.rs).
 create function cco.message_project(message_id uuid) returns uuid
 language plpgsql stable parallel safe
 as $$

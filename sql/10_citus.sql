@@ -16,11 +16,11 @@
 --          statistics triggers on message shards keep their conversations exact (co-located, on
 --          the same node) but cannot write the project, a reference table: a write to every node,
 --          which Citus refuses from a shard and which deadlocks against the writer's own
---          transaction when nested; a load (cco.ingest_transcript) advances projects.last_activity
---          from the coordinator, and cco.refresh_project_activity() sets it after other writes.
---          The cco_messages notification trigger is dropped: it would fire on the workers, where
---          nobody listens, and a transaction that notified cannot take part in a two-phase commit;
---          a load notifies from the coordinator instead;
+--          transaction when nested; the coordinator advances projects.last_activity after each
+--          statement or load that inserted messages, and cco.refresh_project_activity() sets it
+--          after updates and deletes. The cco_messages notification trigger is dropped: it would
+--          fire on the workers, where nobody listens, and a transaction that notified cannot take
+--          part in a two-phase commit; the coordinator notifies instead;
 --   row level security: the policies run on the workers, as the role the coordinator's session
 --          acts as; the membership helpers read the reference tables there. A login's identity
 --          (cco.user_logins) reaches the workers by itself; an API request's JWT claims reach them
@@ -83,41 +83,78 @@ end
 $$;
 
 comment on function cco.refresh_project_activity() is
-    'Sets every project''s last_activity to the newest last_updated of its conversations and returns how many projects changed. Needed on Citus, where the statistics triggers do not write projects (call it after loads or from a scheduler); a no-op on a single server, where the triggers keep it.';
+    'Sets every project''s last_activity to the newest last_updated of its conversations and returns how many projects changed. Needed on Citus after updates and deletes of messages, which the coordinator does not follow as it follows inserts (call it then, or from a scheduler); a no-op on a single server, where the triggers keep it.';
 
 revoke execute on function cco.refresh_project_activity() from public;
 
--- On Citus, cco.ingest_transcript (and so cco load) advances its project's last_activity itself, at
--- the end of the load: the call runs on the coordinator, where writing the projects reference
--- table is an ordinary write of the caller's transaction. Monotone, so concurrent loads into one
--- project leave the newest of their times.
-create function cco.advance_project_activity(project uuid, conversation uuid) returns void
+-- On Citus the statistics triggers cannot write the projects reference table from the message
+-- shards (see the top of this file), so the coordinator does it for them. A statement that inserts
+-- messages through it locks their projects before Citus routes the rows, as a single server's
+-- statistics triggers lock a project before its conversations (cco.lock_project_for_messages,
+-- called from the INSERT itself: src/citus_inserts.rs), and advances their last_activity and
+-- notifies channel cco_messages once it has run (cco.advance_project_activity; a load calls it
+-- too). Writing a reference table there is an ordinary write of the caller's transaction. Both
+-- run with the caller's rights: Citus refuses to read, as another role, shards that the
+-- transaction wrote. A caller who may not update projects leaves last_activity to
+-- cco.refresh_project_activity(). Monotone, so concurrent writers leave the newest time.
+create function cco.lock_project_for_messages(project uuid) returns void
 language plpgsql
-security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if current_setting('cco.distributed', true) is distinct from 'on'
+       or not pg_catalog.has_table_privilege('cco.projects', 'update') then
+        return;
+    end if;
+    perform from cco.projects where id = project for no key update;
+end
+$$;
+
+comment on function cco.lock_project_for_messages(uuid) is
+    'On Citus, before the rows of an INSERT of messages are routed: locks their project, if the caller may update it, as the statistics triggers do on a single server. Does nothing on a single server.';
+
+comment on function cco.routed_project(uuid) is
+    'On Citus, in an INSERT of messages (added by cco while PostgreSQL parses it): returns its argument, the row''s project, after locking that project the first time the transaction writes its messages, and notes it so that its last_activity advances once the statement has run. Does nothing more on a single server.';
+
+create function cco.advance_project_activity(projects uuid[]) returns void
+language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
 declare
+    project uuid;
     newest timestamptz;
 begin
-    if current_setting('cco.distributed', true) is distinct from 'on'
-       or not (cco.has_full_access() or project = any (cco.writable_project_ids())) then
+    if current_setting('cco.distributed', true) is distinct from 'on' then
         return;
     end if;
-    -- read first: Citus does not write a reference table in a statement that reads a shard
-    select c.last_updated into newest
-    from cco.conversations c
-    where c.project_id = project and c.id = conversation;
-    update cco.projects p
-    set last_activity = newest
-    where p.id = project and (p.last_activity is null or p.last_activity < newest);
+    if pg_catalog.has_table_privilege('cco.projects', 'update') then
+        begin
+            foreach project in array projects loop
+                -- read first: Citus does not write a reference table in a statement that reads
+                -- a shard
+                select max(c.last_updated) into newest
+                from cco.conversations c
+                where c.project_id = project;
+                update cco.projects p
+                set last_activity = newest
+                where p.id = project and (p.last_activity is null or p.last_activity < newest);
+            end loop;
+        exception when internal_error then
+            -- Citus refuses to write projects in a transaction that read a table referencing it
+            -- over several connections per node (a multi-shard query of the caller's before the
+            -- insert). The insert stands; cco.refresh_project_activity() catches up.
+            raise notice 'the last_activity of projects % was not advanced: %', projects, sqlerrm
+                using hint = 'select cco.refresh_project_activity() sets it.';
+        end;
+    end if;
     -- The notification the dropped trigger sends on a single server, here from the coordinator,
     -- where clients listen; empty, as there.
     perform pg_notify('cco_messages', '');
 end
 $$;
 
-comment on function cco.advance_project_activity(uuid, uuid) is
-    'On Citus, for cco.ingest_transcript: moves a project''s last_activity up to its loaded conversation''s last_updated, if the caller may write the project, and notifies channel cco_messages. Does nothing on a single server, where the statistics and notification triggers do both.';
+comment on function cco.advance_project_activity(uuid[]) is
+    'On Citus, after a statement or a load inserted messages: moves each project''s last_activity up to the newest last_updated of its conversations, where the caller may update the project, and notifies channel cco_messages. Does nothing on a single server, where the statistics and notification triggers do both.';
 
 -- The ranking of a search on Citus. A rank index keeps its statistics per project, so the counts
 -- of the projects in scope, read from the index of the shard holding each, add up to what one
@@ -231,11 +268,12 @@ begin
     end if;
 
     -- cco.distributed tells these functions they run on Citus: the statistics triggers leave
-    -- projects.last_activity alone, a load advances it, the ranking sums the shards' counts.
+    -- projects.last_activity alone, the coordinator locks and advances it, the ranking sums the
+    -- shards' counts.
     foreach distributed_function in array array[
         'cco.messages_count_inserted()', 'cco.messages_count_deleted()',
         'cco.messages_count_updated()', 'cco.message_ranking(text, uuid[])',
-        'cco.advance_project_activity(uuid, uuid)']::regprocedure[]
+        'cco.advance_project_activity(uuid[])', 'cco.lock_project_for_messages(uuid)']::regprocedure[]
     loop
         execute format('alter function %s set cco.distributed = on', distributed_function);
     end loop;
@@ -258,6 +296,12 @@ begin
         execute format('alter function %s set citus.allow_nested_distributed_execution = on',
                        distributed_function);
     end loop;
+    -- The project lookups of inserts without project_id (src/citus_inserts.rs) read every
+    -- shard's conversations or messages by id, over one connection per node: once a transaction
+    -- has read a table that references projects over several, Citus no longer lets it write
+    -- projects, which the coordinator does after an insert (cco.advance_project_activity).
+    alter function cco.conversation_project(uuid) set citus.multi_shard_modify_mode = 'sequential';
+    alter function cco.message_project(uuid) set citus.multi_shard_modify_mode = 'sequential';
     -- Citus plans a query on distributed tables only with its parameters' values.
     alter function cco.search_messages(text, uuid[], uuid[], text[], integer, integer)
         set plan_cache_mode = force_custom_plan;

@@ -801,15 +801,20 @@ create function cco.project_assign_id() returns trigger
 language plpgsql
 as $$
 begin
+    -- Derived from the id the statement carries (a fresh random one unless the caller gave one) and
+    -- the caller, never drawn here: on Citus this trigger fires on every node's copy of the
+    -- projects reference table, and each copy must get the same id.
     if not cco.has_full_access() then
-        new.id := gen_random_uuid();
+        new.id := substr(encode(sha256(convert_to(
+                      coalesce(new.id::text, '') || '/' || coalesce(cco.current_user_id()::text, ''),
+                      'UTF8')), 'hex'), 1, 32)::uuid;
     end if;
     return new;
 end
 $$;
 
 comment on function cco.project_assign_id() is
-    'Gives a project created by a caller without full access a server-generated id, so that ids never collide with (and reveal) other users'' projects.';
+    'Gives a project created by a caller without full access an id derived from the one given and the caller, which the caller cannot choose, so that ids never collide with (and reveal) other users'' projects.';
 
 create trigger projects_assign_id
     before insert on cco.projects
@@ -1631,41 +1636,85 @@ end
 $$;
 
 comment on function cco.refresh_project_activity() is
-    'Sets every project''s last_activity to the newest last_updated of its conversations and returns how many projects changed. Needed on Citus, where the statistics triggers do not write projects (call it after loads or from a scheduler); a no-op on a single server, where the triggers keep it.';
+    'Sets every project''s last_activity to the newest last_updated of its conversations and returns how many projects changed. Needed on Citus after updates and deletes of messages, which the coordinator does not follow as it follows inserts (call it then, or from a scheduler); a no-op on a single server, where the triggers keep it.';
 
 revoke execute on function cco.refresh_project_activity() from public;
 
--- On Citus, cco.ingest_transcript (and so cco load) advances its project's last_activity itself, at
--- the end of the load: the call runs on the coordinator, where writing the projects reference
--- table is an ordinary write of the caller's transaction. Monotone, so concurrent loads into one
--- project leave the newest of their times.
-create function cco.advance_project_activity(project uuid, conversation uuid) returns void
+-- On Citus the statistics triggers cannot write the projects reference table from the message
+-- shards (see the top of this file), so the coordinator does it for them. A statement that inserts
+-- messages through it locks their projects before Citus routes the rows, as a single server's
+-- statistics triggers lock a project before its conversations (cco.lock_project_for_messages,
+-- called from the INSERT itself: src/citus_inserts.rs), and advances their last_activity and
+-- notifies channel cco_messages once it has run (cco.advance_project_activity; a load calls it
+-- too). Writing a reference table there is an ordinary write of the caller's transaction. Both
+-- run with the caller's rights: Citus refuses to read, as another role, shards that the
+-- transaction wrote. A caller who may not update projects leaves last_activity to
+-- cco.refresh_project_activity(). Monotone, so concurrent writers leave the newest time.
+create function cco.lock_project_for_messages(project uuid) returns void
 language plpgsql
-security definer
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    if current_setting('cco.distributed', true) is distinct from 'on'
+       or not pg_catalog.has_table_privilege('cco.projects', 'update') then
+        return;
+    end if;
+    perform from cco.projects where id = project for no key update;
+end
+$$;
+
+comment on function cco.lock_project_for_messages(uuid) is
+    'On Citus, before the rows of an INSERT of messages are routed: locks their project, if the caller may update it, as the statistics triggers do on a single server. Does nothing on a single server.';
+
+CREATE  FUNCTION "routed_project"(
+	"project" uuid /* pgrx::datum::uuid::Uuid */
+) RETURNS uuid /* pgrx::datum::uuid::Uuid */
+STRICT VOLATILE PARALLEL UNSAFE
+LANGUAGE c /* Rust */
+AS 'MODULE_PATHNAME', 'routed_project_wrapper';
+
+comment on function cco.routed_project(uuid) is
+    'On Citus, in an INSERT of messages (added by cco while PostgreSQL parses it): returns its argument, the row''s project, after locking that project the first time the transaction writes its messages, and notes it so that its last_activity advances once the statement has run. Does nothing more on a single server.';
+
+create function cco.advance_project_activity(projects uuid[]) returns void
+language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
 declare
+    project uuid;
     newest timestamptz;
 begin
-    if current_setting('cco.distributed', true) is distinct from 'on'
-       or not (cco.has_full_access() or project = any (cco.writable_project_ids())) then
+    if current_setting('cco.distributed', true) is distinct from 'on' then
         return;
     end if;
-    -- read first: Citus does not write a reference table in a statement that reads a shard
-    select c.last_updated into newest
-    from cco.conversations c
-    where c.project_id = project and c.id = conversation;
-    update cco.projects p
-    set last_activity = newest
-    where p.id = project and (p.last_activity is null or p.last_activity < newest);
+    if pg_catalog.has_table_privilege('cco.projects', 'update') then
+        begin
+            foreach project in array projects loop
+                -- read first: Citus does not write a reference table in a statement that reads
+                -- a shard
+                select max(c.last_updated) into newest
+                from cco.conversations c
+                where c.project_id = project;
+                update cco.projects p
+                set last_activity = newest
+                where p.id = project and (p.last_activity is null or p.last_activity < newest);
+            end loop;
+        exception when internal_error then
+            -- Citus refuses to write projects in a transaction that read a table referencing it
+            -- over several connections per node (a multi-shard query of the caller's before the
+            -- insert). The insert stands; cco.refresh_project_activity() catches up.
+            raise notice 'the last_activity of projects % was not advanced: %', projects, sqlerrm
+                using hint = 'select cco.refresh_project_activity() sets it.';
+        end;
+    end if;
     -- The notification the dropped trigger sends on a single server, here from the coordinator,
     -- where clients listen; empty, as there.
     perform pg_notify('cco_messages', '');
 end
 $$;
 
-comment on function cco.advance_project_activity(uuid, uuid) is
-    'On Citus, for cco.ingest_transcript: moves a project''s last_activity up to its loaded conversation''s last_updated, if the caller may write the project, and notifies channel cco_messages. Does nothing on a single server, where the statistics and notification triggers do both.';
+comment on function cco.advance_project_activity(uuid[]) is
+    'On Citus, after a statement or a load inserted messages: moves each project''s last_activity up to the newest last_updated of its conversations, where the caller may update the project, and notifies channel cco_messages. Does nothing on a single server, where the statistics and notification triggers do both.';
 
 -- The ranking of a search on Citus. A rank index keeps its statistics per project, so the counts
 -- of the projects in scope, read from the index of the shard holding each, add up to what one
@@ -1982,11 +2031,12 @@ begin
     end if;
 
     -- cco.distributed tells these functions they run on Citus: the statistics triggers leave
-    -- projects.last_activity alone, a load advances it, the ranking sums the shards' counts.
+    -- projects.last_activity alone, the coordinator locks and advances it, the ranking sums the
+    -- shards' counts.
     foreach distributed_function in array array[
         'cco.messages_count_inserted()', 'cco.messages_count_deleted()',
         'cco.messages_count_updated()', 'cco.message_ranking(text, uuid[])',
-        'cco.advance_project_activity(uuid, uuid)']::regprocedure[]
+        'cco.advance_project_activity(uuid[])', 'cco.lock_project_for_messages(uuid)']::regprocedure[]
     loop
         execute format('alter function %s set cco.distributed = on', distributed_function);
     end loop;
@@ -2009,6 +2059,12 @@ begin
         execute format('alter function %s set citus.allow_nested_distributed_execution = on',
                        distributed_function);
     end loop;
+    -- The project lookups of inserts without project_id (src/citus_inserts.rs) read every
+    -- shard's conversations or messages by id, over one connection per node: once a transaction
+    -- has read a table that references projects over several, Citus no longer lets it write
+    -- projects, which the coordinator does after an insert (cco.advance_project_activity).
+    alter function cco.conversation_project(uuid) set citus.multi_shard_modify_mode = 'sequential';
+    alter function cco.message_project(uuid) set citus.multi_shard_modify_mode = 'sequential';
     -- Citus plans a query on distributed tables only with its parameters' values.
     alter function cco.search_messages(text, uuid[], uuid[], text[], integer, integer)
         set plan_cache_mode = force_custom_plan;
@@ -2209,7 +2265,7 @@ revoke execute on function cco.prepare_added_nodes() from public;
 ----------------------------------------------------------------------------------------------
 -- Inserts without project_id on Citus: the project a message or tool call belongs to, from its
 -- conversation or message, as functions that an INSERT calls before Citus routes the rows
--- (src/insert_routing.rs) and the row triggers call on a single server. An id in more than one
+-- (src/citus_inserts.rs) and the row triggers call on a single server. An id in more than one
 -- project the caller can see is refused instead of filled in from one of them.
 
 CREATE  FUNCTION "conversation_project"(
@@ -2221,7 +2277,7 @@ AS 'MODULE_PATHNAME', 'conversation_project_wrapper';
 
 -- Message ids, like conversation ids, are unique only within a project. The row trigger fills in a
 -- tool call's project with this on a single server; on Citus, which must know the project before
--- it routes the row, the INSERT itself calls it (src/insert_routing.rs).
+-- it routes the row, the INSERT itself calls it (src/citus_inserts.rs).
 create function cco.message_project(message_id uuid) returns uuid
 language plpgsql stable parallel safe
 as $$

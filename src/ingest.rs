@@ -75,7 +75,7 @@ fn load(
         report.tool_calls_inserted = conversation.insert_tool_calls();
         titled.push(conversation_id);
         if report.messages_inserted > 0 {
-            advance_project_activity(project_id, conversation_id);
+            advance_project_activity(project_id);
         }
     }
     if !transcript.tool_results.is_empty() {
@@ -754,17 +754,17 @@ fn apply_titles(conversations: &[Uuid]) {
 
 /// Where the statistics triggers cannot keep the project's last activity (Citus), the load does.
 /// The function is new in 0.5.0: a 0.4.0 schema not yet updated has none to call.
-fn advance_project_activity(project_id: Uuid, conversation_id: Uuid) {
+fn advance_project_activity(project_id: Uuid) {
     let defined = spi(Spi::get_one::<bool>(
-        "select pg_catalog.to_regprocedure('cco.advance_project_activity(uuid, uuid)') is not null",
+        "select pg_catalog.to_regprocedure('cco.advance_project_activity(uuid[])') is not null",
     ))
     .unwrap_or(false);
     if !defined {
         return;
     }
     spi(Spi::run_with_args(
-        "select cco.advance_project_activity($1, $2)",
-        &[project_id.into(), conversation_id.into()],
+        "select cco.advance_project_activity($1)",
+        &[vec![project_id].into()],
     ));
 }
 

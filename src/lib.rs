@@ -8,10 +8,10 @@ use pgrx::prelude::*;
 
 mod analytics;
 mod call_site_cache;
+mod citus_inserts;
 mod errors;
 mod identity;
 mod ingest;
-mod insert_routing;
 mod queries;
 mod search;
 mod search_index;
@@ -31,7 +31,7 @@ mod tests;
 pub extern "C-unwind" fn _PG_init() {
     identity::define_settings();
     cco_core::interrupts::install(check_for_interrupts);
-    insert_routing::install();
+    citus_inserts::install();
 }
 
 fn check_for_interrupts() {
@@ -147,7 +147,11 @@ extension_sql_file!(
 extension_sql_file!(
     "../sql/10_citus.sql",
     name = "citus",
-    requires = ["prices", insert_routing::loaded_at_server_start]
+    requires = [
+        "prices",
+        citus_inserts::loaded_at_server_start,
+        citus_inserts::routed_project
+    ]
 );
 extension_sql_file!("../sql/99_grants.sql", name = "grants", finalize);
 

@@ -218,7 +218,7 @@ fn set_column<T: IntoDatum>(row: &mut PgHeapTuple<'_, AllocatedByRust>, name: &s
 
 /// The project of a conversation the caller can see: what a message inserted without project_id
 /// belongs to. The row trigger fills it in with this on a single server; on Citus, which must
-/// know the project before it routes the row, `insert_routing` puts this call in the INSERT.
+/// know the project before it routes the row, `citus_inserts` puts this call in the INSERT.
 #[pg_extern(stable, parallel_safe)]
 fn conversation_project(conversation_id: Uuid) -> Uuid {
     project_of_conversation(conversation_id)

@@ -266,9 +266,9 @@ COVERED_FUNCTIONS = {name.split(" ")[0] for name in READ_CALLS} | {
     "conversation_project", "message_project",
     # Answers only for projects the caller may read (test_citus.py, on Citus).
     "project_ranking",
-    # Does nothing on a single server; on Citus moves only a project the caller may write up to
-    # its own conversation's time, as the statistics triggers would (test_citus.py).
-    "advance_project_activity",
+    # Do nothing on a single server; on Citus lock, or move up to its conversations' newest time,
+    # only a project the caller may update, as the statistics triggers would (test_citus.py).
+    "advance_project_activity", "lock_project_for_messages", "routed_project",
 }
 
 # Not for API roles at all (tests below check they cannot execute them).

@@ -1,35 +1,57 @@
-//! Inserts of messages and tool calls without project_id, on Citus.
+//! What inserts of messages and tool calls need on Citus, done where PostgreSQL parses and
+//! finishes them.
 //!
-//! On a single server a row trigger fills in a message's project from its conversation, and a tool
-//! call's from its message. Citus routes each row to a shard by project_id before any trigger
-//! runs, and refuses a row without it ("cannot perform an INSERT without a partition column
-//! value"). So where Citus is installed, parse analysis of such an INSERT gives it the value the
-//! trigger would have computed: `project_id := cco.conversation_project(conversation_id)` for
-//! messages, `cco.message_project(message_id)` for tool calls. Citus evaluates that call on the
+//! Routing. On a single server a row trigger fills in a message's project from its conversation,
+//! and a tool call's from its message. Citus routes each row to a shard by project_id before any
+//! trigger runs, and refuses a row without it ("cannot perform an INSERT without a partition
+//! column value"). So where Citus is installed, parse analysis of such an INSERT gives it the
+//! value the trigger would have computed: `project_id := cco.conversation_project(conversation_id)`
+//! for messages, `cco.message_project(message_id)` for tool calls. Citus evaluates that call on the
 //! coordinator, as the caller and under their row level security, before it routes the row; the
 //! trigger on the shard then finds project_id given and checks it as usual.
 //!
-//! The hook works in the sessions that loaded cco before their first such INSERT was parsed; with
+//! Following. The statistics triggers on the message shards cannot write the project (a row of a
+//! reference table, sql/10_citus.sql), so a message's project_id also passes through
+//! `cco.routed_project`, evaluated on the coordinator before the row is routed: it locks the
+//! project once per transaction, as a single server's triggers lock it before its conversations,
+//! and notes it. When the statement has run, `cco.advance_project_activity` moves the noted
+//! projects' last_activity and notifies listeners, as the triggers do on a single server.
+//!
+//! The hooks work in the sessions that loaded cco before their first such INSERT was parsed; with
 //! cco in `shared_preload_libraries` that is every session, which `cco.distribute` requires.
 
+use std::cell::{Cell, RefCell};
+use std::collections::BTreeSet;
 use std::ffi::CStr;
 
 use pgrx::pg_sys;
 use pgrx::prelude::*;
-use pgrx::{PgList, PgSqlErrorCode};
+use pgrx::{register_xact_callback, PgList, PgSqlErrorCode, PgXactCallbackEvent, Uuid};
 
-use crate::errors::raise_with_hint;
+use crate::errors::{raise_with_hint, spi};
 
-static mut PREVIOUS_HOOK: pg_sys::post_parse_analyze_hook_type = None;
+static mut PREVIOUS_PARSE_HOOK: pg_sys::post_parse_analyze_hook_type = None;
+static mut PREVIOUS_FINISH_HOOK: pg_sys::ExecutorFinish_hook_type = None;
 static mut LOADED_AT_SERVER_START: bool = false;
 
-/// Chains the hook; called once per process, from `_PG_init`.
+thread_local! {
+    /// Projects this transaction locked for its messages (`routed_project`).
+    static LOCKED: RefCell<BTreeSet<Uuid>> = const { RefCell::new(BTreeSet::new()) };
+    /// Whether clearing `LOCKED` at the end of this transaction is arranged.
+    static CLEARING: Cell<bool> = const { Cell::new(false) };
+    /// Projects whose messages the running statement inserted, until it has run.
+    static NOTED: RefCell<BTreeSet<Uuid>> = const { RefCell::new(BTreeSet::new()) };
+}
+
+/// Chains the hooks; called once per process, from `_PG_init`.
 pub fn install() {
     // SAFETY: _PG_init runs once per process, before any query, on its only thread.
     unsafe {
         LOADED_AT_SERVER_START = pg_sys::process_shared_preload_libraries_in_progress;
-        PREVIOUS_HOOK = pg_sys::post_parse_analyze_hook;
+        PREVIOUS_PARSE_HOOK = pg_sys::post_parse_analyze_hook;
         pg_sys::post_parse_analyze_hook = Some(route_inserts);
+        PREVIOUS_FINISH_HOOK = pg_sys::ExecutorFinish_hook;
+        pg_sys::ExecutorFinish_hook = Some(follow_inserted_messages);
     }
 }
 
@@ -49,11 +71,67 @@ unsafe extern "C-unwind" fn route_inserts(
 ) {
     // SAFETY: PostgreSQL hands over a valid analyzed query; the previous hook gets the same.
     unsafe {
-        if let Some(previous) = PREVIOUS_HOOK {
+        if let Some(previous) = PREVIOUS_PARSE_HOOK {
             previous(parse_state, query, jumble_state);
         }
         fill_in_inserts(query);
     }
+}
+
+/// The project of a message being inserted on Citus, evaluated on the coordinator before Citus
+/// routes the row: locks the project the first time this transaction writes its messages, and
+/// notes it for `follow_inserted_messages`.
+#[pg_extern(volatile, parallel_unsafe)]
+fn routed_project(project: Uuid) -> Uuid {
+    let first_time = LOCKED.with(|locked| locked.borrow_mut().insert(project));
+    if first_time {
+        if !CLEARING.with(|clearing| clearing.replace(true)) {
+            for event in [PgXactCallbackEvent::Commit, PgXactCallbackEvent::Abort] {
+                register_xact_callback(event, forget_locks);
+            }
+        }
+        spi(Spi::run_with_args(
+            "select cco.lock_project_for_messages($1)",
+            &[project.into()],
+        ));
+    }
+    NOTED.with(|noted| noted.borrow_mut().insert(project));
+    project
+}
+
+fn forget_locks() {
+    LOCKED.with(|locked| locked.borrow_mut().clear());
+    CLEARING.with(|clearing| clearing.set(false));
+}
+
+/// After an INSERT (or a statement with one in its WITH clause) that noted projects: advances
+/// their last_activity and notifies, as the statistics and notification triggers do on a single
+/// server. The statements `routed_project` and this run themselves insert nothing, so they never
+/// take the noted projects of the statement they serve.
+#[pg_guard]
+unsafe extern "C-unwind" fn follow_inserted_messages(query_desc: *mut pg_sys::QueryDesc) {
+    // SAFETY: PostgreSQL hands over the QueryDesc of a started statement.
+    unsafe {
+        match PREVIOUS_FINISH_HOOK {
+            Some(previous) => previous(query_desc),
+            None => pg_sys::standard_ExecutorFinish(query_desc),
+        }
+        let inserting = (*query_desc).operation == pg_sys::CmdType::CMD_INSERT
+            || (!(*query_desc).plannedstmt.is_null()
+                && (*(*query_desc).plannedstmt).hasModifyingCTE);
+        if !inserting {
+            return;
+        }
+    }
+    let noted = NOTED.with(|noted| std::mem::take(&mut *noted.borrow_mut()));
+    if noted.is_empty() {
+        return;
+    }
+    let projects: Vec<Uuid> = noted.into_iter().collect();
+    spi(Spi::run_with_args(
+        "select cco.advance_project_activity($1)",
+        &[projects.into()],
+    ));
 }
 
 /// The statement's INSERT, and those in its WITH clause (PostgREST writes
@@ -83,16 +161,20 @@ unsafe fn fill_in_inserts(query: *mut pg_sys::Query) {
 struct Derivation {
     source_column: &'static CStr,
     function: &'static CStr,
+    /// Whether the coordinator follows these rows' projects (`routed_project`).
+    follows: bool,
 }
 
 const MESSAGES: Derivation = Derivation {
     source_column: c"conversation_id",
     function: c"conversation_project",
+    follows: true,
 };
 
 const TOOL_CALLS: Derivation = Derivation {
     source_column: c"message_id",
     function: c"message_project",
+    follows: false,
 };
 
 /// cco's table that Citus routes by a derivable project_id, if `relation` is one.
@@ -148,16 +230,29 @@ unsafe fn fill_in_project_id(query: *mut pg_sys::Query) {
                 source = Some((*target).expr);
             }
         }
-        if let Some(given) = project {
-            if !is_null_constant((*given).expr) {
-                return;
+        // Messages' projects are followed (the module's comment); tool calls' need no more.
+        let follow = derivation
+            .follows
+            .then(|| lookup_function(c"routed_project"))
+            .flatten();
+        let given = project.filter(|target| !is_null_constant((**target).expr));
+        // What the new project_id is computed from, and through which functions.
+        let (source, functions, looks_up) = match given {
+            Some(target) => match follow {
+                Some(routed) => ((*target).expr, vec![routed], false),
+                None => return,
+            },
+            None => {
+                let (Some(source), Some(lookup)) = (source, lookup_function(derivation.function))
+                else {
+                    return;
+                };
+                (
+                    source,
+                    [Some(lookup), follow].into_iter().flatten().collect(),
+                    true,
+                )
             }
-        }
-        let Some(source) = source else {
-            return;
-        };
-        let Some(function) = lookup_function(derivation.function) else {
-            return;
         };
         let derived = match insert_source(query) {
             // Several rows (INSERT ... VALUES (...), (...)): Citus reads each row's project_id
@@ -166,16 +261,18 @@ unsafe fn fill_in_project_id(query: *mut pg_sys::Query) {
                 let Some(column) = column_of(query, source, values) else {
                     return;
                 };
-                let Some(column) = add_derived_column(values, column, function) else {
+                let Some(column) = add_derived_column(values, column, &functions) else {
                     return;
                 };
                 column_reference(query, values, column)
             }
             // INSERT ... SELECT: Citus moves the SELECT's own output, so the call goes there.
-            // Without RETURNING, Citus streams the rows into the shards by COPY, and the lookup
-            // of each row after the first would need a connection that the copy holds.
+            // Without RETURNING, Citus streams the rows into the shards by COPY, and a call that
+            // queries (a lookup, or the lock of a project not met before) while the copy holds
+            // the connections fails: a lookup is refused, and a given project is followed only
+            // when it is the same for every row, so that it is locked before the first row goes.
             InsertSource::Select(select) => {
-                if (*query).returningList.is_null() {
+                if (*query).returningList.is_null() && looks_up {
                     raise_with_hint(
                         PgSqlErrorCode::ERRCODE_FEATURE_NOT_SUPPORTED,
                         "on Citus, an INSERT ... SELECT without RETURNING must give project_id",
@@ -187,12 +284,17 @@ unsafe fn fill_in_project_id(query: *mut pg_sys::Query) {
                 let Some(selected) = selected_expression(query, source, select) else {
                     return;
                 };
-                let Some(column) = add_derived_output(select, selected, function) else {
+                if (*query).returningList.is_null()
+                    && pg_sys::contain_vars_of_level(selected.cast(), 0)
+                {
+                    return;
+                }
+                let Some(column) = add_derived_output(select, selected, &functions) else {
                     return;
                 };
                 column_reference(query, select, column)
             }
-            InsertSource::OneRow => match derivation_call(function, source) {
+            InsertSource::OneRow => match derivation_call(&functions, source) {
                 Some(call) => call,
                 None => return,
             },
@@ -212,10 +314,10 @@ unsafe fn fill_in_project_id(query: *mut pg_sys::Query) {
     }
 }
 
-/// `function(source)`, unless the source cannot be computed a second time to the same value: a
-/// DEFAULT placeholder, or a volatile expression.
+/// `source` passed through `functions`, innermost first, unless the source cannot be computed a
+/// second time to the same value: a DEFAULT placeholder, or a volatile expression.
 unsafe fn derivation_call(
-    function: pg_sys::Oid,
+    functions: &[pg_sys::Oid],
     source: *mut pg_sys::Expr,
 ) -> Option<*mut pg_sys::Expr> {
     // SAFETY: `source` is an expression of the query being analyzed.
@@ -225,17 +327,21 @@ unsafe fn derivation_call(
         {
             return None;
         }
-        let mut arguments = PgList::<pg_sys::Node>::new();
-        arguments.push(pg_sys::copyObjectImpl(source.cast()).cast());
-        let call = pg_sys::makeFuncExpr(
-            function,
-            pg_sys::UUIDOID,
-            arguments.into_pg(),
-            pg_sys::InvalidOid,
-            pg_sys::InvalidOid,
-            pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
-        );
-        Some(call.cast())
+        let mut call: *mut pg_sys::Expr = pg_sys::copyObjectImpl(source.cast()).cast();
+        for &function in functions {
+            let mut arguments = PgList::<pg_sys::Expr>::new();
+            arguments.push(call);
+            call = pg_sys::makeFuncExpr(
+                function,
+                pg_sys::UUIDOID,
+                arguments.into_pg(),
+                pg_sys::InvalidOid,
+                pg_sys::InvalidOid,
+                pg_sys::CoercionForm::COERCE_EXPLICIT_CALL,
+            )
+            .cast();
+        }
+        Some(call)
     }
 }
 
@@ -337,7 +443,7 @@ unsafe fn column_reference(
 unsafe fn add_derived_output(
     select: *mut pg_sys::RangeTblEntry,
     selected: *mut pg_sys::Expr,
-    function: pg_sys::Oid,
+    functions: &[pg_sys::Oid],
 ) -> Option<pg_sys::AttrNumber> {
     // SAFETY: `select` is a subquery range table entry: its query's target list numbers its
     // output columns, and its alias names each of them.
@@ -356,7 +462,7 @@ unsafe fn add_derived_output(
         if outputs.iter_ptr().any(|output| (*output).resjunk) {
             return None;
         }
-        let call = derivation_call(function, selected)?;
+        let call = derivation_call(functions, selected)?;
         let column = pg_sys::AttrNumber::try_from(outputs.len() + 1).ok()?;
         outputs.push(pg_sys::makeTargetEntry(
             call,
@@ -381,7 +487,7 @@ fn project_id_name() -> *mut std::ffi::c_char {
 unsafe fn add_derived_column(
     values: *mut pg_sys::RangeTblEntry,
     source_column: pg_sys::AttrNumber,
-    function: pg_sys::Oid,
+    functions: &[pg_sys::Oid],
 ) -> Option<pg_sys::AttrNumber> {
     // SAFETY: `values` is a VALUES range table entry: a list of rows, each a list of expressions,
     // one per column, and one type, typmod, collation and name per column.
@@ -391,7 +497,7 @@ unsafe fn add_derived_column(
         for row in rows.iter_ptr() {
             let cells = PgList::<pg_sys::Expr>::from_pg(row);
             calls.push(derivation_call(
-                function,
+                functions,
                 cells.get_ptr(source_column as usize - 1)?,
             )?);
         }
