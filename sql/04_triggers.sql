@@ -591,6 +591,12 @@ begin
     if tg_op = 'UPDATE' and (old_values - derived) = (new_values - derived) then
         return null;
     end if;
+    -- On Citus (cco.distribute sets cco.distributed here) one node's copy writes the entry of a
+    -- reference table's row (sql/10_citus.sql); a shard's own node always holds its entries.
+    if current_setting('cco.distributed', true) is not distinct from 'on'
+       and not cco.holds_audit_shard((row_values ->> project_column)::uuid) then
+        return null;
+    end if;
     insert into cco.audit_log (user_id, user_role, db_role, table_name, operation,
                                record_id, project_id, old_values, new_values)
     values (cco.current_user_id(),

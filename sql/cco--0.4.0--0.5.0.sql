@@ -1331,6 +1331,12 @@ begin
     if tg_op = 'UPDATE' and (old_values - derived) = (new_values - derived) then
         return null;
     end if;
+    -- On Citus (cco.distribute sets cco.distributed here) one node's copy writes the entry of a
+    -- reference table's row (sql/10_citus.sql); a shard's own node always holds its entries.
+    if current_setting('cco.distributed', true) is not distinct from 'on'
+       and not cco.holds_audit_shard((row_values ->> project_column)::uuid) then
+        return null;
+    end if;
     insert into cco.audit_log (user_id, user_role, db_role, table_name, operation,
                                record_id, project_id, old_values, new_values)
     values (cco.current_user_id(),
@@ -1585,7 +1591,28 @@ end
 $$;
 
 comment on function cco.on_citus_coordinator() is
-    'True when called on the Citus coordinator: the audit triggers of the reference tables (projects, project_members) write only from the coordinator''s copy. Needs Citus.';
+    'True when called on the Citus coordinator, where cco.distribute and cco.prepare_added_nodes run. Needs Citus.';
+
+-- On Citus the row triggers of a reference table (projects, project_members) fire on every node's
+-- copy; the audit entry of a change is written by the copy on the node that holds the audit log's
+-- shard for its project, locally, in the writer's own transaction there, as the entries of
+-- conversations are written on their shard. Written from anywhere else, as another role, it would
+-- touch a shard the writer's transaction may have written ("cannot perform query on placements
+-- that were modified in this transaction by a different user").
+create function cco.holds_audit_shard(project uuid) returns boolean
+language plpgsql stable
+set search_path = pg_catalog, pg_temp
+as $$
+begin
+    return project is not null and exists (
+        select from pg_catalog.pg_dist_placement p
+        where p.shardid = pg_catalog.get_shard_id_for_distribution_column('cco.audit_log', project)
+          and p.groupid = (select l.groupid from pg_catalog.pg_dist_local_group l));
+end
+$$;
+
+comment on function cco.holds_audit_shard(uuid) is
+    'On Citus: whether this node holds the audit log''s shard for a project, and so writes the audit entries of that project''s rows in the reference tables. Needs Citus.';
 
 CREATE  FUNCTION "loaded_at_server_start"() RETURNS bool /* bool */
 STRICT STABLE PARALLEL SAFE
@@ -1636,36 +1663,17 @@ end
 $$;
 
 comment on function cco.refresh_project_activity() is
-    'Sets every project''s last_activity to the newest last_updated of its conversations and returns how many projects changed. Needed on Citus after updates and deletes of messages, which the coordinator does not follow as it follows inserts (call it then, or from a scheduler); a no-op on a single server, where the triggers keep it.';
+    'Sets every project''s last_activity to the newest last_updated of its conversations and returns how many projects changed. Needed on Citus, where the statistics triggers do not write projects (call it after writes of messages other than loads, or from a scheduler); a no-op on a single server, where the triggers keep it.';
 
 revoke execute on function cco.refresh_project_activity() from public;
 
 -- On Citus the statistics triggers cannot write the projects reference table from the message
--- shards (see the top of this file), so the coordinator does it for them. A statement that inserts
--- messages through it locks their projects before Citus routes the rows, as a single server's
--- statistics triggers lock a project before its conversations (cco.lock_project_for_messages,
--- called from the INSERT itself: src/citus_inserts.rs), and advances their last_activity and
--- notifies channel cco_messages once it has run (cco.advance_project_activity; a load calls it
--- too). Writing a reference table there is an ordinary write of the caller's transaction. Both
--- run with the caller's rights: Citus refuses to read, as another role, shards that the
--- transaction wrote. A caller who may not update projects leaves last_activity to
--- cco.refresh_project_activity(). Monotone, so concurrent writers leave the newest time.
-create function cco.lock_project_for_messages(project uuid) returns void
-language plpgsql
-set search_path = pg_catalog, pg_temp
-as $$
-begin
-    if current_setting('cco.distributed', true) is distinct from 'on'
-       or not pg_catalog.has_table_privilege('cco.projects', 'update') then
-        return;
-    end if;
-    perform from cco.projects where id = project for no key update;
-end
-$$;
-
-comment on function cco.lock_project_for_messages(uuid) is
-    'On Citus, before the rows of an INSERT of messages are routed: locks their project, if the caller may update it, as the statistics triggers do on a single server. Does nothing on a single server.';
-
+-- shards (see the top of this file). A load (cco.ingest_transcript, and so cco load) advances its
+-- project's last_activity and notifies channel cco_messages itself, at its end, on the
+-- coordinator, where writing a reference table is an ordinary write of the caller's transaction.
+-- With the caller's rights: Citus refuses to read, as another role, shards that the transaction
+-- wrote. A caller who may not update projects leaves last_activity to
+-- cco.refresh_project_activity(). Monotone, so concurrent loads leave the newest time.
 CREATE  FUNCTION "routed_project"(
 	"project" uuid /* pgrx::datum::uuid::Uuid */
 ) RETURNS uuid /* pgrx::datum::uuid::Uuid */
@@ -1674,7 +1682,7 @@ LANGUAGE c /* Rust */
 AS 'MODULE_PATHNAME', 'routed_project_wrapper';
 
 comment on function cco.routed_project(uuid) is
-    'On Citus, in an INSERT of messages (added by cco while PostgreSQL parses it): returns its argument, the row''s project, after locking that project the first time the transaction writes its messages, and notes it so that its last_activity advances once the statement has run. Does nothing more on a single server.';
+    'On Citus, in an INSERT of messages (added by cco while PostgreSQL parses it): returns its argument, the row''s project, after taking an advisory lock on that project the first time the transaction writes its messages, as the statistics triggers lock it before its conversations on a single server.';
 
 create function cco.advance_project_activity(projects uuid[]) returns void
 language plpgsql
@@ -1714,7 +1722,7 @@ end
 $$;
 
 comment on function cco.advance_project_activity(uuid[]) is
-    'On Citus, after a statement or a load inserted messages: moves each project''s last_activity up to the newest last_updated of its conversations, where the caller may update the project, and notifies channel cco_messages. Does nothing on a single server, where the statistics and notification triggers do both.';
+    'On Citus, for cco.ingest_transcript: moves each project''s last_activity up to the newest last_updated of its conversations, where the caller may update the project, and notifies channel cco_messages. Does nothing on a single server, where the statistics and notification triggers do both.';
 
 -- The ranking of a search on Citus. A rank index keeps its statistics per project, so the counts
 -- of the projects in scope, read from the index of the shard holding each, add up to what one
@@ -2031,12 +2039,12 @@ begin
     end if;
 
     -- cco.distributed tells these functions they run on Citus: the statistics triggers leave
-    -- projects.last_activity alone, the coordinator locks and advances it, the ranking sums the
-    -- shards' counts.
+    -- projects.last_activity alone, a load advances it, the ranking sums the shards' counts, one
+    -- node writes the audit entry of a reference table's row.
     foreach distributed_function in array array[
         'cco.messages_count_inserted()', 'cco.messages_count_deleted()',
         'cco.messages_count_updated()', 'cco.message_ranking(text, uuid[])',
-        'cco.advance_project_activity(uuid[])', 'cco.lock_project_for_messages(uuid)']::regprocedure[]
+        'cco.advance_project_activity(uuid[])', 'cco.audit_row_change()']::regprocedure[]
     loop
         execute format('alter function %s set cco.distributed = on', distributed_function);
     end loop;
@@ -2140,8 +2148,9 @@ begin
         raise exception 'cco.distribute runs on the Citus coordinator'
             using errcode = 'object_not_in_prerequisite_state';
     end if;
-    -- Reference tables need a copy on the coordinator: the audit entries of projects and
-    -- memberships are written from it.
+    -- Reference tables need a copy on the coordinator: the identity and membership helpers, the
+    -- loads and cco.advance_project_activity read and write them there, in the caller's own
+    -- transaction.
     if not exists (select 1 from pg_dist_node where groupid = 0) then
         raise exception 'the coordinator is not in the Citus metadata'
             using errcode = 'object_not_in_prerequisite_state',
@@ -2194,22 +2203,6 @@ begin
     create trigger messages_reroot_replies
         before delete on cco.messages
         for each row execute function cco.messages_reroot_replies();
-
-    -- The audit entries of the reference tables are written at commit: while a statement is
-    -- still writing a reference table's copies, Citus cannot send a second row's audit entry to
-    -- a worker over a connection the first one is using.
-    drop trigger projects_audit on cco.projects;
-    create constraint trigger projects_audit
-        after insert or update or delete on cco.projects
-        deferrable initially deferred
-        for each row when (cco.on_citus_coordinator())
-        execute function cco.audit_row_change('id', 'id', 'last_activity', 'updated_at');
-    drop trigger project_members_audit on cco.project_members;
-    create constraint trigger project_members_audit
-        after insert or update or delete on cco.project_members
-        deferrable initially deferred
-        for each row when (cco.on_citus_coordinator())
-        execute function cco.audit_row_change('user_id', 'project_id');
 end
 $$;
 

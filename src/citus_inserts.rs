@@ -10,18 +10,18 @@
 //! coordinator, as the caller and under their row level security, before it routes the row; the
 //! trigger on the shard then finds project_id given and checks it as usual.
 //!
-//! Following. The statistics triggers on the message shards cannot write the project (a row of a
-//! reference table, sql/10_citus.sql), so a message's project_id also passes through
-//! `cco.routed_project`, evaluated on the coordinator before the row is routed: it locks the
-//! project once per transaction, as a single server's triggers lock it before its conversations,
-//! and notes it. When the statement has run, `cco.advance_project_activity` moves the noted
-//! projects' last_activity and notifies listeners, as the triggers do on a single server.
+//! Locking. A single server's statistics triggers lock a message's project before its
+//! conversations, so that writers of several conversations of one project queue instead of
+//! deadlocking. On Citus they run on the shards, where the project is a row of a reference table
+//! (sql/10_citus.sql), so a message's project_id also passes through `cco.routed_project`,
+//! evaluated on the coordinator before the row is routed: it takes an advisory lock on the
+//! project there, once per transaction.
 //!
 //! The hooks work in the sessions that loaded cco before their first such INSERT was parsed; with
 //! cco in `shared_preload_libraries` that is every session, which `cco.distribute` requires.
 
 use std::cell::{Cell, RefCell};
-use std::collections::BTreeSet;
+use std::collections::HashSet;
 use std::ffi::CStr;
 
 use pgrx::pg_sys;
@@ -31,27 +31,22 @@ use pgrx::{register_xact_callback, PgList, PgSqlErrorCode, PgXactCallbackEvent, 
 use crate::errors::{raise_with_hint, spi};
 
 static mut PREVIOUS_PARSE_HOOK: pg_sys::post_parse_analyze_hook_type = None;
-static mut PREVIOUS_FINISH_HOOK: pg_sys::ExecutorFinish_hook_type = None;
 static mut LOADED_AT_SERVER_START: bool = false;
 
 thread_local! {
     /// Projects this transaction locked for its messages (`routed_project`).
-    static LOCKED: RefCell<BTreeSet<Uuid>> = const { RefCell::new(BTreeSet::new()) };
+    static LOCKED: RefCell<Option<HashSet<Uuid>>> = const { RefCell::new(None) };
     /// Whether clearing `LOCKED` at the end of this transaction is arranged.
     static CLEARING: Cell<bool> = const { Cell::new(false) };
-    /// Projects whose messages the running statement inserted, until it has run.
-    static NOTED: RefCell<BTreeSet<Uuid>> = const { RefCell::new(BTreeSet::new()) };
 }
 
-/// Chains the hooks; called once per process, from `_PG_init`.
+/// Chains the hook; called once per process, from `_PG_init`.
 pub fn install() {
     // SAFETY: _PG_init runs once per process, before any query, on its only thread.
     unsafe {
         LOADED_AT_SERVER_START = pg_sys::process_shared_preload_libraries_in_progress;
         PREVIOUS_PARSE_HOOK = pg_sys::post_parse_analyze_hook;
         pg_sys::post_parse_analyze_hook = Some(route_inserts);
-        PREVIOUS_FINISH_HOOK = pg_sys::ExecutorFinish_hook;
-        pg_sys::ExecutorFinish_hook = Some(follow_inserted_messages);
     }
 }
 
@@ -79,11 +74,15 @@ unsafe extern "C-unwind" fn route_inserts(
 }
 
 /// The project of a message being inserted on Citus, evaluated on the coordinator before Citus
-/// routes the row: locks the project the first time this transaction writes its messages, and
-/// notes it for `follow_inserted_messages`.
+/// routes the row: locks the project the first time this transaction writes its messages.
 #[pg_extern(volatile, parallel_unsafe)]
 fn routed_project(project: Uuid) -> Uuid {
-    let first_time = LOCKED.with(|locked| locked.borrow_mut().insert(project));
+    let first_time = LOCKED.with(|locked| {
+        locked
+            .borrow_mut()
+            .get_or_insert_with(HashSet::new)
+            .insert(project)
+    });
     if first_time {
         if !CLEARING.with(|clearing| clearing.replace(true)) {
             for event in [PgXactCallbackEvent::Commit, PgXactCallbackEvent::Abort] {
@@ -91,47 +90,31 @@ fn routed_project(project: Uuid) -> Uuid {
             }
         }
         spi(Spi::run_with_args(
-            "select cco.lock_project_for_messages($1)",
-            &[project.into()],
+            "select pg_catalog.pg_advisory_xact_lock($1, $2)",
+            &[PROJECT_LOCKS.into(), project_lock_key(&project).into()],
         ));
     }
-    NOTED.with(|noted| noted.borrow_mut().insert(project));
     project
 }
 
-fn forget_locks() {
-    LOCKED.with(|locked| locked.borrow_mut().clear());
-    CLEARING.with(|clearing| clearing.set(false));
+/// The class of cco's advisory locks on projects: "cco" in ASCII.
+const PROJECT_LOCKS: i32 = 0x0063_636f;
+
+/// A project's advisory lock key: its id folded to 32 bits. Two projects that share a key only
+/// queue behind each other. A lock on the coordinator, not a row lock on the projects reference
+/// table, whose copies on every node two writers could lock in different orders.
+fn project_lock_key(project: &Uuid) -> i32 {
+    let folded = project
+        .as_bytes()
+        .chunks_exact(4)
+        .map(|word| u32::from_le_bytes([word[0], word[1], word[2], word[3]]))
+        .fold(0, |key, word| key ^ word);
+    i32::from_ne_bytes(folded.to_ne_bytes())
 }
 
-/// After an INSERT (or a statement with one in its WITH clause) that noted projects: advances
-/// their last_activity and notifies, as the statistics and notification triggers do on a single
-/// server. The statements `routed_project` and this run themselves insert nothing, so they never
-/// take the noted projects of the statement they serve.
-#[pg_guard]
-unsafe extern "C-unwind" fn follow_inserted_messages(query_desc: *mut pg_sys::QueryDesc) {
-    // SAFETY: PostgreSQL hands over the QueryDesc of a started statement.
-    unsafe {
-        match PREVIOUS_FINISH_HOOK {
-            Some(previous) => previous(query_desc),
-            None => pg_sys::standard_ExecutorFinish(query_desc),
-        }
-        let inserting = (*query_desc).operation == pg_sys::CmdType::CMD_INSERT
-            || (!(*query_desc).plannedstmt.is_null()
-                && (*(*query_desc).plannedstmt).hasModifyingCTE);
-        if !inserting {
-            return;
-        }
-    }
-    let noted = NOTED.with(|noted| std::mem::take(&mut *noted.borrow_mut()));
-    if noted.is_empty() {
-        return;
-    }
-    let projects: Vec<Uuid> = noted.into_iter().collect();
-    spi(Spi::run_with_args(
-        "select cco.advance_project_activity($1)",
-        &[projects.into()],
-    ));
+fn forget_locks() {
+    LOCKED.with(|locked| locked.borrow_mut().take());
+    CLEARING.with(|clearing| clearing.set(false));
 }
 
 /// The statement's INSERT, and those in its WITH clause (PostgREST writes
@@ -161,20 +144,20 @@ unsafe fn fill_in_inserts(query: *mut pg_sys::Query) {
 struct Derivation {
     source_column: &'static CStr,
     function: &'static CStr,
-    /// Whether the coordinator follows these rows' projects (`routed_project`).
-    follows: bool,
+    /// Whether the rows' projects are locked before they are routed (`routed_project`).
+    locks_project: bool,
 }
 
 const MESSAGES: Derivation = Derivation {
     source_column: c"conversation_id",
     function: c"conversation_project",
-    follows: true,
+    locks_project: true,
 };
 
 const TOOL_CALLS: Derivation = Derivation {
     source_column: c"message_id",
     function: c"message_project",
-    follows: false,
+    locks_project: false,
 };
 
 /// cco's table that Citus routes by a derivable project_id, if `relation` is one.
@@ -230,15 +213,15 @@ unsafe fn fill_in_project_id(query: *mut pg_sys::Query) {
                 source = Some((*target).expr);
             }
         }
-        // Messages' projects are followed (the module's comment); tool calls' need no more.
-        let follow = derivation
-            .follows
+        // Messages' projects are locked (the module's comment); tool calls' need no lock.
+        let lock = derivation
+            .locks_project
             .then(|| lookup_function(c"routed_project"))
             .flatten();
         let given = project.filter(|target| !is_null_constant((**target).expr));
         // What the new project_id is computed from, and through which functions.
         let (source, functions, looks_up) = match given {
-            Some(target) => match follow {
+            Some(target) => match lock {
                 Some(routed) => ((*target).expr, vec![routed], false),
                 None => return,
             },
@@ -249,7 +232,7 @@ unsafe fn fill_in_project_id(query: *mut pg_sys::Query) {
                 };
                 (
                     source,
-                    [Some(lookup), follow].into_iter().flatten().collect(),
+                    [Some(lookup), lock].into_iter().flatten().collect(),
                     true,
                 )
             }
@@ -269,7 +252,7 @@ unsafe fn fill_in_project_id(query: *mut pg_sys::Query) {
             // INSERT ... SELECT: Citus moves the SELECT's own output, so the call goes there.
             // Without RETURNING, Citus streams the rows into the shards by COPY, and a call that
             // queries (a lookup, or the lock of a project not met before) while the copy holds
-            // the connections fails: a lookup is refused, and a given project is followed only
+            // the connections fails: a lookup is refused, and a given project is locked only
             // when it is the same for every row, so that it is locked before the first row goes.
             InsertSource::Select(select) => {
                 if (*query).returningList.is_null() && looks_up {

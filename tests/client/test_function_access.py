@@ -257,7 +257,7 @@ COVERED_FUNCTIONS = {name.split(" ")[0] for name in READ_CALLS} | {
     # Reads and returns nothing: refreshes planner statistics when a table outgrew them.
     "refresh_outgrown_statistics",
     # Read only a setting and Citus's node metadata (sql/04_triggers.sql, sql/10_citus.sql).
-    "maintains_project_activity", "on_citus_coordinator",
+    "maintains_project_activity", "on_citus_coordinator", "holds_audit_shard",
     # Copies the caller's own claims into a SET LOCAL (sql/10_citus.sql).
     "forward_request_claims",
     # Whether the server preloaded cco: reads nothing else.
@@ -266,9 +266,10 @@ COVERED_FUNCTIONS = {name.split(" ")[0] for name in READ_CALLS} | {
     "conversation_project", "message_project",
     # Answers only for projects the caller may read (test_citus.py, on Citus).
     "project_ranking",
-    # Do nothing on a single server; on Citus lock, or move up to its conversations' newest time,
-    # only a project the caller may update, as the statistics triggers would (test_citus.py).
-    "advance_project_activity", "lock_project_for_messages", "routed_project",
+    # Do nothing on a single server; on Citus take an advisory lock on a project, or move up to
+    # its conversations' newest time only a project the caller may update, as the statistics
+    # triggers would (test_citus.py).
+    "advance_project_activity", "routed_project",
 }
 
 # Not for API roles at all (tests below check they cannot execute them).
