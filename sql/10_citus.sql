@@ -110,6 +110,9 @@ comment on function cco.refresh_project_activity() is
 
 revoke execute on function cco.refresh_project_activity() from public;
 
+comment on function cco.routed_project(uuid) is
+    'On Citus, in an INSERT of messages (added by cco while PostgreSQL parses it): returns its argument, the row''s project, after taking an advisory lock on that project the first time the transaction writes its messages, as the statistics triggers lock it before its conversations on a single server.';
+
 -- On Citus the statistics triggers cannot write the projects reference table from the message
 -- shards (see the top of this file). A load (cco.ingest_transcript, and so cco load) advances its
 -- project's last_activity and notifies channel cco_messages itself, at its end, on the
@@ -117,15 +120,11 @@ revoke execute on function cco.refresh_project_activity() from public;
 -- With the caller's rights: Citus refuses to read, as another role, shards that the transaction
 -- wrote. A caller who may not update projects leaves last_activity to
 -- cco.refresh_project_activity(). Monotone, so concurrent loads leave the newest time.
-comment on function cco.routed_project(uuid) is
-    'On Citus, in an INSERT of messages (added by cco while PostgreSQL parses it): returns its argument, the row''s project, after taking an advisory lock on that project the first time the transaction writes its messages, as the statistics triggers lock it before its conversations on a single server.';
-
-create function cco.advance_project_activity(projects uuid[]) returns void
+create function cco.advance_project_activity(project uuid) returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
 as $$
 declare
-    project uuid;
     newest timestamptz;
 begin
     if current_setting('cco.distributed', true) is distinct from 'on' then
@@ -133,21 +132,18 @@ begin
     end if;
     if pg_catalog.has_table_privilege('cco.projects', 'update') then
         begin
-            foreach project in array projects loop
-                -- read first: Citus does not write a reference table in a statement that reads
-                -- a shard
-                select max(c.last_updated) into newest
-                from cco.conversations c
-                where c.project_id = project;
-                update cco.projects p
-                set last_activity = newest
-                where p.id = project and (p.last_activity is null or p.last_activity < newest);
-            end loop;
+            -- read first: Citus does not write a reference table in a statement that reads a shard
+            select max(c.last_updated) into newest
+            from cco.conversations c
+            where c.project_id = project;
+            update cco.projects p
+            set last_activity = newest
+            where p.id = project and (p.last_activity is null or p.last_activity < newest);
         exception when internal_error then
             -- Citus refuses to write projects in a transaction that read a table referencing it
             -- over several connections per node (a multi-shard query of the caller's before the
-            -- insert). The insert stands; cco.refresh_project_activity() catches up.
-            raise notice 'the last_activity of projects % was not advanced: %', projects, sqlerrm
+            -- load). The load stands; cco.refresh_project_activity() catches up.
+            raise notice 'the last_activity of project % was not advanced: %', project, sqlerrm
                 using hint = 'select cco.refresh_project_activity() sets it.';
         end;
     end if;
@@ -157,8 +153,8 @@ begin
 end
 $$;
 
-comment on function cco.advance_project_activity(uuid[]) is
-    'On Citus, for cco.ingest_transcript: moves each project''s last_activity up to the newest last_updated of its conversations, where the caller may update the project, and notifies channel cco_messages. Does nothing on a single server, where the statistics and notification triggers do both.';
+comment on function cco.advance_project_activity(uuid) is
+    'On Citus, for cco.ingest_transcript: moves a project''s last_activity up to the newest last_updated of its conversations, if the caller may update the project, and notifies channel cco_messages. Does nothing on a single server, where the statistics and notification triggers do both.';
 
 -- The ranking of a search on Citus. A rank index keeps its statistics per project, so the counts
 -- of the projects in scope, read from the index of the shard holding each, add up to what one
@@ -277,7 +273,7 @@ begin
     foreach distributed_function in array array[
         'cco.messages_count_inserted()', 'cco.messages_count_deleted()',
         'cco.messages_count_updated()', 'cco.message_ranking(text, uuid[])',
-        'cco.advance_project_activity(uuid[])', 'cco.audit_row_change()']::regprocedure[]
+        'cco.advance_project_activity(uuid)', 'cco.audit_row_change()']::regprocedure[]
     loop
         execute format('alter function %s set cco.distributed = on', distributed_function);
     end loop;
@@ -303,7 +299,7 @@ begin
     -- The project lookups of inserts without project_id (src/citus_inserts.rs) read every
     -- shard's conversations or messages by id, over one connection per node: once a transaction
     -- has read a table that references projects over several, Citus no longer lets it write
-    -- projects, which the coordinator does after an insert (cco.advance_project_activity).
+    -- projects, which a load does at its end (cco.advance_project_activity).
     alter function cco.conversation_project(uuid) set citus.multi_shard_modify_mode = 'sequential';
     alter function cco.message_project(uuid) set citus.multi_shard_modify_mode = 'sequential';
     -- Citus plans a query on distributed tables only with its parameters' values.

@@ -1,5 +1,4 @@
-//! What inserts of messages and tool calls need on Citus, done where PostgreSQL parses and
-//! finishes them.
+//! What inserts of messages and tool calls need on Citus, done where PostgreSQL parses them.
 //!
 //! Routing. On a single server a row trigger fills in a message's project from its conversation,
 //! and a tool call's from its message. Citus routes each row to a shard by project_id before any
@@ -17,10 +16,10 @@
 //! evaluated on the coordinator before the row is routed: it takes an advisory lock on the
 //! project there, once per transaction.
 //!
-//! The hooks work in the sessions that loaded cco before their first such INSERT was parsed; with
+//! The hook works in the sessions that loaded cco before their first such INSERT was parsed; with
 //! cco in `shared_preload_libraries` that is every session, which `cco.distribute` requires.
 
-use std::cell::{Cell, RefCell};
+use std::cell::RefCell;
 use std::collections::HashSet;
 use std::ffi::CStr;
 
@@ -34,10 +33,9 @@ static mut PREVIOUS_PARSE_HOOK: pg_sys::post_parse_analyze_hook_type = None;
 static mut LOADED_AT_SERVER_START: bool = false;
 
 thread_local! {
-    /// Projects this transaction locked for its messages (`routed_project`).
+    /// Projects this transaction locked for its messages (`routed_project`); None outside a
+    /// transaction that locked any, so that the first lock arranges the clearing at its end.
     static LOCKED: RefCell<Option<HashSet<Uuid>>> = const { RefCell::new(None) };
-    /// Whether clearing `LOCKED` at the end of this transaction is arranged.
-    static CLEARING: Cell<bool> = const { Cell::new(false) };
 }
 
 /// Chains the hook; called once per process, from `_PG_init`.
@@ -77,18 +75,18 @@ unsafe extern "C-unwind" fn route_inserts(
 /// routes the row: locks the project the first time this transaction writes its messages.
 #[pg_extern(volatile, parallel_unsafe)]
 fn routed_project(project: Uuid) -> Uuid {
-    let first_time = LOCKED.with(|locked| {
-        locked
-            .borrow_mut()
-            .get_or_insert_with(HashSet::new)
-            .insert(project)
+    let (first_in_transaction, first_time) = LOCKED.with(|locked| {
+        let mut locked = locked.borrow_mut();
+        let first_in_transaction = locked.is_none();
+        let first_time = locked.get_or_insert_with(HashSet::new).insert(project);
+        (first_in_transaction, first_time)
     });
-    if first_time {
-        if !CLEARING.with(|clearing| clearing.replace(true)) {
-            for event in [PgXactCallbackEvent::Commit, PgXactCallbackEvent::Abort] {
-                register_xact_callback(event, forget_locks);
-            }
+    if first_in_transaction {
+        for event in [PgXactCallbackEvent::Commit, PgXactCallbackEvent::Abort] {
+            register_xact_callback(event, forget_locks);
         }
+    }
+    if first_time {
         spi(Spi::run_with_args(
             "select pg_catalog.pg_advisory_xact_lock($1, $2)",
             &[PROJECT_LOCKS.into(), project_lock_key(&project).into()],
@@ -114,7 +112,6 @@ fn project_lock_key(project: &Uuid) -> i32 {
 
 fn forget_locks() {
     LOCKED.with(|locked| locked.borrow_mut().take());
-    CLEARING.with(|clearing| clearing.set(false));
 }
 
 /// The statement's INSERT, and those in its WITH clause (PostgREST writes

@@ -756,7 +756,7 @@ fn apply_titles(conversations: &[Uuid]) {
 /// The function is new in 0.5.0: a 0.4.0 schema not yet updated has none to call.
 fn advance_project_activity(project_id: Uuid) {
     let defined = spi(Spi::get_one::<bool>(
-        "select pg_catalog.to_regprocedure('cco.advance_project_activity(uuid[])') is not null",
+        "select pg_catalog.to_regprocedure('cco.advance_project_activity(uuid)') is not null",
     ))
     .unwrap_or(false);
     if !defined {
@@ -764,7 +764,7 @@ fn advance_project_activity(project_id: Uuid) {
     }
     spi(Spi::run_with_args(
         "select cco.advance_project_activity($1)",
-        &[vec![project_id].into()],
+        &[project_id.into()],
     ));
 }
 
