@@ -229,7 +229,8 @@ create trigger messages_rethread_moved
 -- Whether the statistics triggers keep projects.last_activity. Always on a single server. On Citus
 -- (cco.distribute) the triggers run on the message shards, where the project is a row of a
 -- reference table that only a write to every node can change, and the writer's own distributed
--- transaction may hold that row: there cco.refresh_project_activity() keeps it instead.
+-- transaction may hold that row: there they note the project for the coordinator's project
+-- activity worker (sql/10_citus.sql).
 create function cco.maintains_project_activity() returns boolean
 language sql stable parallel safe
 as $$
@@ -237,7 +238,7 @@ as $$
 $$;
 
 comment on function cco.maintains_project_activity() is
-    'False where the statistics triggers leave projects.last_activity to cco.refresh_project_activity (on Citus, after cco.distribute); true on a single server.';
+    'False where the statistics triggers leave projects.last_activity to the project activity worker (on Citus, after cco.distribute); true on a single server.';
 
 -- Locks the projects, then the conversations, that a statement changed, in a fixed order.
 -- Conversation ids are unique only within a project: conversations are locked only within the
@@ -328,6 +329,8 @@ begin
         ) as added
         where p.id = added.project_id
           and (p.last_activity is null or p.last_activity < added.newest);
+    else
+        perform cco.note_project_activity(project_ids);
     end if;
     return null;
 end
@@ -400,6 +403,8 @@ begin
         set last_activity = (select max(c.last_updated) from cco.conversations c
                              where c.project_id = p.id)
         where p.id = any (project_ids);
+    else
+        perform cco.note_project_activity(project_ids);
     end if;
     return null;
 end
@@ -476,11 +481,15 @@ begin
         where c.id = conversation_ids[i] and c.project_id = project_ids[i];
     end loop;
 
-    if cco.maintains_project_activity() and retimed_projects is not null then
+    if retimed_projects is null then
+        return null;
+    elsif cco.maintains_project_activity() then
         update cco.projects p
         set last_activity = (select max(c.last_updated) from cco.conversations c
                              where c.project_id = p.id)
         where p.id = any (retimed_projects);
+    else
+        perform cco.note_project_activity(retimed_projects);
     end if;
     return null;
 end

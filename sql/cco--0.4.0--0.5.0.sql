@@ -1026,6 +1026,8 @@ begin
         select c.relname, c.relkind
         from pg_class c
         where c.relnamespace = 'cco'::regnamespace and c.relkind in ('r', 'v')
+          -- the extension's own bookkeeping on Citus (sql/10_citus.sql)
+          and c.relname <> 'project_activity_changes'
         order by c.relname
     loop
         privileges := case
@@ -1089,7 +1091,7 @@ as $$
 $$;
 
 comment on function cco.maintains_project_activity() is
-    'False where the statistics triggers leave projects.last_activity to cco.refresh_project_activity (on Citus, after cco.distribute); true on a single server.';
+    'False where the statistics triggers leave projects.last_activity to the project activity worker (on Citus, after cco.distribute); true on a single server.';
 
 create or replace function cco.lock_for_statistics(conversation_ids uuid[], project_ids uuid[]) returns void
 language plpgsql
@@ -1170,6 +1172,8 @@ begin
         ) as added
         where p.id = added.project_id
           and (p.last_activity is null or p.last_activity < added.newest);
+    else
+        perform cco.note_project_activity(project_ids);
     end if;
     return null;
 end
@@ -1234,6 +1238,8 @@ begin
         set last_activity = (select max(c.last_updated) from cco.conversations c
                              where c.project_id = p.id)
         where p.id = any (project_ids);
+    else
+        perform cco.note_project_activity(project_ids);
     end if;
     return null;
 end
@@ -1302,11 +1308,15 @@ begin
         where c.id = conversation_ids[i] and c.project_id = project_ids[i];
     end loop;
 
-    if cco.maintains_project_activity() and retimed_projects is not null then
+    if retimed_projects is null then
+        return null;
+    elsif cco.maintains_project_activity() then
         update cco.projects p
         set last_activity = (select max(c.last_updated) from cco.conversations c
                              where c.project_id = p.id)
         where p.id = any (retimed_projects);
+    else
+        perform cco.note_project_activity(retimed_projects);
     end if;
     return null;
 end
@@ -1637,8 +1647,102 @@ $$;
 comment on function cco.messages_reroot_replies() is
     'Trigger used on Citus only: before a message is deleted, makes its replies roots (what the foreign key''s ON DELETE SET NULL (parent_id) does on a single server).';
 
--- On Citus the statistics triggers leave projects.last_activity alone (see the top of this file):
--- this sets it from the conversations, which the triggers keep exact. The newest activity is
+-- On Citus the statistics triggers on the message shards cannot write projects.last_activity (see
+-- the top of this file): they note which projects' messages changed, here, co-located with the
+-- messages, so that the note is a write of the shard at hand. Only the extension owner reads or
+-- writes it: no policy, no grant.
+create table cco.project_activity_changes (
+    project_id uuid not null,
+    noted_at timestamptz not null default pg_catalog.now()
+);
+
+alter table cco.project_activity_changes enable row level security;
+-- what Citus's logical replication needs to move its shards (no key: the notes are a heap)
+alter table cco.project_activity_changes replica identity full;
+
+comment on table cco.project_activity_changes is
+    'On Citus: the projects whose messages changed since the project activity worker last caught up (cco.catch_up_project_activity). Empty on a single server.';
+comment on column cco.project_activity_changes.project_id is
+    'A project whose messages were inserted, deleted or retimed.';
+comment on column cco.project_activity_changes.noted_at is
+    'When the writer''s transaction noted it.';
+
+-- Called by the statistics triggers, which run as the extension owner; one row per project, each
+-- a statement that Citus runs on the shard at hand.
+create function cco.note_project_activity(project_ids uuid[]) returns void
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    project uuid;
+begin
+    foreach project in array array(select distinct p from unnest(project_ids) as p) loop
+        insert into cco.project_activity_changes (project_id) values (project);
+    end loop;
+end
+$$;
+
+comment on function cco.note_project_activity(uuid[]) is
+    'On Citus, for the statistics triggers: notes that these projects'' messages changed, for cco.catch_up_project_activity.';
+
+revoke execute on function cco.note_project_activity(uuid[]) from public;
+
+-- The class of the advisory locks below: "cca" in ASCII. Key 0: one catch-up or refresh at a
+-- time; key 1: the project activity worker of a database (src/project_activity.rs).
+
+-- Run by the project activity worker on the coordinator. The notes are taken first; the projects
+-- are read in the next statement, whose snapshot includes the commit of every note taken (a note
+-- is visible only once its writer committed), and the catch-ups run one at a time, so none sets a
+-- value older than an earlier one read. A note whose writer commits later stays for the next.
+create function cco.catch_up_project_activity() returns bigint
+language plpgsql
+security definer
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    noted uuid[];
+    active_projects uuid[];
+    newest_times timestamptz[];
+    changed bigint;
+begin
+    perform pg_advisory_xact_lock(6513505, 0);
+    with taken as (
+        delete from cco.project_activity_changes returning project_id
+    )
+    select array_agg(distinct project_id) into noted from taken;
+    if noted is null then
+        return 0;
+    end if;
+    -- The newest activity first (a distributed aggregate), then projects written once, in a
+    -- statement of its own: Citus writes a reference table only in a statement that reads none of
+    -- the distributed tables. A project without conversations left has none.
+    select array_agg(c.project_id), array_agg(c.newest)
+    into active_projects, newest_times
+    from (select project_id, max(last_updated) as newest
+          from cco.conversations
+          where project_id = any (noted)
+          group by project_id) as c;
+    update cco.projects p
+    set last_activity = n.last_activity
+    from (select noted_project.id, active.newest as last_activity
+          from unnest(noted) as noted_project(id)
+          left join unnest(active_projects, newest_times) as active(id, newest)
+                 on active.id = noted_project.id) as n
+    where p.id = n.id and p.last_activity is distinct from n.last_activity;
+    get diagnostics changed = row_count;
+    -- What the dropped notification trigger sends on a single server, here where clients listen.
+    perform pg_notify('cco_messages', '');
+    return changed;
+end
+$$;
+
+comment on function cco.catch_up_project_activity() is
+    'On Citus, run every second by the coordinator''s project activity worker: sets the last_activity of the projects whose messages changed since the last catch-up, returns how many changed, and notifies channel cco_messages if any messages changed. Does nothing on a single server, where the triggers do both.';
+
+revoke execute on function cco.catch_up_project_activity() from public;
+
+-- Sets every project's last_activity from the conversations, which the triggers keep exact, as a
+-- catch-up over all projects: after a restore, or where no worker runs. The newest activity is
 -- gathered first (a distributed aggregate), then the projects reference table is written once.
 create function cco.refresh_project_activity() returns bigint
 language plpgsql
@@ -1648,6 +1752,8 @@ as $$
 declare
     changed bigint;
 begin
+    perform pg_advisory_xact_lock(6513505, 0);
+    delete from cco.project_activity_changes;
     with newest as materialized (
         select c.project_id, max(c.last_updated) as last_activity
         from cco.conversations c
@@ -1663,7 +1769,7 @@ end
 $$;
 
 comment on function cco.refresh_project_activity() is
-    'Sets every project''s last_activity to the newest last_updated of its conversations and returns how many projects changed. Needed on Citus, where the statistics triggers do not write projects (call it after writes of messages other than loads, or from a scheduler); a no-op on a single server, where the triggers keep it.';
+    'Sets every project''s last_activity to the newest last_updated of its conversations and returns how many projects changed. On Citus the project activity worker does so within a second of each write of messages; this catches up all projects at once, after a restore or where the worker does not run. A no-op on a single server, where the triggers keep it.';
 
 revoke execute on function cco.refresh_project_activity() from public;
 
@@ -1679,11 +1785,12 @@ comment on function cco.routed_project(uuid) is
 
 -- On Citus the statistics triggers cannot write the projects reference table from the message
 -- shards (see the top of this file). A load (cco.ingest_transcript, and so cco load) advances its
--- project's last_activity and notifies channel cco_messages itself, at its end, on the
--- coordinator, where writing a reference table is an ordinary write of the caller's transaction.
+-- project's last_activity itself, at its end, on the coordinator, where writing a reference table
+-- is an ordinary write of the caller's transaction: it reads alike right after, without waiting
+-- for the project activity worker, which notifies channel cco_messages.
 -- With the caller's rights: Citus refuses to read, as another role, shards that the transaction
--- wrote. A caller who may not update projects leaves last_activity to
--- cco.refresh_project_activity(). Monotone, so concurrent loads leave the newest time.
+-- wrote. A caller who may not update projects leaves last_activity to the project activity
+-- worker. Monotone, so concurrent loads leave the newest time.
 create function cco.advance_project_activity(project uuid) returns void
 language plpgsql
 set search_path = pg_catalog, pg_temp
@@ -1706,19 +1813,16 @@ begin
         exception when internal_error then
             -- Citus refuses to write projects in a transaction that read a table referencing it
             -- over several connections per node (a multi-shard query of the caller's before the
-            -- load). The load stands; cco.refresh_project_activity() catches up.
+            -- load). The load stands; the project activity worker catches up.
             raise notice 'the last_activity of project % was not advanced: %', project, sqlerrm
-                using hint = 'select cco.refresh_project_activity() sets it.';
+                using hint = 'The project activity worker sets it within a second.';
         end;
     end if;
-    -- The notification the dropped trigger sends on a single server, here from the coordinator,
-    -- where clients listen; empty, as there.
-    perform pg_notify('cco_messages', '');
 end
 $$;
 
 comment on function cco.advance_project_activity(uuid) is
-    'On Citus, for cco.ingest_transcript: moves a project''s last_activity up to the newest last_updated of its conversations, if the caller may update the project, and notifies channel cco_messages. Does nothing on a single server, where the statistics and notification triggers do both.';
+    'On Citus, for cco.ingest_transcript: moves a project''s last_activity up to the newest last_updated of its conversations, if the caller may update the project. Does nothing on a single server, where the statistics triggers do.';
 
 -- The ranking of a search on Citus. A rank index keeps its statistics per project, so the counts
 -- of the projects in scope, read from the index of the shard holding each, add up to what one
@@ -2034,8 +2138,8 @@ begin
         alter table cco.audit_log add constraint audit_log_pkey primary key (id, project_id);
     end if;
 
-    -- cco.distributed tells these functions they run on Citus: the statistics triggers leave
-    -- projects.last_activity alone, a load advances it, the ranking sums the shards' counts, one
+    -- cco.distributed tells these functions they run on Citus: the statistics triggers note
+    -- projects.last_activity for the worker, a load advances it, the ranking sums the shards' counts, one
     -- node writes the audit entry of a reference table's row.
     foreach distributed_function in array array[
         'cco.messages_count_inserted()', 'cco.messages_count_deleted()',
@@ -2082,6 +2186,7 @@ begin
     -- These write or grant on reference tables after distributed ones in one transaction, which
     -- Citus does only over one connection per node.
     alter function cco.refresh_project_activity() set citus.multi_shard_modify_mode = 'sequential';
+    alter function cco.catch_up_project_activity() set citus.multi_shard_modify_mode = 'sequential';
     alter function cco.grant_api_access(regrole) set citus.multi_shard_modify_mode = 'sequential';
 
     -- It would notify on the worker, where no client listens, and PostgreSQL cannot prepare (two-phase
@@ -2109,7 +2214,7 @@ end
 $$;
 
 comment on function cco.prepare_distribution(boolean) is
-    'Part of cco.distribute, run on every node: rewrites the policies without subqueries, puts project_id in audit_log''s key, leaves projects.last_activity to cco.refresh_project_activity, makes the ranking sum the shards, drops the cco_messages notification trigger, and takes off the foreign keys, returning the statements that put them back. With added_node, the same on a node added later (for cco.prepare_added_nodes), foreign keys kept.';
+    'Part of cco.distribute, run on every node: rewrites the policies without subqueries, puts project_id in audit_log''s key, has the statistics triggers note projects.last_activity for the project activity worker, makes the ranking sum the shards, drops the cco_messages notification trigger, and takes off the foreign keys, returning the statements that put them back. With added_node, the same on a node added later (for cco.prepare_added_nodes), foreign keys kept.';
 
 revoke execute on function cco.prepare_distribution(boolean) from public;
 
@@ -2182,7 +2287,8 @@ begin
     perform create_reference_table('cco.projects');
     perform create_reference_table('cco.project_members');
     perform create_distributed_table('cco.conversations', 'project_id');
-    foreach data_table in array array['messages', 'tool_calls', 'transcript_summaries', 'audit_log'] loop
+    foreach data_table in array array['messages', 'tool_calls', 'transcript_summaries', 'audit_log',
+                                      'project_activity_changes'] loop
         perform create_distributed_table(format('cco.%I', data_table), 'project_id',
                                          colocate_with => 'cco.conversations');
     end loop;

@@ -12,6 +12,7 @@ mod citus_inserts;
 mod errors;
 mod identity;
 mod ingest;
+mod project_activity;
 mod queries;
 mod search;
 mod search_index;
@@ -26,12 +27,15 @@ mod tests;
 /// Runs once when a session loads the library (or the server, from shared_preload_libraries):
 /// defines cco's settings, lets the core's long loops process pending interrupts, so a cancel
 /// request or `statement_timeout` stops them within milliseconds, and hooks parse analysis to
-/// route inserts on Citus.
+/// route inserts on Citus and, where the server preloads cco beside Citus, starts the launcher of
+/// the workers that keep projects' last activity there.
 #[pg_guard]
 pub extern "C-unwind" fn _PG_init() {
     identity::define_settings();
     cco_core::interrupts::install(check_for_interrupts);
     citus_inserts::install();
+    project_activity::define_settings();
+    project_activity::register_launcher();
 }
 
 fn check_for_interrupts() {

@@ -273,11 +273,20 @@ def loaded(db, coordinator, transcripts):
     for connection, connect in ((db.admin, db.connect_admin), (distributed, coordinator.connect)):
         _load(connection, transcripts)
         _write_concurrently(connect, stable_id("conversation", 0, 0), stable_id("project", 0))
-    # On Citus the triggers leave projects.last_activity to this after plain INSERTs (docs/citus.md).
+    # On Citus the coordinator's project activity worker follows plain INSERTs (docs/citus.md).
     assert scalar(db.admin, "select cco.refresh_project_activity()") == 0
-    scalar(distributed, "select cco.refresh_project_activity()")
+    _wait_for_project_activity(distributed)
     yield db.admin, distributed
     distributed.close()
+
+
+def _wait_for_project_activity(distributed: psycopg.Connection, seconds: float = 20) -> None:
+    """Waits until the coordinator's project activity worker took every note of a project whose
+    messages changed: it takes them and sets last_activity in one transaction."""
+    deadline = time.monotonic() + seconds
+    while scalar(distributed, "select count(*) from cco.project_activity_changes"):
+        assert time.monotonic() < deadline, "the project activity worker did not catch up"
+        time.sleep(0.1)
 
 
 def both(loaded, query: str, params=None) -> tuple[list, list]:
@@ -410,8 +419,8 @@ def test_inserts_without_project_id_take_it_from_their_conversation_alike(loaded
     statistics = both(loaded, "select message_count, input_tokens, last_updated from cco.conversations "
                               "where id = %s", [conversation])
     assert statistics[0] == statistics[1] == [(15, sum(range(13)), statistics[0][0][2])]
-    # As after every plain INSERT on Citus (docs/citus.md): the project's last_activity follows here.
-    scalar(loaded[1], "select cco.refresh_project_activity()")
+    # As after every plain INSERT on Citus (docs/citus.md): the project's last_activity follows.
+    _wait_for_project_activity(loaded[1])
     activity = both(loaded, "select last_activity from cco.projects where id = %s", [project])
     assert activity[0] == activity[1] == [(statistics[0][0][2],)]
 
@@ -504,7 +513,7 @@ def test_writers_of_several_conversations_of_a_project_do_not_deadlock(loaded, d
                           "where project_id = %s and id = any (%s) order by id", [project, [first, second]])
     assert counts[0] == counts[1]
     assert [row[1] for row in counts[0]] == [12 + 12, 12 + 12]
-    scalar(loaded[1], "select cco.refresh_project_activity()")
+    _wait_for_project_activity(loaded[1])
     activity = both(loaded, "select last_activity from cco.projects where id = %s", [project])
     assert activity[0] == activity[1]
 
@@ -578,10 +587,73 @@ def test_loads_keep_project_activity_exact_without_a_refresh(loaded, coordinator
     assert activity[0][0][0].hour == 11 and activity[0][0][0].minute == 5
 
 
+def test_plain_writes_move_project_activity_within_seconds(loaded, db, coordinator):
+    """On Citus the statistics triggers on the message shards note the project, and the
+    coordinator's project activity worker sets last_activity from its conversations: after a
+    plain INSERT, an UPDATE that moves a message's time and a DELETE, the projects read alike on
+    both within seconds, and a listener on the coordinator hears cco_messages, as on a single
+    server."""
+    project, conversation = stable_id("project", 5), stable_id("conversation", 5, 1)
+    message = stable_id("activity", "plain")
+    assert scalar(loaded[1], "select count(*) from pg_stat_activity "
+                             "where backend_type = 'cco project activity'") == 1
+    steps = [
+        ("insert into cco.messages (id, conversation_id, project_id, role, content, \"timestamp\") "
+         "values (%(m)s, %(c)s, %(p)s, 'user', 'later', '2030-01-01 08:00:00+00')", "2030-01-01 08:00"),
+        ("update cco.messages set \"timestamp\" = '2031-06-01 09:30:00+00' "
+         "where id = %(m)s and project_id = %(p)s", "2031-06-01 09:30"),
+        ("delete from cco.messages where id = %(m)s and project_id = %(p)s", None),
+    ]
+    for statement, newest in steps:
+        with coordinator.connect() as listener:
+            listener.execute("listen cco_messages")
+            for connection in loaded:
+                connection.execute(statement, {"m": message, "c": conversation, "p": project})
+            read = "select last_activity from cco.projects where id = %s"
+            expected = scalar(loaded[0], read, [project])
+            if newest:
+                assert expected.strftime("%Y-%m-%d %H:%M") == newest
+            deadline = time.monotonic() + 20
+            while scalar(loaded[1], read, [project]) != expected:
+                assert time.monotonic() < deadline, f"last_activity did not follow: {statement}"
+                time.sleep(0.1)
+            heard = [(n.channel, n.payload) for n in listener.notifies(timeout=5, stop_after=1)]
+            assert heard == [("cco_messages", "")]
+
+
+def test_the_project_activity_worker_never_holds_up_dropping_its_database(coordinator):
+    """The worker runs in each database where cco is distributed on this coordinator, and leaves
+    when someone drops the database, which PostgreSQL refuses while other sessions are in it."""
+    with coordinator.connect() as admin:
+        admin.execute("create database activity_scratch")
+    try:
+        with psycopg.connect(host="127.0.0.1", port=coordinator.port, user="postgres",
+                             dbname="activity_scratch", autocommit=True) as scratch:
+            scratch.execute("create extension citus")
+            scratch.execute("select citus_set_coordinator_host('127.0.0.1', %s)", [coordinator.port])
+            # a cluster of the coordinator alone, which holds the shards
+            scratch.execute("select citus_set_node_property('127.0.0.1', %s, 'shouldhaveshards', true)",
+                            [coordinator.port])
+            scratch.execute("create extension cco cascade")
+            scratch.execute("select cco.distribute(2)")
+            deadline = time.monotonic() + 30
+            while not scalar(scratch, "select count(*) from pg_stat_activity "
+                                      "where backend_type = 'cco project activity' "
+                                      "and datname = current_database()"):
+                assert time.monotonic() < deadline, "no project activity worker started"
+                time.sleep(0.2)
+    finally:
+        with coordinator.connect() as admin:
+            admin.execute("drop database activity_scratch")
+            assert not scalar(admin, "select count(*) from pg_database "
+                                     "where datname = 'activity_scratch'")
+
+
 def test_a_load_notifies_listeners_on_the_coordinator(loaded, db, coordinator):
     """The cco_messages notification, which on Citus cannot come from the message shards, comes
-    from the coordinator at the end of a load that inserted messages: one, with an empty payload,
-    as a single server sends. A load that finds nothing new stays silent on both."""
+    from the coordinator's project activity worker after a load that inserted messages: one, with
+    an empty payload, as a single server sends. A load that finds nothing new stays silent on
+    both."""
     for connect in (db.connect_admin, coordinator.connect):
         with connect() as listener, connect() as loader:
             listener.execute("listen cco_messages")
@@ -589,7 +661,7 @@ def test_a_load_notifies_listeners_on_the_coordinator(loaded, db, coordinator):
                 loader.execute("select cco.ingest_transcript(%s, %s)",
                                [_transcript(40, 7), "/srv/activity/40.jsonl"])
                 received = [(n.channel, n.payload)
-                            for n in listener.notifies(timeout=2 if load == 0 else 1)]
+                            for n in listener.notifies(timeout=3 if load == 0 else 2)]
                 assert received == ([("cco_messages", "")] if load == 0 else [])
 
 

@@ -276,7 +276,8 @@ COVERED_FUNCTIONS = {name.split(" ")[0] for name in READ_CALLS} | {
 ADMINISTRATIVE_FUNCTIONS = {"optimize_rank_index", "ranking_within", "rank_index_segments",
                             "distribute", "prepare_distribution", "prepare_added_nodes",
                             "ranking_across_shards",
-                            "refresh_project_activity"}
+                            "refresh_project_activity", "catch_up_project_activity",
+                            "note_project_activity"}
 
 
 def test_the_matrix_covers_every_function_and_view_the_api_can_reach(db):
