@@ -124,6 +124,43 @@ revoke execute on function cco.note_project_activity(uuid[]) from public;
 -- The class of the advisory locks below: "cca" in ASCII. Key 0: one catch-up or refresh at a
 -- time; key 1: the project activity worker of a database (src/project_activity.rs).
 
+-- Sets the given projects' last_activity to the newest last_updated of their conversations, which
+-- the statistics triggers keep exact (NULL for a project without any), and returns how many
+-- changed. The newest times first (a distributed aggregate), then projects written once, in a
+-- statement of its own: Citus writes a reference table only in a statement that reads none of
+-- the distributed tables.
+create function cco.set_project_activity(project_ids uuid[]) returns bigint
+language plpgsql
+set search_path = pg_catalog, pg_temp
+as $$
+declare
+    active_projects uuid[];
+    newest_times timestamptz[];
+    changed bigint;
+begin
+    select array_agg(c.project_id), array_agg(c.newest)
+    into active_projects, newest_times
+    from (select project_id, max(last_updated) as newest
+          from cco.conversations
+          where project_id = any (project_ids)
+          group by project_id) as c;
+    update cco.projects p
+    set last_activity = n.last_activity
+    from (select project.id, active.newest as last_activity
+          from unnest(project_ids) as project(id)
+          left join unnest(active_projects, newest_times) as active(id, newest)
+                 on active.id = project.id) as n
+    where p.id = n.id and p.last_activity is distinct from n.last_activity;
+    get diagnostics changed = row_count;
+    return changed;
+end
+$$;
+
+comment on function cco.set_project_activity(uuid[]) is
+    'For cco.catch_up_project_activity and cco.refresh_project_activity: sets these projects'' last_activity to the newest last_updated of their conversations and returns how many changed.';
+
+revoke execute on function cco.set_project_activity(uuid[]) from public;
+
 -- Run by the project activity worker on the coordinator. The notes are taken first; the projects
 -- are read in the next statement, whose snapshot includes the commit of every note taken (a note
 -- is visible only once its writer committed), and the catch-ups run one at a time, so none sets a
@@ -135,8 +172,6 @@ set search_path = pg_catalog, pg_temp
 as $$
 declare
     noted uuid[];
-    active_projects uuid[];
-    newest_times timestamptz[];
     changed bigint;
 begin
     perform pg_advisory_xact_lock(6513505, 0);
@@ -147,23 +182,7 @@ begin
     if noted is null then
         return 0;
     end if;
-    -- The newest activity first (a distributed aggregate), then projects written once, in a
-    -- statement of its own: Citus writes a reference table only in a statement that reads none of
-    -- the distributed tables. A project without conversations left has none.
-    select array_agg(c.project_id), array_agg(c.newest)
-    into active_projects, newest_times
-    from (select project_id, max(last_updated) as newest
-          from cco.conversations
-          where project_id = any (noted)
-          group by project_id) as c;
-    update cco.projects p
-    set last_activity = n.last_activity
-    from (select noted_project.id, active.newest as last_activity
-          from unnest(noted) as noted_project(id)
-          left join unnest(active_projects, newest_times) as active(id, newest)
-                 on active.id = noted_project.id) as n
-    where p.id = n.id and p.last_activity is distinct from n.last_activity;
-    get diagnostics changed = row_count;
+    changed := cco.set_project_activity(noted);
     -- What the dropped notification trigger sends on a single server, here where clients listen.
     perform pg_notify('cco_messages', '');
     return changed;
@@ -175,30 +194,16 @@ comment on function cco.catch_up_project_activity() is
 
 revoke execute on function cco.catch_up_project_activity() from public;
 
--- Sets every project's last_activity from the conversations, which the triggers keep exact, as a
--- catch-up over all projects: after a restore, or where no worker runs. The newest activity is
--- gathered first (a distributed aggregate), then the projects reference table is written once.
+-- A catch-up of every project at once: after a restore, or where no worker runs.
 create function cco.refresh_project_activity() returns bigint
 language plpgsql
 security definer
 set search_path = pg_catalog, pg_temp
 as $$
-declare
-    changed bigint;
 begin
     perform pg_advisory_xact_lock(6513505, 0);
     delete from cco.project_activity_changes;
-    with newest as materialized (
-        select c.project_id, max(c.last_updated) as last_activity
-        from cco.conversations c
-        group by c.project_id
-    )
-    update cco.projects p
-    set last_activity = n.last_activity
-    from newest n
-    where p.id = n.project_id and p.last_activity is distinct from n.last_activity;
-    get diagnostics changed = row_count;
-    return changed;
+    return cco.set_project_activity(array(select id from cco.projects));
 end
 $$;
 

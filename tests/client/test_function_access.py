@@ -277,7 +277,7 @@ ADMINISTRATIVE_FUNCTIONS = {"optimize_rank_index", "ranking_within", "rank_index
                             "distribute", "prepare_distribution", "prepare_added_nodes",
                             "ranking_across_shards",
                             "refresh_project_activity", "catch_up_project_activity",
-                            "note_project_activity"}
+                            "note_project_activity", "set_project_activity"}
 
 
 def test_the_matrix_covers_every_function_and_view_the_api_can_reach(db):
