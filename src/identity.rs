@@ -30,7 +30,7 @@ pub fn define_settings() {
 }
 
 /// Reads a setting without raising when it was never defined (it is NULL then).
-fn setting(name: &CStr) -> Option<String> {
+pub fn setting(name: &CStr) -> Option<String> {
     // SAFETY: GetConfigOption with missing_ok = true returns NULL or a pointer to a
     // NUL-terminated string owned by the GUC machinery, valid until the setting changes; it is
     // copied before anything else can run.

@@ -16,7 +16,6 @@
 //! copy its database, which PostgreSQL refuses while other sessions are connected.
 
 use std::collections::HashMap;
-use std::ffi::CStr;
 use std::time::Duration;
 
 use pgrx::bgworkers::{
@@ -25,6 +24,8 @@ use pgrx::bgworkers::{
 use pgrx::guc::{GucContext, GucFlags, GucRegistry, GucSetting};
 use pgrx::pg_sys;
 use pgrx::prelude::*;
+
+use crate::identity::setting;
 
 /// `cco.project_activity_interval`: how long the worker waits between two catch-ups.
 static INTERVAL_MS: GucSetting<i32> = GucSetting::<i32>::new(1000);
@@ -69,18 +70,11 @@ pub fn register_launcher() {
 }
 
 fn preloads_citus() -> bool {
-    // SAFETY: GetConfigOption returns NULL or a NUL-terminated string owned by the GUC machinery,
-    // read here before anything could change it.
-    let libraries = unsafe {
-        let value = pg_sys::GetConfigOption(c"shared_preload_libraries".as_ptr(), true, false);
-        if value.is_null() {
-            return false;
-        }
-        CStr::from_ptr(value).to_string_lossy().into_owned()
-    };
-    libraries
-        .split(',')
-        .any(|library| library.trim().trim_matches('"') == "citus")
+    setting(c"shared_preload_libraries").is_some_and(|libraries| {
+        libraries
+            .split(',')
+            .any(|library| library.trim().trim_matches('"') == "citus")
+    })
 }
 
 /// The launcher's main loop. Connected to no database, it reads the shared catalog pg_database.

@@ -161,7 +161,7 @@ fn message_resolve_thread<'a>(
                 )
             });
             if message.project_id.is_none() {
-                let project_id = project_of_conversation(conversation_id);
+                let project_id = conversation_project(conversation_id);
                 set_column(&mut row, "project_id", project_id);
                 message.project_id = Some(project_id);
             }
@@ -221,10 +221,6 @@ fn set_column<T: IntoDatum>(row: &mut PgHeapTuple<'_, AllocatedByRust>, name: &s
 /// know the project before it routes the row, `citus_inserts` puts this call in the INSERT.
 #[pg_extern(stable, parallel_safe)]
 fn conversation_project(conversation_id: Uuid) -> Uuid {
-    project_of_conversation(conversation_id)
-}
-
-fn project_of_conversation(conversation_id: Uuid) -> Uuid {
     let found = optional_two::<Uuid, i64>(&CONVERSATION_PROJECT, &[conversation_id.into()]);
     match found {
         Some((Some(project_id), Some(1))) => project_id,
